@@ -1,0 +1,7 @@
+//! rollgate: staged, Prometheus-gated rollouts of code and configuration for Kubernetes.
+//!
+//! Data flows one way: watch events -> observe ([`controller`]) -> decide ([`plan`], pure)
+//! -> apply ([`workload`]) -> status.
+
+pub mod api;
+pub mod duration;
