@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian (bookworm) machine to run rollgate's e2e tests:
+# installs Prometheus and Alertmanager from Debian, then builds (or reuses the
+# cached) Kubernetes control plane and kwok via hack/platform/build.sh.
+# Safe to run again: it installs only what is missing and the build is cached.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian package -> a file it installs that the harness uses.
+declare -A packages=(
+  [prometheus]=/usr/bin/prometheus
+  [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
+  [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
+  [util-linux]=/usr/bin/flock
+  [curl]=/usr/bin/curl
+)
+
+missing=()
+for pkg in "${!packages[@]}"; do
+  [[ -e "${packages[$pkg]}" ]] || missing+=("$pkg")
+done
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  sudo="sudo"
+fi
+
+if ((${#missing[@]})); then
+  echo "setup.sh: installing ${missing[*]}" >&2
+  # The harness runs its own Prometheus and Alertmanager on free ports; keep
+  # the packages' services from starting on the default ports (9090, 9093,
+  # 9100) by refusing service starts while we install.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=""
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    added_policy=1
+  fi
+  remove_policy() { if [[ -n "$added_policy" ]]; then $sudo rm -f "$policy"; fi; }
+  trap remove_policy EXIT
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  remove_policy
+  trap - EXIT
+fi
+
+# On machines with a service manager the packages may still have started
+# their daemons (e.g. installed earlier without this script): stop them.
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
+  if [[ -x "/etc/init.d/$svc" ]] && $sudo "/etc/init.d/$svc" status >/dev/null 2>&1; then
+    echo "setup.sh: stopping the $svc service (the harness runs its own)" >&2
+    $sudo "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+  fi
+done
+
+echo "setup.sh: $(/usr/bin/prometheus --version 2>&1 | head -1)" >&2
+echo "setup.sh: $(/usr/bin/prometheus-alertmanager --version 2>&1 | head -1)" >&2
+
+if ! command -v go >/dev/null; then
+  echo "setup.sh: Go is required to build the control plane (see docs/PLATFORM.md)" >&2
+  exit 1
+fi
+exec "$repo/hack/platform/build.sh"

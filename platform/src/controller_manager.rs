@@ -1,0 +1,48 @@
+//! kube-controller-manager: Deployments, ReplicaSets, garbage collection,
+//! service accounts, node lifecycle... each controller with its own
+//! service-account credentials, as in a real cluster.
+
+use std::path::Path;
+
+use crate::PlatformError;
+use crate::apiserver::SERVICE_CIDR;
+use crate::certs::ClusterCerts;
+use crate::processes::{Process, args, free_port};
+use crate::work_dir::WorkDir;
+
+pub(crate) const NAME: &str = "kube-controller-manager";
+
+/// Starts the controller manager; returns the process and its health URL.
+pub(crate) fn spawn(
+    bin_dir: &Path,
+    work: &WorkDir,
+    certs: &ClusterCerts,
+    kubeconfig: &Path,
+) -> Result<(Process, String), PlatformError> {
+    let port = free_port()?;
+    let kubeconfig = kubeconfig.display();
+    let process = Process::spawn(
+        NAME,
+        &bin_dir.join(NAME),
+        args([
+            format!("--kubeconfig={kubeconfig}"),
+            format!("--authentication-kubeconfig={kubeconfig}"),
+            format!("--authorization-kubeconfig={kubeconfig}"),
+            "--bind-address=127.0.0.1".to_string(),
+            format!("--secure-port={port}"),
+            "--leader-elect=false".to_string(),
+            "--use-service-account-credentials=true".to_string(),
+            format!("--root-ca-file={}", certs.ca.cert.display()),
+            format!(
+                "--service-account-private-key-file={}",
+                certs.service_account_key.display()
+            ),
+            format!("--cluster-signing-cert-file={}", certs.ca.cert.display()),
+            format!("--cluster-signing-key-file={}", certs.ca.key.display()),
+            format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+            "--profiling=false".to_string(),
+        ]),
+        work.log(NAME),
+    )?;
+    Ok((process, format!("https://127.0.0.1:{port}/healthz")))
+}
