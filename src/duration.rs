@@ -11,7 +11,10 @@ pub struct DurationError {
 
 /// Parses a duration made of `<number><unit>` pairs, units `ms`, `s`, `m`, `h`.
 pub fn parse(field: &str, value: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError { field: field.to_string(), value: value.to_string() };
+    let err = || DurationError {
+        field: field.to_string(),
+        value: value.to_string(),
+    };
     let mut total = Duration::ZERO;
     let mut rest = value;
     if rest.is_empty() {
@@ -35,7 +38,9 @@ pub fn parse(field: &str, value: &str) -> Result<Duration, DurationError> {
         } else {
             return Err(err());
         };
-        let part = unit.checked_mul(u32::try_from(n).map_err(|_| err())?).ok_or_else(err)?;
+        let part = unit
+            .checked_mul(u32::try_from(n).map_err(|_| err())?)
+            .ok_or_else(err)?;
         total = total.checked_add(part).ok_or_else(err)?;
         rest = &rest[len..];
     }
@@ -43,7 +48,11 @@ pub fn parse(field: &str, value: &str) -> Result<Duration, DurationError> {
 }
 
 /// Parses an optional duration, falling back to `default`.
-pub fn parse_or(field: &str, value: Option<&str>, default: Duration) -> Result<Duration, DurationError> {
+pub fn parse_or(
+    field: &str,
+    value: Option<&str>,
+    default: Duration,
+) -> Result<Duration, DurationError> {
     value.map_or(Ok(default), |v| parse(field, v))
 }
 

@@ -5,3 +5,6 @@
 
 pub mod api;
 pub mod duration;
+pub mod gates;
+pub mod plan;
+pub mod workload;

@@ -16,10 +16,26 @@ use super::RolloutStatus;
     category = "rollgate",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Stage", type_ = "integer", json_path = ".status.stage.index"),
-    printcolumn(name = "Weight", type_ = "integer", json_path = ".status.exposure.weight"),
-    printcolumn(name = "Stable", type_ = "string", json_path = ".status.stableRevision"),
-    printcolumn(name = "Canary", type_ = "string", json_path = ".status.canaryRevision"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Weight",
+        type_ = "integer",
+        json_path = ".status.exposure.weight"
+    ),
+    printcolumn(
+        name = "Stable",
+        type_ = "string",
+        json_path = ".status.stableRevision"
+    ),
+    printcolumn(
+        name = "Canary",
+        type_ = "string",
+        json_path = ".status.canaryRevision"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutSpec {
@@ -139,7 +155,9 @@ pub struct Gate {
     pub error_limit: Option<i32>,
 }
 
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default,
+)]
 pub enum NoDataPolicy {
     #[default]
     Fail,
@@ -159,7 +177,9 @@ pub struct Compare {
     pub max_increase: String,
 }
 
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default,
+)]
 pub enum CompareAgainst {
     #[default]
     Stable,
@@ -198,7 +218,19 @@ pub struct IncidentSettings {
     pub channels: Vec<String>,
 }
 
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Sev1,

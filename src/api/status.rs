@@ -102,6 +102,9 @@ pub enum Verdict {
 #[serde(rename_all = "camelCase")]
 pub struct GateStatus {
     pub name: String,
+    /// The revision this evaluation measured (the canary's, or stable's after a rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
     pub verdict: Verdict,
     /// The canary's value (or the worst series).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +136,9 @@ pub struct Preflight {
     /// Gates that returned no data against the stable revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub no_data: Vec<String>,
+    /// Gates whose query Prometheus rejected, with its message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -1,0 +1,86 @@
+//! kstatus conditions (Ready, Reconciling, Stalled) plus rollgate's own, derived from status,
+//! so Argo CD, Flux and `kubectl wait` read health without knowing rollgate.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::api::{Phase, RolloutStatus};
+
+pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp) {
+    let phase = status.phase;
+    let message = status.message.clone().unwrap_or_default();
+    let reason = format!("{phase:?}");
+    let ready = phase == Phase::Healthy;
+    let stalled = matches!(phase, Phase::RolledBack | Phase::Invalid);
+    let mut wanted = vec![
+        ("Ready", ready, reason.clone(), message.clone()),
+        (
+            "Reconciling",
+            !ready && !stalled,
+            reason.clone(),
+            message.clone(),
+        ),
+        ("Stalled", stalled, reason.clone(), message.clone()),
+    ];
+    if let Some(p) = &status.preflight {
+        let has_data = p.no_data.is_empty();
+        let msg = if has_data {
+            "every gate returned data against the stable revision".to_string()
+        } else {
+            format!(
+                "no data against the stable revision from gates: {}",
+                p.no_data.join(", ")
+            )
+        };
+        wanted.push((
+            "GatesHaveData",
+            has_data,
+            if has_data { "DataPresent" } else { "NoData" }.into(),
+            msg,
+        ));
+    }
+    if let Some(healthy) = status
+        .verification
+        .as_ref()
+        .and_then(|v| v.stable_healthy.map(|h| (h, v)))
+    {
+        let (h, v) = healthy;
+        let msg = v.message.clone().unwrap_or_default();
+        wanted.push((
+            "StableHealthy",
+            h,
+            if h { "GatesPass" } else { "GatesFail" }.into(),
+            msg,
+        ));
+    }
+    let old = std::mem::take(&mut status.conditions);
+    status.conditions = wanted
+        .into_iter()
+        .map(|(type_, ok, reason, message)| {
+            let status_str = if ok { "True" } else { "False" };
+            let since = old
+                .iter()
+                .find(|c| c.type_ == type_ && c.status == status_str)
+                .map_or(Time(now), |c| c.last_transition_time.clone());
+            Condition {
+                type_: type_.to_string(),
+                status: status_str.to_string(),
+                reason,
+                message: truncate(&message, 1024),
+                last_transition_time: since,
+                observed_generation: Some(generation),
+            }
+        })
+        .collect();
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}

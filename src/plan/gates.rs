@@ -1,0 +1,136 @@
+//! Gate bookkeeping: which gates are due, how a reading updates a gate's counters, and what
+//! the gates say together. The verdict of one reading comes from `crate::gates` (the judge).
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{GateSpec, Reading};
+use crate::api::{GateStatus, NoDataPolicy, Verdict};
+
+/// Why a gate is evaluated, and so which revision it measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// Once per canary revision, against stable, before the canary gets any share.
+    Preflight,
+    /// While a canary is exposed, against the canary (and stable, for comparisons).
+    Stage,
+    /// After a rollback, against stable: is the old revision healthy?
+    Verification,
+}
+
+/// One evaluation the planner wants before it can decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub gate: usize,
+    pub purpose: Purpose,
+    /// The revision to measure.
+    pub revision: String,
+}
+
+/// Whether a gate should be evaluated now for `revision`.
+pub(super) fn is_due(
+    spec: &GateSpec,
+    prev: Option<&GateStatus>,
+    revision: &str,
+    now: Timestamp,
+) -> bool {
+    match prev {
+        Some(p) if p.revision.as_deref() == Some(revision) => {
+            now >= after(p.evaluated_at, spec.interval)
+        }
+        _ => true,
+    }
+}
+
+/// The verdict that counts, after the gate's `onNoData` policy.
+pub(super) fn effective(verdict: Verdict, policy: NoDataPolicy) -> Verdict {
+    match (verdict, policy) {
+        (Verdict::NoData, NoDataPolicy::Fail) => Verdict::Fail,
+        (Verdict::NoData, NoDataPolicy::Pass) => Verdict::Pass,
+        (v, _) => v,
+    }
+}
+
+/// Folds a reading into the gate's status. Counters restart when the measured revision changes.
+pub(super) fn fold(
+    spec: &GateSpec,
+    prev: Option<&GateStatus>,
+    reading: &Reading,
+    now: Timestamp,
+) -> GateStatus {
+    let same = prev.filter(|p| p.revision.as_deref() == Some(reading.revision.as_str()));
+    let (mut failures, mut errors) =
+        same.map_or((0, 0), |p| (p.consecutive_failures, p.consecutive_errors));
+    match effective(reading.verdict, spec.on_no_data) {
+        Verdict::Pass => (failures, errors) = (0, 0),
+        Verdict::Fail => (failures, errors) = (failures.saturating_add(1), 0),
+        Verdict::Error => errors = errors.saturating_add(1),
+        // Hold: neither a pass nor a failure.
+        Verdict::NoData => errors = 0,
+    }
+    GateStatus {
+        name: spec.name().to_string(),
+        revision: Some(reading.revision.clone()),
+        verdict: reading.verdict,
+        value: reading.value,
+        stable_value: reading.stable_value,
+        threshold: reading.threshold.clone(),
+        query: Some(reading.query.clone()),
+        message: Some(reading.message.clone()).filter(|m| !m.is_empty()),
+        consecutive_failures: failures,
+        consecutive_errors: errors,
+        evaluated_at: now,
+    }
+}
+
+/// What the gates say together about `revision`.
+#[derive(Debug, Default)]
+pub(super) struct Summary {
+    /// Gates at or past their failure limit.
+    pub failed: Vec<GateStatus>,
+    /// Gates that Prometheus could not answer `errorLimit` times in a row.
+    pub errored: Vec<GateStatus>,
+    /// Every gate passed in an evaluation at or after `since`.
+    pub all_pass: bool,
+}
+
+pub(super) fn summarize<'a>(
+    specs: impl Iterator<Item = &'a GateSpec>,
+    statuses: &[GateStatus],
+    revision: &str,
+    since: Option<Timestamp>,
+) -> Summary {
+    let mut s = Summary {
+        all_pass: true,
+        ..Default::default()
+    };
+    for spec in specs {
+        let st = statuses
+            .iter()
+            .find(|g| g.name == spec.name() && g.revision.as_deref() == Some(revision));
+        let Some(st) = st else {
+            s.all_pass = false;
+            continue;
+        };
+        if st.consecutive_failures >= spec.failure_limit as i32 {
+            s.failed.push(st.clone());
+        }
+        if st.consecutive_errors >= spec.error_limit as i32 {
+            s.errored.push(st.clone());
+        }
+        let fresh = since.is_none_or(|t| st.evaluated_at >= t);
+        if !(fresh && effective(st.verdict, spec.on_no_data) == Verdict::Pass) {
+            s.all_pass = false;
+        }
+    }
+    s
+}
+
+/// `t + d`, saturating at the far future rather than failing on absurd durations.
+pub(super) fn after(t: Timestamp, d: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| t.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
+}

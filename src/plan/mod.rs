@@ -1,0 +1,124 @@
+//! The pure decision core: (spec, previous status, observations, gate readings, request, now)
+//! → (new status, desired workloads, events, when to look again).
+//!
+//! No kube client, no I/O, no clock: the controller observes, calls [`schedule`] to learn which
+//! gates to evaluate, evaluates them, then calls [`decide`] and applies the result. Because the
+//! status is the only memory, a controller killed at any instant continues from it.
+
+mod capacity;
+mod conditions;
+mod gates;
+mod lifecycle;
+pub mod request;
+pub mod spec;
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::api::{RolloutStatus, Verdict};
+pub use capacity::{canary_pods, retiring_pods, stable_pods};
+pub use gates::{Due, Purpose};
+pub use request::{Action, Request};
+pub use spec::{GateSpec, Spec, SpecError, StageSpec};
+
+/// Longest history kept in status.
+pub const HISTORY_LIMIT: usize = 20;
+
+/// One workload track as observed in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    pub revision: String,
+    /// Desired pods (spec.replicas).
+    pub replicas: i32,
+    /// Ready pods of `revision` (pods of an older template are not counted).
+    pub ready: i32,
+}
+
+/// What the controller saw in the cluster this time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Revision of the target Deployment's pod template (the desired release).
+    pub desired_revision: String,
+    pub stable: Option<Track>,
+    pub canary: Option<Track>,
+}
+
+/// A gate evaluated by the controller for this decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub gate: String,
+    pub purpose: Purpose,
+    /// Revision the query measured.
+    pub revision: String,
+    /// The judge's verdict; the planner applies the gate's `onNoData` policy.
+    pub verdict: Verdict,
+    pub value: Option<f64>,
+    pub stable_value: Option<f64>,
+    pub threshold: Option<String>,
+    pub query: String,
+    pub message: String,
+    /// The query itself is wrong (bad PromQL), as opposed to Prometheus being unreachable.
+    pub bad_query: bool,
+}
+
+pub struct Input<'a> {
+    /// The validated spec, or why it is invalid.
+    pub spec: Result<&'a Spec, &'a SpecError>,
+    pub generation: i64,
+    pub status: &'a RolloutStatus,
+    pub observed: &'a Observed,
+    pub readings: &'a [Reading],
+    pub request: Option<&'a Request>,
+    pub now: Timestamp,
+}
+
+/// Desired replicas for one track at a given revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackPlan {
+    pub revision: String,
+    pub replicas: i32,
+}
+
+/// What the workloads should look like. `None` leaves a workload as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Workloads {
+    pub stable: Option<TrackPlan>,
+    pub canary: Option<TrackPlan>,
+    /// Replicas for the user's Deployment: held at 0 once the tracks serve.
+    pub target_replicas: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+/// A Kubernetes Event to record: emitted on transitions only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub type_: EventType,
+    /// PascalCase.
+    pub reason: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub status: RolloutStatus,
+    pub workloads: Workloads,
+    pub events: Vec<Event>,
+    pub requeue_after: Duration,
+    /// Gate evaluations this decision lacked. The controller evaluates them and decides again
+    /// with the readings; only a decision whose wants are met is applied.
+    pub wants: Vec<Due>,
+}
+
+/// Decides what should be, from plain values.
+pub fn decide(input: Input<'_>) -> Decision {
+    lifecycle::decide(input)
+}
+
+#[cfg(test)]
+mod tests;

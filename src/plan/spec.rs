@@ -1,0 +1,209 @@
+//! The planner's view of a Rollout spec: durations parsed, defaults applied, and the checks the
+//! API server cannot express. An error names the field, so the `Invalid` condition can too.
+
+use std::time::Duration;
+
+use crate::api::{Approval, Gate, NoDataPolicy, RolloutSpec};
+use crate::duration;
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_FAILURE_LIMIT: u32 = 2;
+pub const DEFAULT_ERROR_LIMIT: u32 = 10;
+pub const DEFAULT_PROGRESS_DEADLINE: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_VERIFY_AFTER_ROLLBACK: Duration = Duration::from_secs(2 * 60);
+/// A gate cannot be asked more often than this: it protects Prometheus from a typo like `1ms`.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub replicas: i32,
+    pub stages: Vec<StageSpec>,
+    pub gates: Vec<GateSpec>,
+    pub progress_deadline: Duration,
+    pub verify_after_rollback: Duration,
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageSpec {
+    pub weight: i32,
+    pub bake: Duration,
+    pub manual: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateSpec {
+    pub def: Gate,
+    pub interval: Duration,
+    pub failure_limit: u32,
+    pub error_limit: u32,
+    pub on_no_data: NoDataPolicy,
+}
+
+impl GateSpec {
+    pub fn name(&self) -> &str {
+        &self.def.name
+    }
+    pub fn is_comparison(&self) -> bool {
+        self.def.compare.is_some()
+    }
+}
+
+/// A spec the API server accepted but rollgate cannot run, with the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SpecError {
+    pub field: String,
+    pub message: String,
+}
+
+impl SpecError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<duration::DurationError> for SpecError {
+    fn from(e: duration::DurationError) -> Self {
+        SpecError::new(
+            e.field,
+            format!("{:?} is not a duration like 30s, 5m or 1h30m", e.value),
+        )
+    }
+}
+
+/// Checks what the schema cannot and applies defaults. `check_query` validates a gate's query
+/// template (supplied by the gates module, so this stays free of PromQL details).
+pub fn validate(
+    spec: &RolloutSpec,
+    check_query: impl Fn(&str) -> Result<(), String>,
+) -> Result<Spec, SpecError> {
+    if spec.replicas < 1 {
+        return Err(SpecError::new("spec.replicas", "must be at least 1"));
+    }
+    if spec.stages.is_empty() {
+        return Err(SpecError::new(
+            "spec.stages",
+            "at least one stage is required",
+        ));
+    }
+    let mut stages = Vec::with_capacity(spec.stages.len());
+    let mut last = 0;
+    for (i, s) in spec.stages.iter().enumerate() {
+        let field = format!("spec.stages[{i}].weight");
+        if !(1..=100).contains(&s.weight) {
+            return Err(SpecError::new(field, "must be between 1 and 100"));
+        }
+        if s.weight < last {
+            return Err(SpecError::new(field, "stage weights must not decrease"));
+        }
+        last = s.weight;
+        let bake = duration::parse_or(
+            &format!("spec.stages[{i}].bake"),
+            s.bake.as_deref(),
+            Duration::ZERO,
+        )?;
+        stages.push(StageSpec {
+            weight: s.weight,
+            bake,
+            manual: s.approval == Some(Approval::Manual),
+        });
+    }
+    if last != 100 {
+        return Err(SpecError::new(
+            format!("spec.stages[{}].weight", spec.stages.len() - 1),
+            "the last stage must have weight 100 (promotion)",
+        ));
+    }
+    let mut gates = Vec::with_capacity(spec.gates.len());
+    for (i, g) in spec.gates.iter().enumerate() {
+        if spec.gates[..i].iter().any(|h| h.name == g.name) {
+            return Err(SpecError::new(
+                format!("spec.gates[{i}].name"),
+                format!("duplicate gate name {:?}", g.name),
+            ));
+        }
+        if g.min.is_none() && g.max.is_none() && g.compare.is_none() {
+            return Err(SpecError::new(
+                format!("spec.gates[{i}]"),
+                "a gate needs min, max or compare",
+            ));
+        }
+        check_query(&g.query).map_err(|m| SpecError::new(format!("spec.gates[{i}].query"), m))?;
+        if let Some(c) = &g.compare {
+            parse_increase(&c.max_increase).ok_or_else(|| {
+                SpecError::new(
+                    format!("spec.gates[{i}].compare.maxIncrease"),
+                    "must look like 20% or 0.01",
+                )
+            })?;
+        }
+        let interval_field = format!("spec.gates[{i}].interval");
+        let interval =
+            duration::parse_or(&interval_field, g.interval.as_deref(), DEFAULT_INTERVAL)?;
+        if interval < MIN_INTERVAL {
+            return Err(SpecError::new(interval_field, "must be at least 500ms"));
+        }
+        let limit = |v: Option<i32>, field: &str, default: u32| -> Result<u32, SpecError> {
+            match v {
+                None => Ok(default),
+                Some(n) if n >= 1 => Ok(n as u32),
+                Some(_) => Err(SpecError::new(
+                    format!("spec.gates[{i}].{field}"),
+                    "must be at least 1",
+                )),
+            }
+        };
+        gates.push(GateSpec {
+            def: g.clone(),
+            interval,
+            failure_limit: limit(g.failure_limit, "failureLimit", DEFAULT_FAILURE_LIMIT)?,
+            error_limit: limit(g.error_limit, "errorLimit", DEFAULT_ERROR_LIMIT)?,
+            on_no_data: g.on_no_data.unwrap_or_default(),
+        });
+    }
+    Ok(Spec {
+        replicas: spec.replicas,
+        stages,
+        gates,
+        progress_deadline: duration::parse_or(
+            "spec.progressDeadline",
+            spec.progress_deadline.as_deref(),
+            DEFAULT_PROGRESS_DEADLINE,
+        )?,
+        verify_after_rollback: duration::parse_or(
+            "spec.verifyAfterRollback",
+            spec.verify_after_rollback.as_deref(),
+            DEFAULT_VERIFY_AFTER_ROLLBACK,
+        )?,
+        paused: spec.paused,
+    })
+}
+
+/// An allowed increase of the canary over stable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Increase {
+    /// `20%` → at most stable × 1.2.
+    Relative(f64),
+    /// `0.01` → at most stable + 0.01.
+    Absolute(f64),
+}
+
+pub fn parse_increase(s: &str) -> Option<Increase> {
+    let (num, relative) = match s.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    let v: f64 = num
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+    Some(if relative {
+        Increase::Relative(v / 100.0)
+    } else {
+        Increase::Absolute(v)
+    })
+}

@@ -1,0 +1,766 @@
+//! The planner as a specification: a small simulated world (tracks whose pods become ready one
+//! tick after they are asked for, and gates that answer what a test says) driven by `decide`.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use proptest::prelude::*;
+
+use super::*;
+use crate::api::{
+    Approval, Compare, CompareAgainst, Gate, NoDataPolicy, Phase, RolloutSpec, RolloutStatus,
+    Stage, TargetRef, Verdict,
+};
+
+pub(super) fn gate(name: &str) -> Gate {
+    Gate {
+        name: name.into(),
+        query: format!("{name}{{rollgate_track=\"{{{{track}}}}\"}}"),
+        min: None,
+        max: Some(0.01),
+        compare: None,
+        interval: Some("1s".into()),
+        failure_limit: Some(2),
+        on_no_data: None,
+        error_limit: Some(3),
+    }
+}
+
+pub(super) fn rollout_spec(stages: &[(i32, &str)], gates: Vec<Gate>) -> RolloutSpec {
+    RolloutSpec {
+        target_ref: TargetRef {
+            kind: "Deployment".into(),
+            name: "app".into(),
+        },
+        replicas: 10,
+        stages: stages
+            .iter()
+            .map(|(w, bake)| Stage {
+                weight: *w,
+                bake: Some(bake.to_string()),
+                approval: None,
+            })
+            .collect(),
+        gates,
+        prometheus: None,
+        incident: None,
+        progress_deadline: Some("1m".into()),
+        verify_after_rollback: Some("10s".into()),
+        paused: false,
+    }
+}
+
+pub(super) fn validated(spec: &RolloutSpec) -> Spec {
+    spec::validate(spec, |_| Ok(())).expect("valid spec")
+}
+
+/// What gates answer: (gate name, purpose, revision, seconds since start) → verdict.
+type Oracle = Box<dyn Fn(&str, Purpose, &str, u64) -> Verdict>;
+
+struct World {
+    spec: Spec,
+    status: RolloutStatus,
+    desired: String,
+    stable: Option<Track>,
+    canary: Option<Track>,
+    start: Timestamp,
+    now: Timestamp,
+    oracle: Oracle,
+    request: Option<Request>,
+    decisions: Vec<Decision>,
+    /// Simulates a controller killed between applying workloads and writing status.
+    drop_status: Box<dyn FnMut(usize) -> bool>,
+}
+
+impl World {
+    fn new(spec: Spec, oracle: Oracle) -> Self {
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        World {
+            spec,
+            status: RolloutStatus::default(),
+            desired: "v1".into(),
+            stable: None,
+            canary: None,
+            start,
+            now: start,
+            oracle,
+            request: None,
+            decisions: vec![],
+            drop_status: Box::new(|_| false),
+        }
+    }
+
+    fn secs(&self) -> u64 {
+        self.now.duration_since(self.start).as_secs() as u64
+    }
+
+    fn observed(&self) -> Observed {
+        Observed {
+            desired_revision: self.desired.clone(),
+            stable: self.stable.clone(),
+            canary: self.canary.clone(),
+        }
+    }
+
+    fn decide_once(&self, readings: &[Reading]) -> Decision {
+        let obs = self.observed();
+        decide(Input {
+            spec: Ok(&self.spec),
+            generation: 1,
+            status: &self.status,
+            observed: &obs,
+            readings,
+            request: self.request.as_ref(),
+            now: self.now,
+        })
+    }
+
+    /// One reconcile: decide, evaluate what is wanted, decide again, apply.
+    fn reconcile(&mut self) -> Decision {
+        let mut d = self.decide_once(&[]);
+        if !d.wants.is_empty() {
+            let readings: Vec<Reading> = d
+                .wants
+                .iter()
+                .map(|due| {
+                    let g = &self.spec.gates[due.gate];
+                    let verdict = (self.oracle)(g.name(), due.purpose, &due.revision, self.secs());
+                    Reading {
+                        gate: g.name().into(),
+                        purpose: due.purpose,
+                        revision: due.revision.clone(),
+                        verdict,
+                        value: (verdict == Verdict::Pass)
+                            .then_some(0.0)
+                            .or((verdict == Verdict::Fail).then_some(0.5)),
+                        stable_value: None,
+                        threshold: Some("<= 0.01".into()),
+                        query: g.def.query.clone(),
+                        message: String::new(),
+                        bad_query: false,
+                    }
+                })
+                .collect();
+            d = self.decide_once(&readings);
+        }
+        self.apply(&d);
+        let n = self.decisions.len();
+        if !(self.drop_status)(n) {
+            self.status = d.status.clone();
+        }
+        self.decisions.push(d.clone());
+        d
+    }
+
+    fn apply(&mut self, d: &Decision) {
+        fn step(track: &mut Option<Track>, plan: &Option<TrackPlan>) {
+            let Some(p) = plan else { return };
+            match track {
+                Some(t) if t.revision == p.revision => {
+                    // Pods asked for last time are ready now; scale-downs are immediate.
+                    t.ready = t.replicas.min(p.replicas);
+                    t.replicas = p.replicas;
+                }
+                _ => {
+                    *track = Some(Track {
+                        revision: p.revision.clone(),
+                        replicas: p.replicas,
+                        ready: 0,
+                    })
+                }
+            }
+        }
+        step(&mut self.stable, &d.workloads.stable);
+        step(&mut self.canary, &d.workloads.canary);
+    }
+
+    /// Reconciles every second until `done` or `limit` seconds.
+    fn run_until(&mut self, limit: u64, done: impl Fn(&World) -> bool) {
+        for _ in 0..limit {
+            self.reconcile();
+            if done(self) {
+                return;
+            }
+            self.now = self.now + jiff::SignedDuration::from_secs(1);
+        }
+    }
+
+    fn settled(&self) -> bool {
+        matches!(self.status.phase, Phase::Healthy | Phase::RolledBack)
+            && self
+                .canary
+                .as_ref()
+                .is_none_or(|c| c.replicas == 0 && c.ready == 0)
+            && self
+                .stable
+                .as_ref()
+                .is_some_and(|s| s.ready == self.spec.replicas)
+    }
+
+    fn reasons(&self) -> Vec<String> {
+        self.decisions
+            .iter()
+            .flat_map(|d| d.events.iter().map(|e| e.reason.clone()))
+            .collect()
+    }
+
+    /// Adopts revision v1, then asks for `to`.
+    fn adopted_then_release(mut self, to: &str) -> Self {
+        self.run_until(10, |w| w.status.phase == Phase::Healthy);
+        assert_eq!(self.status.phase, Phase::Healthy, "adoption finishes");
+        self.desired = to.into();
+        self
+    }
+}
+
+fn always(v: Verdict) -> Oracle {
+    Box::new(move |_, _, _, _| v)
+}
+
+/// Canary fails, stable passes (a bad release).
+fn bad_canary() -> Oracle {
+    Box::new(|_, p, _, _| {
+        if p == Purpose::Stage {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        }
+    })
+}
+
+#[test]
+fn adoption_waits_for_stable_pods_then_holds_the_target_at_zero() {
+    let mut w = World::new(
+        validated(&rollout_spec(&[(100, "0s")], vec![])),
+        always(Verdict::Pass),
+    );
+    let d = w.reconcile();
+    assert_eq!(d.status.phase, Phase::Pending);
+    assert_eq!(
+        d.workloads.stable,
+        Some(TrackPlan {
+            revision: "v1".into(),
+            replicas: 10
+        })
+    );
+    assert_eq!(
+        d.workloads.target_replicas, None,
+        "the target keeps serving until stable is ready"
+    );
+    w.run_until(5, |w| w.status.phase == Phase::Healthy);
+    let last = w.decisions.last().unwrap();
+    assert_eq!(last.workloads.target_replicas, Some(0));
+    assert_eq!(w.status.stable_revision.as_deref(), Some("v1"));
+    assert!(w.reasons().contains(&"Adopted".to_string()));
+}
+
+#[test]
+fn good_release_goes_through_every_stage_and_ends_healthy() {
+    let spec = rollout_spec(&[(10, "3s"), (50, "3s"), (100, "3s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(120, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+    assert_eq!(w.status.stable_revision.as_deref(), Some("v2"));
+    assert_eq!(w.stable.as_ref().unwrap().revision, "v2");
+    let story: Vec<_> = w
+        .reasons()
+        .into_iter()
+        .filter(|r| {
+            ["CanaryStarted", "StageStarted", "Promoting", "Promoted"].contains(&r.as_str())
+        })
+        .collect();
+    assert_eq!(
+        story,
+        [
+            "CanaryStarted",
+            "StageStarted",
+            "StageStarted",
+            "StageStarted",
+            "Promoting",
+            "Promoted"
+        ]
+    );
+}
+
+#[test]
+fn failing_gate_rolls_back_after_failure_limit_and_names_the_gate() {
+    let spec = rollout_spec(&[(10, "30s"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), bad_canary()).adopted_then_release("v2");
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::RolledBack);
+    assert_eq!(w.stable.as_ref().unwrap().revision, "v1");
+    let rb = w.status.rollback.as_ref().expect("rollback recorded");
+    assert_eq!(rb.reason, "GateFailed");
+    assert_eq!(rb.gates[0].name, "errors");
+    assert_eq!(rb.gates[0].consecutive_failures, 2);
+    assert!(
+        rb.message.contains("errors")
+            && rb.message.contains("<= 0.01")
+            && rb.message.contains("0.5"),
+        "{}",
+        rb.message
+    );
+    // The rollback decision itself writes the canary to zero.
+    let d = w
+        .decisions
+        .iter()
+        .find(|d| d.status.phase == Phase::RollingBack)
+        .unwrap();
+    assert_eq!(d.workloads.canary.as_ref().unwrap().replicas, 0);
+    assert_eq!(d.workloads.stable.as_ref().unwrap().replicas, 10);
+}
+
+#[test]
+fn rolled_back_revision_stays_rolled_back_until_the_template_changes_or_retry() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), bad_canary()).adopted_then_release("v2");
+    w.run_until(60, World::settled);
+    w.run_until(30, |_| false);
+    assert_eq!(
+        w.status.phase,
+        Phase::RolledBack,
+        "no automatic re-try of the same revision"
+    );
+    w.oracle = always(Verdict::Pass);
+    w.request = Some(Request::new(Action::Retry, "r1"));
+    w.reconcile();
+    assert_eq!(w.status.phase, Phase::Progressing);
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+    assert_eq!(w.stable.as_ref().unwrap().revision, "v2");
+}
+
+#[test]
+fn no_data_fails_by_default_and_holds_when_asked() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("typo")]);
+    let mut w = World::new(validated(&spec), always(Verdict::NoData)).adopted_then_release("v2");
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::RolledBack);
+    assert!(
+        w.reasons().contains(&"GateNoData".to_string()),
+        "preflight reported it"
+    );
+    assert_eq!(w.status.preflight.as_ref().unwrap().no_data, ["typo"]);
+    let cond = w
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "GatesHaveData")
+        .unwrap();
+    assert_eq!(cond.status, "False");
+
+    let mut hold = gate("typo");
+    hold.on_no_data = Some(NoDataPolicy::Hold);
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![hold]);
+    let mut w = World::new(validated(&spec), always(Verdict::NoData)).adopted_then_release("v2");
+    w.run_until(50, World::settled);
+    assert_eq!(
+        w.status.phase,
+        Phase::Progressing,
+        "held, neither promoted nor rolled back"
+    );
+    assert_eq!(w.status.stage.as_ref().unwrap().index, 0);
+}
+
+#[test]
+fn prometheus_errors_hold_then_roll_back_at_the_error_limit() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("errors")]);
+    let oracle: Oracle = Box::new(|_, p, _, t| {
+        if p == Purpose::Stage && t < 8 {
+            Verdict::Error
+        } else {
+            Verdict::Pass
+        }
+    });
+    let mut w = World::new(validated(&spec), oracle).adopted_then_release("v2");
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::RolledBack);
+    assert_eq!(w.status.rollback.as_ref().unwrap().reason, "GateError");
+
+    let oracle: Oracle = Box::new(|_, p, _, t| {
+        if p == Purpose::Stage && t < 4 {
+            Verdict::Error
+        } else {
+            Verdict::Pass
+        }
+    });
+    let mut w = World::new(validated(&spec), oracle).adopted_then_release("v2");
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy, "a short outage only holds");
+}
+
+#[test]
+fn preflight_query_error_marks_the_rollout_invalid_before_any_canary_share() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    let d = w.decide_once(&[]);
+    assert_eq!(d.wants.len(), 1);
+    assert_eq!(d.wants[0].purpose, Purpose::Preflight);
+    assert_eq!(d.wants[0].revision, "v1", "preflight measures stable");
+    let bad = Reading {
+        gate: "errors".into(),
+        purpose: Purpose::Preflight,
+        revision: "v1".into(),
+        verdict: Verdict::Error,
+        value: None,
+        stable_value: None,
+        threshold: None,
+        query: "x".into(),
+        message: "parse error".into(),
+        bad_query: true,
+    };
+    let d = w.decide_once(&[bad]);
+    assert_eq!(d.status.phase, Phase::Invalid);
+    assert!(
+        d.status
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("spec.gates[0].query")
+    );
+    assert_eq!(d.workloads.canary.as_ref().map(|c| c.replicas), Some(0));
+    w.apply(&d);
+    w.status = d.status;
+    w.now += jiff::SignedDuration::from_secs(5);
+    let d = w.decide_once(&[]);
+    assert_eq!(
+        d.status.phase,
+        Phase::Invalid,
+        "stays invalid until the spec or revision changes"
+    );
+    assert!(d.wants.is_empty());
+}
+
+#[test]
+fn pause_holds_every_transition_and_resume_continues() {
+    let spec = rollout_spec(&[(10, "1s"), (50, "1s"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(30, |w| {
+        w.status.stage.as_ref().is_some_and(|s| s.index == 1)
+    });
+    w.request = Some(Request::new(Action::Pause, "p1"));
+    w.run_until(20, |_| false);
+    assert_eq!(w.status.phase, Phase::Paused);
+    assert_eq!(w.status.stage.as_ref().unwrap().index, 1);
+    w.request = Some(Request::new(Action::Resume, "p2"));
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+}
+
+#[test]
+fn manual_approval_waits_for_promote() {
+    let mut spec = rollout_spec(&[(10, "1s"), (50, "0s"), (100, "0s")], vec![]);
+    spec.stages[1].approval = Some(Approval::Manual);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(30, |_| false);
+    assert_eq!(w.status.stage.as_ref().unwrap().index, 1);
+    assert!(
+        w.status
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("manual approval")
+    );
+    w.request = Some(Request::new(Action::Promote, "a1"));
+    w.run_until(30, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+}
+
+#[test]
+fn promote_full_jumps_to_the_last_stage_with_gates_still_checked() {
+    let spec = rollout_spec(&[(10, "1h"), (50, "1h"), (100, "1h")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(5, |_| false);
+    w.request = Some(Request::new(Action::PromoteFull, "f1"));
+    w.run_until(30, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+    assert_eq!(w.stable.as_ref().unwrap().revision, "v2");
+}
+
+#[test]
+fn abort_rolls_back_now() {
+    let spec = rollout_spec(&[(10, "1h"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(5, |_| false);
+    w.request = Some(Request::new(Action::Abort, "x1"));
+    let d = w.reconcile();
+    assert_eq!(d.status.phase, Phase::RollingBack);
+    assert_eq!(d.workloads.canary.as_ref().unwrap().replicas, 0);
+    w.run_until(10, World::settled);
+    assert_eq!(w.status.phase, Phase::RolledBack);
+    assert_eq!(w.status.rollback.as_ref().unwrap().reason, "Aborted");
+}
+
+#[test]
+fn progress_deadline_rolls_back_a_canary_that_never_gets_ready() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    for _ in 0..70 {
+        w.reconcile();
+        if let Some(c) = w.canary.as_mut() {
+            c.ready = 0; // pods never become ready (e.g. a crash loop)
+        }
+        w.now += jiff::SignedDuration::from_secs(1);
+    }
+    assert_eq!(
+        w.status.rollback.as_ref().unwrap().reason,
+        "ProgressDeadlineExceeded"
+    );
+}
+
+#[test]
+fn stable_unhealthy_after_rollback_is_reported() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Fail)).adopted_then_release("v2");
+    // Preflight on stable only checks for data and errors, so a failing stable does not stop it.
+    w.run_until(60, |w| {
+        w.status
+            .verification
+            .as_ref()
+            .is_some_and(|v| v.stable_healthy.is_some())
+    });
+    let v = w.status.verification.as_ref().unwrap();
+    assert_eq!(v.stable_healthy, Some(false));
+    assert!(w.reasons().contains(&"StableUnhealthy".to_string()));
+    let c = w
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "StableHealthy")
+        .unwrap();
+    assert_eq!(c.status, "False");
+}
+
+#[test]
+fn a_newer_revision_supersedes_the_canary_in_flight() {
+    let spec = rollout_spec(&[(10, "5s"), (100, "0s")], vec![]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(3, |_| false);
+    w.desired = "v3".into();
+    w.run_until(60, World::settled);
+    assert_eq!(w.stable.as_ref().unwrap().revision, "v3");
+}
+
+#[test]
+fn reverting_the_template_to_stable_retires_the_canary() {
+    let spec = rollout_spec(&[(10, "1h"), (100, "0s")], vec![]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(5, |_| false);
+    w.desired = "v1".into();
+    w.run_until(20, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+    assert_eq!(w.canary.as_ref().unwrap().replicas, 0);
+}
+
+#[test]
+fn invalid_spec_touches_no_workload() {
+    let status = RolloutStatus::default();
+    let obs = Observed {
+        desired_revision: "v1".into(),
+        stable: None,
+        canary: None,
+    };
+    let err = SpecError::new("spec.gates[0].query", "placeholder {{trak}} is unknown");
+    let d = decide(Input {
+        spec: Err(&err),
+        generation: 3,
+        status: &status,
+        observed: &obs,
+        readings: &[],
+        request: None,
+        now: Timestamp::UNIX_EPOCH,
+    });
+    assert_eq!(d.status.phase, Phase::Invalid);
+    assert_eq!(d.workloads, Workloads::default());
+    assert!(d.status.message.unwrap().starts_with("spec.gates[0].query"));
+    let stalled = d
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap();
+    assert_eq!(stalled.status, "True");
+    assert_eq!(d.status.observed_generation, Some(3));
+}
+
+#[test]
+fn comparison_gates_measure_the_canary_and_are_skipped_after_rollback() {
+    let mut g = gate("latency");
+    g.max = None;
+    g.compare = Some(Compare {
+        against: CompareAgainst::Stable,
+        max_increase: "20%".into(),
+    });
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![g]);
+    let mut w = World::new(validated(&spec), bad_canary()).adopted_then_release("v2");
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::RolledBack);
+    let verification_wants = w
+        .decisions
+        .iter()
+        .flat_map(|d| &d.wants)
+        .filter(|d| d.purpose == Purpose::Verification)
+        .count();
+    assert_eq!(verification_wants, 0);
+}
+
+#[test]
+fn spec_validation_names_the_field() {
+    let mut s = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("a")]);
+    s.gates[0].interval = Some("10ms".into());
+    assert_eq!(
+        spec::validate(&s, |_| Ok(())).unwrap_err().field,
+        "spec.gates[0].interval"
+    );
+    let s = rollout_spec(&[(50, "1s"), (10, "0s"), (100, "0s")], vec![]);
+    assert_eq!(
+        spec::validate(&s, |_| Ok(())).unwrap_err().field,
+        "spec.stages[1].weight"
+    );
+    let s = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("a")]);
+    let e = spec::validate(&s, |_| Err("placeholder {{x}} is unknown".into())).unwrap_err();
+    assert_eq!(e.field, "spec.gates[0].query");
+    let s = rollout_spec(&[(10, "1s"), (90, "0s")], vec![]);
+    assert!(
+        spec::validate(&s, |_| Ok(()))
+            .unwrap_err()
+            .message
+            .contains("100")
+    );
+}
+
+// ---- properties ----
+
+fn arb_verdict() -> impl Strategy<Value = Verdict> {
+    prop_oneof![4 => Just(Verdict::Pass), 2 => Just(Verdict::Fail), 1 => Just(Verdict::NoData), 1 => Just(Verdict::Error)]
+}
+
+/// A run of a release with verdicts drawn per (gate, second), optional requests and crashes.
+fn run_random(
+    verdicts: Vec<Verdict>,
+    gates: usize,
+    pauses: Vec<u64>,
+    crashes: Vec<usize>,
+    policy: NoDataPolicy,
+) -> World {
+    let gs = (0..gates)
+        .map(|i| {
+            let mut g = gate(&format!("g{i}"));
+            g.on_no_data = Some(policy);
+            g
+        })
+        .collect();
+    let spec = rollout_spec(&[(10, "2s"), (50, "2s"), (100, "2s")], gs);
+    let n = verdicts.len();
+    let oracle: Oracle = Box::new(move |name, purpose, _, t| {
+        if purpose != Purpose::Stage {
+            return Verdict::Pass;
+        }
+        let i: usize = name[1..].parse().unwrap();
+        verdicts[(t as usize * 7 + i * 13) % n]
+    });
+    let mut w = World::new(validated(&spec), oracle).adopted_then_release("v2");
+    w.drop_status = Box::new(move |n| crashes.contains(&n));
+    for t in 0..400u64 {
+        if pauses.contains(&t) {
+            w.request = Some(Request::new(Action::Pause, format!("p{t}")));
+        } else if pauses.contains(&(t.saturating_sub(5))) {
+            w.request = Some(Request::new(Action::Resume, format!("r{t}")));
+        }
+        w.reconcile();
+        if w.settled() && t > 20 {
+            break;
+        }
+        w.now += jiff::SignedDuration::from_secs(1);
+    }
+    w
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A gate whose last verdict is not a pass never lets a stage advance or a promotion happen.
+    #[test]
+    fn failing_gate_never_promotes(verdicts in prop::collection::vec(arb_verdict(), 1..40), gates in 1..3usize) {
+        let w = run_random(verdicts, gates, vec![], vec![], NoDataPolicy::Fail);
+        for d in &w.decisions {
+            let advanced = d.events.iter().any(|e| e.reason == "Promoting" || (e.reason == "StageStarted" && !e.note.starts_with("stage 1/")));
+            if advanced {
+                for g in d.status.gates.iter().filter(|g| g.revision.as_deref() == Some("v2")) {
+                    prop_assert_eq!(g.verdict, Verdict::Pass, "gate {} was {:?} when the rollout advanced", g.name, g.verdict);
+                }
+            }
+        }
+    }
+
+    /// With no data and the default policy, a release is never promoted.
+    #[test]
+    fn a_gate_with_no_data_is_never_a_silent_pass(gates in 1..3usize) {
+        let w = run_random(vec![Verdict::NoData], gates, vec![], vec![], NoDataPolicy::Fail);
+        prop_assert_eq!(w.stable.as_ref().unwrap().revision.as_str(), "v1");
+        let w = run_random(vec![Verdict::NoData], gates, vec![], vec![], NoDataPolicy::Hold);
+        prop_assert_eq!(w.stable.as_ref().unwrap().revision.as_str(), "v1");
+    }
+
+    /// The canary's planned share only rises, except when rolling back or retiring after promotion.
+    #[test]
+    fn weights_only_rise_except_on_rollback(verdicts in prop::collection::vec(arb_verdict(), 1..40)) {
+        let w = run_random(verdicts, 2, vec![], vec![], NoDataPolicy::Fail);
+        let mut last = 0;
+        for d in &w.decisions {
+            let Some(c) = d.workloads.canary.as_ref().filter(|c| c.revision == "v2") else { continue };
+            let falling = matches!(d.status.phase, Phase::RollingBack | Phase::RolledBack) || d.status.stable_revision.as_deref() == Some("v2");
+            if !falling && d.status.stage.is_some() {
+                prop_assert!(c.replicas >= last, "canary went from {last} to {}", c.replicas);
+                last = c.replicas;
+            }
+        }
+    }
+
+    /// While paused, no stage starts and nothing is promoted.
+    #[test]
+    fn pause_stops_every_forward_transition(verdicts in prop::collection::vec(arb_verdict(), 1..20), at in 3..30u64) {
+        let w = run_random(verdicts, 1, vec![at], vec![], NoDataPolicy::Fail);
+        for d in &w.decisions {
+            if d.status.phase == Phase::Paused {
+                prop_assert!(!d.events.iter().any(|e| e.reason == "StageStarted" || e.reason == "Promoting"));
+            }
+        }
+    }
+
+    /// Every run ends Healthy or RolledBack, even with a controller killed before status writes.
+    #[test]
+    fn every_run_ends_healthy_or_rolled_back(
+        verdicts in prop::collection::vec(arb_verdict(), 1..40),
+        crashes in prop::collection::vec(0..120usize, 0..10),
+    ) {
+        let w = run_random(verdicts, 2, vec![], crashes, NoDataPolicy::Fail);
+        prop_assert!(w.settled(), "ended {:?}: {:?}", w.status.phase, w.status.message);
+    }
+
+    /// A controller killed between apply and status write never skips or repeats a stage.
+    #[test]
+    fn restarts_neither_skip_nor_repeat_stages(crashes in prop::collection::vec(0..80usize, 0..20)) {
+        let w = run_random(vec![Verdict::Pass], 1, vec![], crashes, NoDataPolicy::Fail);
+        prop_assert_eq!(w.stable.as_ref().unwrap().revision.as_str(), "v2");
+        let mut entered: Vec<i32> = vec![];
+        for (i, d) in w.decisions.iter().enumerate() {
+            // Only decisions whose status was written count as having happened.
+            if let Some(s) = &d.status.stage {
+                if entered.last() != Some(&s.index) && !w.decisions.get(i + 1).is_none() {
+                    entered.push(s.index);
+                }
+            }
+        }
+        entered.dedup();
+        prop_assert_eq!(entered, vec![0, 1, 2]);
+    }
+}
+
+#[test]
+fn decisions_are_deterministic() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("errors")]);
+    let w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    assert_eq!(w.decide_once(&[]), w.decide_once(&[]));
+    let _ = Duration::ZERO;
+}
