@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::PlatformError;
-use crate::certs::ClusterCerts;
+use crate::certs::{ClusterCerts, FRONT_PROXY_CLIENT};
 use crate::processes::{Process, args, free_port};
 use crate::work_dir::WorkDir;
 
@@ -33,12 +33,29 @@ pub(crate) fn spawn(
             format!("--etcd-servers={etcd_url}"),
             "--bind-address=127.0.0.1".to_string(),
             "--advertise-address=127.0.0.1".to_string(),
+            // Endpoints may not be loopback IPs, and no pod runs to use them.
+            "--endpoint-reconciler-type=none".to_string(),
             format!("--secure-port={port}"),
             format!("--cert-dir={}", cert_dir.display()),
             format!("--tls-cert-file={}", certs.apiserver.cert.display()),
             format!("--tls-private-key-file={}", certs.apiserver.key.display()),
             format!("--client-ca-file={}", certs.ca.cert.display()),
             "--authorization-mode=Node,RBAC".to_string(),
+            // Front-proxy settings, so aggregation and the components that read
+            // extension-apiserver-authentication have a request-header CA.
+            format!("--requestheader-client-ca-file={}", certs.ca.cert.display()),
+            format!("--requestheader-allowed-names={FRONT_PROXY_CLIENT}"),
+            "--requestheader-username-headers=X-Remote-User".to_string(),
+            "--requestheader-group-headers=X-Remote-Group".to_string(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
+            format!(
+                "--proxy-client-cert-file={}",
+                certs.front_proxy_client.cert.display()
+            ),
+            format!(
+                "--proxy-client-key-file={}",
+                certs.front_proxy_client.key.display()
+            ),
             format!("--service-account-issuer={SERVICE_ACCOUNT_ISSUER}"),
             format!(
                 "--service-account-key-file={}",

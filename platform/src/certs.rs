@@ -27,6 +27,8 @@ pub(crate) struct ClusterCerts {
     pub(crate) admin: CertFiles,
     pub(crate) controller_manager: CertFiles,
     pub(crate) scheduler: CertFiles,
+    /// The apiserver's identity towards aggregated API servers.
+    pub(crate) front_proxy_client: CertFiles,
     /// Signs service-account tokens (apiserver) and controller tokens (KCM).
     pub(crate) service_account_key: PathBuf,
     /// Verifies service-account tokens.
@@ -44,6 +46,9 @@ const APISERVER_NAMES: &[&str] = &[
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 ];
+
+/// The only name allowed to assert users in request headers.
+pub(crate) const FRONT_PROXY_CLIENT: &str = "front-proxy-client";
 
 /// Admin identity: `system:masters` bypasses RBAC.
 pub const ADMIN_USER: &str = "rollgate-admin";
@@ -91,6 +96,13 @@ impl ClusterCerts {
             &issuer,
         )?;
 
+        let front_proxy_client = issue(
+            dir,
+            "front-proxy-client",
+            client(FRONT_PROXY_CLIENT, None),
+            &issuer,
+        )?;
+
         let sa_key = KeyPair::generate()?;
         let service_account_key = dir.join("service-account.key");
         let service_account_pub = dir.join("service-account.pub");
@@ -103,6 +115,7 @@ impl ClusterCerts {
             admin,
             controller_manager,
             scheduler,
+            front_proxy_client,
             service_account_key,
             service_account_pub,
         })

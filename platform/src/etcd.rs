@@ -12,7 +12,7 @@ pub(crate) const NAME: &str = "etcd";
 pub(crate) fn spawn(bin_dir: &Path, work: &WorkDir) -> Result<(Process, String), PlatformError> {
     let client_url = format!("http://127.0.0.1:{}", free_port()?);
     let peer_url = format!("http://127.0.0.1:{}", free_port()?);
-    let data_dir = work.dir("etcd")?;
+    let data_dir = work.private_dir("etcd")?;
     let process = Process::spawn(
         NAME,
         &bin_dir.join("etcd"),

@@ -31,6 +31,15 @@ impl WorkDir {
         Ok(dir)
     }
 
+    /// `<root>/<name>`, created if missing, readable only by us (etcd insists).
+    pub(crate) fn private_dir(&self, name: &str) -> Result<PathBuf, PlatformError> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.dir(name)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| PlatformError::io(format!("restricting {}", dir.display()), e))?;
+        Ok(dir)
+    }
+
     /// `<root>/<name>` (not created).
     pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.root.join(name)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use rollgate_platform::{
     Platform, PlatformOptions, PrometheusServer, Series, TestNamespace, shared,
 };
@@ -82,6 +82,24 @@ async fn deployment_pods_become_ready_on_kwok_nodes() {
 
     let status = deployments.get_status("web").await.unwrap().status.unwrap();
     assert_eq!(status.available_replicas, Some(3), "{}", ns.dump().await);
+
+    // Scaling down deletes pods; kwok finishes their termination.
+    let scale = serde_json::json!({ "spec": { "replicas": 1 } });
+    deployments
+        .patch("web", &PatchParams::default(), &Patch::Merge(&scale))
+        .await
+        .unwrap();
+    eventually("1 pod left", Duration::from_secs(60), || async {
+        let list = pods
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .map_err(|e| e.to_string())?;
+        match list.items.len() {
+            1 => Ok(()),
+            n => Err(format!("{n} pods")),
+        }
+    })
+    .await;
 }
 
 async fn error_ratio(
