@@ -4,6 +4,7 @@
 //! -> apply ([`workload`]) -> status.
 
 pub mod api;
+pub mod controller;
 pub mod duration;
 pub mod gates;
 pub mod plan;

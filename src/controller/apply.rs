@@ -1,0 +1,129 @@
+//! Writing the decision: track Deployments, the target's replicas, status, Events. Every
+//! write compares first, so a reconcile that changes nothing writes nothing.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::observe::Workloads as Seen;
+use super::{Context, Error, ROLLOUT_ANNOTATION};
+use crate::api::{Rollout, RolloutStatus};
+use crate::plan::{Event, EventType, TrackPlan, Workloads};
+use crate::workload::{FIELD_MANAGER, TrackKind, observe_track, track_deployment, track_name};
+
+pub async fn workloads(ctx: &Context, rollout: &Rollout, seen: &Seen, want: &Workloads) -> Result<(), Error> {
+    let ns = rollout.namespace().unwrap_or_default();
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    let owner = rollout.controller_owner_ref(&()).expect("a stored Rollout has a name and uid");
+    // Canary first: on a rollback its share reaches zero before anything else is written.
+    for (kind, plan, current) in [
+        (TrackKind::Canary, &want.canary, &seen.canary),
+        (TrackKind::Stable, &want.stable, &seen.stable),
+    ] {
+        let Some(plan) = plan else { continue };
+        let now = current.as_deref().and_then(observe_track);
+        if now.as_ref().is_some_and(|t| t.revision == plan.revision && t.replicas == plan.replicas) {
+            continue;
+        }
+        if now.is_none() && plan.replicas == 0 {
+            continue; // no need to create an empty track
+        }
+        apply_track(&api, seen, kind, plan, owner.clone()).await?;
+    }
+    hold_target(&api, rollout, seen, want.target_replicas).await
+}
+
+async fn apply_track(
+    api: &Api<Deployment>,
+    seen: &Seen,
+    kind: TrackKind,
+    plan: &TrackPlan,
+    owner: OwnerReference,
+) -> Result<(), Error> {
+    let template_of = |d: &Option<std::sync::Arc<Deployment>>| {
+        d.as_deref()
+            .filter(|d| observe_track(d).is_some_and(|t| t.revision == plan.revision))
+            .and_then(|d| d.spec.as_ref().map(|s| s.template.clone()))
+    };
+    let template = if seen.observed.desired_revision == plan.revision {
+        seen.target.spec.as_ref().map(|s| s.template.clone())
+    } else {
+        template_of(&seen.stable).or_else(|| template_of(&seen.canary))
+    }
+    .ok_or_else(|| Error::TemplateUnavailable(plan.revision.clone()))?;
+    let d = track_deployment(&seen.target, kind, &template, &plan.revision, plan.replicas, owner);
+    let name = track_name(&seen.target.name_any(), kind);
+    let mut value = serde_json::to_value(&d).expect("Deployments serialize");
+    value["apiVersion"] = json!("apps/v1");
+    value["kind"] = json!("Deployment");
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value)).await?;
+    Ok(())
+}
+
+/// Marks the target as driven by this Rollout and, once the tracks serve, holds it at 0.
+async fn hold_target(api: &Api<Deployment>, rollout: &Rollout, seen: &Seen, replicas: Option<i32>) -> Result<(), Error> {
+    let name = rollout.name_any();
+    let marked = seen.target.annotations().get(ROLLOUT_ANNOTATION) == Some(&name);
+    let current = seen.target.spec.as_ref().and_then(|s| s.replicas);
+    if marked && replicas.is_none_or(|r| current == Some(r)) {
+        return Ok(());
+    }
+    let mut patch = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": seen.target.name_any(), "annotations": {ROLLOUT_ANNOTATION: name}},
+    });
+    if let Some(r) = replicas {
+        patch["spec"] = json!({"replicas": r});
+    }
+    api.patch(&seen.target.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(patch)).await?;
+    Ok(())
+}
+
+pub async fn status(ctx: &Context, rollout: &Rollout, status: &RolloutStatus) -> Result<(), Error> {
+    if rollout.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": Rollout::api_version(&()),
+        "kind": Rollout::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&rollout.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(patch))
+        .await?;
+    Ok(())
+}
+
+pub async fn events(ctx: &Context, rollout: &Rollout, events: &[Event]) {
+    let reference = rollout.object_ref(&());
+    for e in events {
+        let ev = KubeEvent {
+            type_: match e.type_ {
+                EventType::Normal => KubeEventType::Normal,
+                EventType::Warning => KubeEventType::Warning,
+            },
+            reason: e.reason.clone(),
+            note: Some(truncate(&e.note, 1000)),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&ev, &reference).await {
+            tracing::warn!(rollout = %rollout.name_any(), reason = %e.reason, error = %err, "cannot record event");
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

@@ -1,0 +1,125 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::evaluate::{self, Subject};
+use super::{Context, Error, FINALIZER, ROLLOUT_ANNOTATION, apply, observe};
+use crate::api::Rollout;
+use crate::plan::{self, Input, Request, SpecError};
+
+pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, rollout, |event| async {
+        match event {
+            Finalizer::Apply(r) => drive(&r, &ctx).await,
+            Finalizer::Cleanup(r) => hand_back(&r, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+pub fn error_policy(rollout: Arc<Rollout>, error: &Error, _ctx: Arc<Context>) -> Action {
+    match error {
+        Error::Finalizer(e) if matches!(**e, kube::runtime::finalizer::Error::CleanupFailed(Error::HandBackPending(_))) => {
+            tracing::info!(rollout = %rollout.name_any(), "{error}");
+            Action::requeue(Duration::from_secs(1))
+        }
+        _ => {
+            tracing::warn!(rollout = %rollout.name_any(), category = error.category(), error = %error, "reconcile failed");
+            Action::requeue(Duration::from_secs(5))
+        }
+    }
+}
+
+/// observe → plan → (evaluate → plan) → apply → status.
+async fn drive(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let seen = observe::workloads(ctx, rollout);
+    let validated = seen.as_ref().map_err(Clone::clone).and_then(|_| validate(ctx, rollout));
+    let status = rollout.status.clone().unwrap_or_default();
+    let request = rollout.annotations().get(plan::request::ANNOTATION).and_then(|v| match Request::parse(v) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(rollout = %rollout.name_any(), "{e}");
+            None
+        }
+    });
+    let placeholder = plan::Observed { desired_revision: String::new(), stable: None, canary: None };
+    let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
+    let input = |readings| Input {
+        spec: validated.as_ref(),
+        generation: rollout.metadata.generation.unwrap_or(0),
+        status: &status,
+        observed,
+        readings,
+        request: request.as_ref(),
+        now,
+    };
+    let mut decision = plan::decide(input(&[]));
+    if let (false, Ok(spec)) = (decision.wants.is_empty(), &validated) {
+        let endpoint = evaluate::endpoint(ctx, rollout).await;
+        let stable_revision = status.stable_revision.clone().or_else(|| observed.stable.as_ref().map(|s| s.revision.clone()));
+        let subject = Subject {
+            rollout,
+            stable_revision: stable_revision.as_deref().unwrap_or_default(),
+            canary_revision: status.canary_revision.as_deref().unwrap_or(&observed.desired_revision),
+        };
+        let readings = evaluate::readings(ctx, spec, &subject, &decision.wants, &endpoint, now).await;
+        decision = plan::decide(input(&readings));
+    }
+    if let Ok(seen) = &seen {
+        apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
+    }
+    apply::status(ctx, rollout, &decision.status).await?;
+    apply::events(ctx, rollout, &decision.events).await;
+    Ok(Action::requeue(decision.requeue_after))
+}
+
+fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {
+    let spec = plan::spec::validate(&rollout.spec, |q| crate::gates::check(q).map_err(|e| e.to_string()))?;
+    let has_address = rollout.spec.prometheus.as_ref().and_then(|p| p.address.as_ref()).is_some();
+    if !spec.gates.is_empty() && !has_address && ctx.settings.prometheus_url.is_none() {
+        return Err(SpecError::new(
+            "spec.prometheus.address",
+            "gates need a Prometheus: set an address or start the controller with --prometheus-url",
+        ));
+    }
+    Ok(spec)
+}
+
+/// The Rollout is going away: give the target its replicas back, and let the tracks go only
+/// once the target's own pods are ready, so serving never stops.
+async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
+    let ns = rollout.namespace().unwrap_or_default();
+    let name = &rollout.spec.target_ref.name;
+    let Some(target) = ctx.deployments.get(&ObjectRef::new(name).within(&ns)) else {
+        return Ok(Action::await_change());
+    };
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    let replicas = rollout.spec.replicas;
+    let spec_replicas = target.spec.as_ref().and_then(|s| s.replicas);
+    if spec_replicas != Some(replicas) || target.annotations().contains_key(ROLLOUT_ANNOTATION) {
+        // A plain update (not an apply) under another manager: the replicas stay when rollgate's
+        // apply ownership goes, and Git can take the field over again.
+        let patch = json!({"metadata": {"annotations": {ROLLOUT_ANNOTATION: null}}, "spec": {"replicas": replicas}});
+        api.patch(name, &PatchParams { field_manager: Some("rollgate-hand-back".into()), ..Default::default() }, &Patch::Merge(patch))
+            .await?;
+        return Err(Error::HandBackPending(name.clone()));
+    }
+    let st = target.status.clone().unwrap_or_default();
+    let current = st.observed_generation.unwrap_or(0) >= target.metadata.generation.unwrap_or(0);
+    if current && st.ready_replicas.unwrap_or(0) >= replicas && st.updated_replicas.unwrap_or(0) >= replicas {
+        Ok(Action::await_change())
+    } else {
+        Err(Error::HandBackPending(name.clone()))
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests against the real platform: kube-apiserver, controller-manager, scheduler,
+//! etcd and KWOK built from source, and Debian's Prometheus. Each test has its own namespace
+//! and its own controller process.
+
+mod adoption;
+mod controls;
+mod platform;
+mod release;
+mod resilience;
+mod schema;
+mod support;

@@ -1,0 +1,146 @@
+//! Releases end to end: a good one is promoted stage by stage, a bad one is rolled back by
+//! itself, and a gate with no data is caught before it matters.
+
+use std::time::Duration;
+
+use rollgate::api::{Phase, Verdict};
+use serde_json::json;
+
+use crate::support::{Fixture, error_ratio_gate};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+const STAGES: &[(i32, &str)] = &[(10, "3s"), (50, "3s"), (100, "3s")];
+
+async fn adopted(f: &Fixture, gates: Vec<serde_json::Value>) -> crate::support::ControllerProcess {
+    f.adopted(STAGES, gates, Fixture::controller).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn good_release_goes_10_50_100_and_ends_healthy_on_the_new_revision() {
+    let f = Fixture::new("good").await;
+    let _c = adopted(&f, vec![error_ratio_gate(0.05)]).await;
+    let before = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
+    f.set_image("app", "app:v2").await;
+
+    // Each stage is seen with its weight, in order.
+    for (index, weight) in [(0, 10), (1, 50), (2, 100)] {
+        f.wait_rollout("app", &format!("stage {index} at {weight}%"), MINUTE, |r| {
+            r.status.as_ref().and_then(|s| s.stage.as_ref()).is_some_and(|s| s.index == index && s.weight == weight)
+        })
+        .await;
+    }
+    let r = f.wait_phase("app", Phase::Healthy, MINUTE).await;
+    let st = r.status.unwrap();
+    let after = st.stable_revision.clone().unwrap();
+    assert_ne!(after, before);
+    assert_eq!(st.canary_revision.as_deref(), Some(after.as_str()));
+    let gate = st.gates.iter().find(|g| g.name == "error-ratio").expect("gate status");
+    assert_eq!(gate.verdict, Verdict::Pass);
+
+    // Every serving pod runs the new revision.
+    let pods = f
+        .wait("4 ready pods, all of the new revision", MINUTE, || async {
+            let pods = f.ready_pods("app").await;
+            (pods.len() == 4 && pods.iter().all(|(_, _, rev, image)| *rev == after && image == "app:v2")).then_some(pods)
+        })
+        .await;
+    assert!(pods.iter().all(|(_, track, _, _)| track == "stable"));
+
+    // Status history and Events tell the story in order.
+    let story: Vec<_> = st.history.iter().map(|h| h.reason.as_str()).collect();
+    let expected = ["CanaryStarted", "StageStarted", "StageStarted", "StageStarted", "Promoting", "Promoted"];
+    let mut it = story.iter();
+    for step in expected {
+        assert!(it.any(|s| *s == step), "history {story:?} lacks {step} in order");
+    }
+    let events = f.event_reasons("app").await;
+    let mut it = events.iter();
+    for step in expected {
+        assert!(it.any(|s| s == step), "events {events:?} lack {step} in order");
+    }
+    f.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold() {
+    let f = Fixture::new("bad").await;
+    let _c = adopted(&f, vec![error_ratio_gate(0.05)]).await;
+    let stable = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
+    // The new revision answers half of its requests with 5xx.
+    f.metrics("app", "canary", 50.0, 0.5).await;
+    f.set_image("app", "app:bad").await;
+
+    let r = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
+    let st = r.status.unwrap();
+    assert_eq!(st.stable_revision.as_deref(), Some(stable.as_str()));
+    let rb = st.rollback.expect("rollback record");
+    assert_eq!(rb.reason, "GateFailed");
+    assert_eq!(rb.stage_index, 0);
+    let g = rb.gates.iter().find(|g| g.name == "error-ratio").expect("failed gate recorded");
+    assert_eq!(g.verdict, Verdict::Fail);
+    assert_eq!(g.threshold.as_deref(), Some("<= 0.05"));
+    assert!(g.consecutive_failures >= 2);
+    let value = g.value.expect("observed value");
+    assert!((value - 0.5).abs() < 0.1, "observed {value}");
+    let query = g.query.as_deref().unwrap();
+    assert!(query.contains(&format!("namespace=\"{}\"", f.name())) && query.contains("rollgate_track=\"canary\""), "{query}");
+    assert!(rb.message.contains("error-ratio") && rb.message.contains("<= 0.05"), "{}", rb.message);
+
+    // Every serving pod is on the old revision, at full capacity.
+    f.wait("4 ready pods, all stable on the old revision", MINUTE, || async {
+        let pods = f.ready_pods("app").await;
+        (pods.len() == 4 && pods.iter().all(|(_, t, rev, image)| t == "stable" && *rev == stable && image == "app:v1"))
+            .then_some(())
+    })
+    .await;
+    let events = f.event_reasons("app").await;
+    assert!(events.iter().any(|e| e == "GateFailed") && events.iter().any(|e| e == "RolledBack" || e == "GateFailed"));
+
+    // It stays rolled back on that revision.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let st = f.rollout("app").await.status.unwrap();
+    assert_eq!(st.phase, Phase::RolledBack);
+    f.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gate_without_data_is_reported_by_preflight_and_blocks_promotion() {
+    let f = Fixture::new("nodata").await;
+    // A label typo: `rollgate_trak` matches nothing, on stable or canary.
+    let typo = json!({
+        "name": "typo",
+        "query": "sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_trak=\"{{track}}\"}[5s]))",
+        "max": 100,
+        "interval": "1s",
+        "failureLimit": 2
+    });
+    let _c = adopted(&f, vec![typo]).await;
+    let stable = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
+    f.set_image("app", "app:v2").await;
+
+    // Preflight saw it against stable before the canary got a share.
+    let r = f
+        .wait_rollout("app", "preflight to report no data", MINUTE, |r| {
+            r.status.as_ref().and_then(|s| s.preflight.as_ref()).is_some_and(|p| p.no_data == ["typo"])
+        })
+        .await;
+    let st = r.status.unwrap();
+    let cond = st.conditions.iter().find(|c| c.type_ == "GatesHaveData").expect("GatesHaveData condition");
+    assert_eq!(cond.status, "False");
+    assert!(cond.message.contains("typo"));
+    let preflight_at = st.preflight.unwrap().at;
+    let exposed_at = st.exposure.map(|e| e.since);
+    assert!(exposed_at.is_none_or(|t| t >= preflight_at), "preflight ran before exposure");
+
+    // No data is not a pass: it is never promoted.
+    let r = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
+    let st = r.status.unwrap();
+    assert_eq!(st.stable_revision.as_deref(), Some(stable.as_str()));
+    assert_eq!(st.rollback.unwrap().gates[0].verdict, Verdict::NoData);
+    let events = f.event_reasons("app").await;
+    let no_data = events.iter().position(|e| e == "GateNoData").expect("GateNoData event");
+    let first_stage = events.iter().position(|e| e == "StageStarted").expect("StageStarted event");
+    assert!(no_data < first_stage, "no-data reported before the canary got traffic: {events:?}");
+    f.cleanup().await;
+}
