@@ -80,8 +80,21 @@ async fn deployment_pods_become_ready_on_kwok_nodes() {
     })
     .await;
 
-    let status = deployments.get_status("web").await.unwrap().status.unwrap();
-    assert_eq!(status.available_replicas, Some(3), "{}", ns.dump().await);
+    eventually(
+        "the Deployment to count 3 available",
+        Duration::from_secs(30),
+        || async {
+            let status = deployments
+                .get_status("web")
+                .await
+                .map_err(|e| e.to_string())?;
+            match status.status.and_then(|s| s.available_replicas) {
+                Some(3) => Ok(()),
+                other => Err(format!("available {other:?}")),
+            }
+        },
+    )
+    .await;
 
     // Scaling down deletes pods; kwok finishes their termination.
     let scale = serde_json::json!({ "spec": { "replicas": 1 } });
