@@ -12,7 +12,7 @@ use crate::exporter::Exporter;
 use crate::processes::{Process, stop_all};
 use crate::prometheus::PrometheusServer;
 use crate::readiness::{get_ok, http_client, insecure_client, wait_until};
-use crate::work_dir::WorkDir;
+use crate::work_dir::{self, WorkDir};
 use crate::{
     PlatformEnv, PlatformError, alertmanager, apiserver, binaries, controller_manager, etcd,
     kubeconfig, kwok, scheduler,
@@ -73,8 +73,9 @@ impl Platform {
             .await
             .map_err(|e| PlatformError::Build(e.to_string()))??;
         binaries::check_control_plane(&bin_dir)?;
+        work_dir::remove_stale(&std::env::temp_dir());
         let work_dir = tempfile::Builder::new()
-            .prefix("rollgate-platform-")
+            .prefix(work_dir::PREFIX)
             .tempdir()
             .map_err(|e| PlatformError::io("creating the work dir", e))?;
         let mut platform = Platform {

@@ -1,5 +1,6 @@
 //! Where a platform keeps its files: one temporary directory holding the PKI,
-//! kubeconfigs, data dirs and one log per process. It is removed on teardown.
+//! kubeconfigs, data dirs and one log per process. It is removed on teardown;
+//! dirs left behind by killed processes are removed by the next platform start.
 
 use std::path::{Path, PathBuf};
 
@@ -10,12 +11,21 @@ pub(crate) struct WorkDir {
     root: PathBuf,
 }
 
+/// Work dirs are named `<PREFIX><random>` in the temp dir.
+pub(crate) const PREFIX: &str = "rollgate-platform-";
+
+/// Holds the pid of the process that owns the work dir.
+const OWNER_FILE: &str = "owner.pid";
+
 impl WorkDir {
     pub(crate) fn new(root: &Path) -> Result<WorkDir, PlatformError> {
         let work = WorkDir {
             root: root.to_path_buf(),
         };
         work.dir("logs")?;
+        let owner = work.file(OWNER_FILE);
+        std::fs::write(&owner, std::process::id().to_string())
+            .map_err(|e| PlatformError::io(format!("writing {}", owner.display()), e))?;
         Ok(work)
     }
 
@@ -48,5 +58,29 @@ impl WorkDir {
     /// The log file of process `name`.
     pub(crate) fn log(&self, name: &str) -> PathBuf {
         self.root.join("logs").join(format!("{name}.log"))
+    }
+}
+
+/// Removes work dirs in `parent` whose owning process is gone (it was killed
+/// before it could clean up). Best effort.
+pub(crate) fn remove_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(PREFIX));
+        if !is_ours {
+            continue;
+        }
+        let path = entry.path();
+        let owner = std::fs::read_to_string(path.join(OWNER_FILE))
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok());
+        if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
     }
 }
