@@ -1,0 +1,248 @@
+//! The verdict of one gate evaluation, from plain numbers: no clock, no Prometheus.
+
+use std::fmt;
+
+use crate::api::{Gate, NoDataPolicy, Verdict};
+
+/// What one query returned: the values of an instant vector or a scalar, or why it failed
+/// (Prometheus unreachable, query error).
+pub type Measurement = Result<Vec<f64>, String>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    /// The canary's value; with several series, the worst one.
+    pub value: Option<f64>,
+    /// The stable baseline of a compare gate.
+    pub stable_value: Option<f64>,
+    /// The bound the value was held to, e.g. `<= 0.01` or `<= stable + 20% (0.012)`.
+    pub threshold: Option<String>,
+    pub message: String,
+}
+
+/// `compare.maxIncrease`: `20%` (relative to stable) or `0.01` (absolute).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MaxIncrease {
+    /// A fraction: `20%` is 0.2.
+    Relative(f64),
+    Absolute(f64),
+}
+
+impl MaxIncrease {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!("maxIncrease {text:?} is neither a percentage like 20% nor a number like 0.01")
+        };
+        let (number, relative) = match text.strip_suffix('%') {
+            Some(number) => (number, true),
+            None => (text, false),
+        };
+        let value: f64 = number.trim().parse().map_err(|_| invalid())?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(invalid());
+        }
+        Ok(if relative {
+            Self::Relative(value / 100.0)
+        } else {
+            Self::Absolute(value)
+        })
+    }
+
+    /// The most the canary may measure. Relative bounds grow with the magnitude of stable, so a
+    /// negative baseline is not tightened; a zero baseline allows no increase at all.
+    pub fn limit(self, stable: f64) -> f64 {
+        match self {
+            Self::Relative(fraction) => stable + stable.abs() * fraction,
+            Self::Absolute(delta) => stable + delta,
+        }
+    }
+}
+
+impl fmt::Display for MaxIncrease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Relative(fraction) => write!(f, "{}%", num(fraction * 100.0)),
+            Self::Absolute(delta) => write!(f, "{}", num(*delta)),
+        }
+    }
+}
+
+/// One inclusive bound a value must meet.
+enum Bound {
+    AtLeast(f64),
+    AtMost(f64),
+}
+
+impl Bound {
+    fn holds(&self, v: f64) -> bool {
+        match *self {
+            Self::AtLeast(min) => v >= min,
+            Self::AtMost(max) => v <= max,
+        }
+    }
+
+    /// How far inside the bound `v` is; negative outside. Picks the worst series.
+    fn margin(&self, v: f64) -> f64 {
+        let margin = match *self {
+            Self::AtLeast(min) => v - min,
+            Self::AtMost(max) => max - v,
+        };
+        // Only equal infinities give NaN, and those sit exactly on the bound.
+        if margin.is_nan() { 0.0 } else { margin }
+    }
+}
+
+/// Judges a gate from the canary measurement and, for a `compare` gate, the stable one taken at
+/// the same instant. Never applies `onNoData`: see [`apply_no_data_policy`].
+pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) -> Judgement {
+    let verdict = |verdict, message: String| Judgement {
+        verdict,
+        value: None,
+        stable_value: None,
+        threshold: None,
+        message,
+    };
+    let canary = match canary {
+        Err(e) => return verdict(Verdict::Error, format!("query failed: {e}")),
+        Ok(values) => values,
+    };
+    let mut bounds = Vec::new();
+    let mut thresholds = Vec::new();
+    if let Some(min) = gate.min {
+        bounds.push(Bound::AtLeast(min));
+        thresholds.push(format!(">= {}", num(min)));
+    }
+    if let Some(max) = gate.max {
+        bounds.push(Bound::AtMost(max));
+        thresholds.push(format!("<= {}", num(max)));
+    }
+    let mut stable_value = None;
+    if let Some(compare) = &gate.compare {
+        let increase = match MaxIncrease::parse(&compare.max_increase) {
+            Ok(increase) => increase,
+            Err(e) => return verdict(Verdict::Error, e),
+        };
+        let stable = match stable {
+            None => {
+                return verdict(
+                    Verdict::Error,
+                    "compare gate judged without a stable measurement".into(),
+                );
+            }
+            Some(Err(e)) => return verdict(Verdict::Error, format!("stable query failed: {e}")),
+            Some(Ok(values)) => values,
+        };
+        if let Some(why) = no_data(stable) {
+            return verdict(Verdict::NoData, format!("stable query {why}"));
+        }
+        // With several stable series, the lowest is the baseline: the strictest limit.
+        let baseline = stable.iter().copied().fold(f64::INFINITY, f64::min);
+        if !baseline.is_finite() {
+            let message =
+                format!("stable value is {baseline}; a comparison needs a finite baseline");
+            return Judgement {
+                stable_value: Some(baseline),
+                ..verdict(Verdict::NoData, message)
+            };
+        }
+        let limit = increase.limit(baseline);
+        stable_value = Some(baseline);
+        bounds.push(Bound::AtMost(limit));
+        thresholds.push(format!("<= stable + {increase} ({})", num(limit)));
+    }
+    let threshold = (!thresholds.is_empty()).then(|| thresholds.join(" and "));
+    if bounds.is_empty() {
+        return verdict(Verdict::Error, "gate has no min, max or compare".into());
+    }
+    if let Some(why) = no_data(canary) {
+        return Judgement {
+            stable_value,
+            threshold,
+            ..verdict(Verdict::NoData, format!("query {why}"))
+        };
+    }
+    let margin = |v: f64| {
+        bounds
+            .iter()
+            .map(|b| b.margin(v))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let worst = canary
+        .iter()
+        .copied()
+        .min_by(|a, b| margin(*a).total_cmp(&margin(*b)))
+        .expect("not empty");
+    let failing = canary
+        .iter()
+        .filter(|v| !bounds.iter().all(|b| b.holds(**v)))
+        .count();
+    let threshold_text = threshold.as_deref().unwrap_or_default();
+    let series = match canary.len() {
+        1 => String::new(),
+        n => format!(" (worst of {n} series, {failing} failing)"),
+    };
+    let (verdict, message) = if failing == 0 {
+        (
+            Verdict::Pass,
+            format!("{} meets {threshold_text}{series}", num(worst)),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!("{} breaks {threshold_text}{series}", num(worst)),
+        )
+    };
+    Judgement {
+        verdict,
+        value: Some(worst),
+        stable_value,
+        threshold,
+        message,
+    }
+}
+
+fn no_data(values: &[f64]) -> Option<&'static str> {
+    if values.is_empty() {
+        Some("returned no data")
+    } else if values.iter().any(|v| v.is_nan()) {
+        Some("returned NaN")
+    } else {
+        None
+    }
+}
+
+/// What a verdict means under `onNoData`: `Fail` and `Pass` decide it, `Hold` leaves it
+/// `NoData`, which the planner holds on. Error stays Error whatever the policy.
+pub fn apply_no_data_policy(verdict: Verdict, policy: NoDataPolicy) -> Verdict {
+    match (verdict, policy) {
+        (Verdict::NoData, NoDataPolicy::Fail) => Verdict::Fail,
+        (Verdict::NoData, NoDataPolicy::Pass) => Verdict::Pass,
+        (verdict, _) => verdict,
+    }
+}
+
+/// A number for people: at most 6 significant digits, no float noise (`0.012`, not
+/// `0.012000000000000002`).
+fn num(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{}", if v == 0.0 { 0.0 } else { v });
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let trim = |text: &str| {
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    if !(-6..=15).contains(&magnitude) {
+        let text = format!("{v:.5e}");
+        let (mantissa, exponent) = text.split_once('e').expect("{:e} has an exponent");
+        return format!("{}e{exponent}", trim(mantissa));
+    }
+    let decimals = (5 - magnitude).clamp(0, 12) as usize;
+    trim(&format!("{v:.decimals$}"))
+}
+
+#[cfg(test)]
+mod tests;
