@@ -7,6 +7,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::observe::Workloads as Seen;
 use super::{Context, Error, ROLLOUT_ANNOTATION};
@@ -108,7 +109,9 @@ pub async fn events(ctx: &Context, rollout: &Rollout, events: &[Event]) {
             },
             reason: e.reason.clone(),
             note: Some(truncate(&e.note, 1000)),
-            action: "Reconcile".into(),
+            // The recorder folds events with equal (reason, action) into one series; a key per
+            // distinct note keeps each stage of a rollout its own event.
+            action: format!("{}-{}", e.reason, &hex::encode(Sha256::digest(e.note.as_bytes()))[..8]),
             secondary: None,
         };
         if let Err(err) = ctx.recorder.publish(&ev, &reference).await {

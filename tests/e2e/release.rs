@@ -81,8 +81,11 @@ async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold(
     assert_eq!(g.verdict, Verdict::Fail);
     assert_eq!(g.threshold.as_deref(), Some("<= 0.05"));
     assert!(g.consecutive_failures >= 2);
+    // rate() over 5 s still mixes in samples from before the change, so the value lies between
+    // the old 0 and the new 0.5; what matters is that it broke the threshold and is reported.
     let value = g.value.expect("observed value");
-    assert!((value - 0.5).abs() < 0.1, "observed {value}");
+    assert!(value > 0.05 && value <= 0.5, "observed {value}");
+    assert!(rb.message.contains(&value.to_string()), "{}", rb.message);
     let query = g.query.as_deref().unwrap();
     assert!(query.contains(&format!("namespace=\"{}\"", f.name())) && query.contains("rollgate_track=\"canary\""), "{query}");
     assert!(rb.message.contains("error-ratio") && rb.message.contains("<= 0.05"), "{}", rb.message);
