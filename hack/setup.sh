@@ -13,7 +13,6 @@ declare -A packages=(
   [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [util-linux]=/usr/bin/flock
-  [curl]=/usr/bin/curl
 )
 
 missing=()

@@ -91,24 +91,26 @@ impl Drop for TestNamespace {
         let custom = self.custom_resources.clone();
         // The test's runtime may be shutting down: use a thread of our own with
         // a fresh client, and wait for it so the work is done when drop returns.
-        let worker = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        let worker = std::thread::spawn(move || -> Option<String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-            else {
-                return;
-            };
+                .ok()?;
             runtime.block_on(async {
-                let Ok(client) = env.try_client().await else {
-                    return;
+                let client = env.try_client().await.ok()?;
+                let dump = if panicking {
+                    Some(dump::namespace(&client, &name, &custom).await)
+                } else {
+                    None
                 };
-                if panicking {
-                    eprintln!("{}", dump::namespace(&client, &name, &custom).await);
-                }
                 delete(&client, &env, &name).await;
-            });
+                dump
+            })
         });
-        let _ = worker.join();
+        // Printed from the test's thread, so the harness shows it with the failure.
+        if let Ok(Some(dump)) = worker.join() {
+            eprintln!("{dump}");
+        }
     }
 }
 
