@@ -17,7 +17,7 @@ fn stage_of(r: &rollgate::api::Rollout) -> Option<i32> {
 #[tokio::test(flavor = "multi_thread")]
 async fn pause_holds_the_stage_and_resume_continues() {
     let f = Fixture::new("pause").await;
-    let _c = f.adopted(&[(10, "2s"), (50, "2s"), (100, "2s")], vec![error_ratio_gate(0.05)], Fixture::controller).await;
+    let _c = f.adopted(&[(10, "2s"), (50, "2s"), (100, "2s")], vec![error_ratio_gate(0.05)], &f.env.prometheus_url).await;
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "stage 1", MINUTE, |r| stage_of(r) == Some(0)).await;
     f.request("app", Action::Pause).await;
@@ -35,7 +35,7 @@ async fn pause_holds_the_stage_and_resume_continues() {
 #[tokio::test(flavor = "multi_thread")]
 async fn manual_approval_waits_for_promote() {
     let f = Fixture::new("approve").await;
-    let _c = f.adopted(&[(10, "1s"), (50, "1s"), (100, "1s")], vec![], Fixture::controller).await;
+    let _c = f.adopted(&[(10, "1s"), (50, "1s"), (100, "1s")], vec![], &f.env.prometheus_url).await;
     let patch = json!({"spec": {"stages": [{"weight": 10, "bake": "1s"}, {"weight": 50, "approval": "Manual"}, {"weight": 100, "bake": "1s"}]}});
     f.rollouts().patch("app", &Default::default(), &kube::api::Patch::Merge(patch)).await.unwrap();
     f.set_image("app", "app:v2").await;
@@ -53,7 +53,7 @@ async fn manual_approval_waits_for_promote() {
 #[tokio::test(flavor = "multi_thread")]
 async fn promote_full_skips_the_remaining_bakes() {
     let f = Fixture::new("full").await;
-    let _c = f.adopted(&[(10, "1h"), (50, "1h"), (100, "1h")], vec![error_ratio_gate(0.05)], Fixture::controller).await;
+    let _c = f.adopted(&[(10, "1h"), (50, "1h"), (100, "1h")], vec![error_ratio_gate(0.05)], &f.env.prometheus_url).await;
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "stage 1 baking", MINUTE, |r| {
         r.status.as_ref().and_then(|s| s.stage.as_ref()).is_some_and(|s| s.bake_until.is_some())
@@ -69,7 +69,7 @@ async fn promote_full_skips_the_remaining_bakes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn abort_rolls_back_now_and_retry_tries_the_revision_again() {
     let f = Fixture::new("abort").await;
-    let _c = f.adopted(&[(10, "1h"), (100, "1s")], vec![error_ratio_gate(0.05)], Fixture::controller).await;
+    let _c = f.adopted(&[(10, "1h"), (100, "1s")], vec![error_ratio_gate(0.05)], &f.env.prometheus_url).await;
     let stable = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "stage 1 baking", MINUTE, |r| {

@@ -13,7 +13,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 const STAGES: &[(i32, &str)] = &[(10, "3s"), (50, "3s"), (100, "3s")];
 
 async fn adopted(f: &Fixture, gates: Vec<serde_json::Value>) -> crate::support::ControllerProcess {
-    f.adopted(STAGES, gates, Fixture::controller).await
+    f.adopted(STAGES, gates, &f.env.prometheus_url).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -33,7 +33,7 @@ async fn prometheus_outage_holds_the_stage_and_nothing_is_promoted_until_it_retu
     let mut gate = error_ratio_gate(0.05);
     gate["errorLimit"] = 1000.into();
     let url = prom.url();
-    let _c = f.adopted(&[(50, "2s"), (100, "2s")], vec![gate], |f| f.controller_with(&url)).await;
+    let _c = f.adopted(&[(50, "2s"), (100, "2s")], vec![gate], &url).await;
     let stable = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
     f.set_image("app", "app:v2").await;
     gate_passing_at_stage(&f, 0).await;
@@ -63,7 +63,7 @@ async fn prometheus_outage_beyond_the_error_limit_rolls_back() {
     let mut gate = error_ratio_gate(0.05);
     gate["errorLimit"] = 3.into();
     let url = prom.url();
-    let _c = f.adopted(&[(50, "30s"), (100, "2s")], vec![gate], |f| f.controller_with(&url)).await;
+    let _c = f.adopted(&[(50, "30s"), (100, "2s")], vec![gate], &url).await;
     f.set_image("app", "app:v2").await;
     gate_passing_at_stage(&f, 0).await;
     prom.stop().await;
@@ -77,7 +77,7 @@ async fn prometheus_outage_beyond_the_error_limit_rolls_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn controller_killed_during_a_bake_continues_without_skipping_or_repeating_a_stage() {
     let f = Fixture::new("crash").await;
-    let mut c = f.adopted(&[(10, "3s"), (50, "8s"), (100, "3s")], vec![error_ratio_gate(0.05)], Fixture::controller).await;
+    let mut c = f.adopted(&[(10, "3s"), (50, "8s"), (100, "3s")], vec![error_ratio_gate(0.05)], &f.env.prometheus_url).await;
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "stage 2 baking", MINUTE, |r| {
         r.status.as_ref().and_then(|s| s.stage.as_ref()).is_some_and(|s| s.index == 1 && s.bake_until.is_some())

@@ -62,20 +62,37 @@ impl Fixture {
     }
 
     /// Adopts `app` (4 pods of image app:v1, healthy metrics on both tracks) under a Rollout
-    /// with `stages` and `gates`, started with `controller`, and waits until it is Healthy.
+    /// with `stages` and `gates`, started with `controller`, and waits until it is Healthy and
+    /// `prometheus_url` has the rates of both tracks (so gates see data, not a warming cache).
     pub async fn adopted(
         &self,
         stages: &[(i32, &str)],
         gates: Vec<Value>,
-        controller: impl FnOnce(&Self) -> ControllerProcess,
+        prometheus_url: &str,
     ) -> ControllerProcess {
         self.create_deployment("app", 4, "app:v1").await;
         self.metrics("app", "stable", 50.0, 0.0).await;
         self.metrics("app", "canary", 50.0, 0.0).await;
         self.create_rollout(rollout("app", "app", 4, stages, gates)).await;
-        let c = controller(self);
+        let c = self.controller_with(prometheus_url);
         self.wait_phase("app", Phase::Healthy, Duration::from_secs(60)).await;
+        self.wait_for_rates(prometheus_url).await;
         c
+    }
+
+    /// Waits until Prometheus computes a request rate for both tracks of this namespace.
+    pub async fn wait_for_rates(&self, prometheus_url: &str) {
+        let pool = rollgate::gates::PrometheusPool::default();
+        let endpoint = rollgate::gates::Endpoint { address: prometheus_url.into(), bearer_token: None, ca_pem: None };
+        let query = format!(
+            "count(sum by (rollgate_track) (rate(http_requests_total{{namespace=\"{}\"}}[5s])) > 0)",
+            self.name()
+        );
+        self.wait("request rates of both tracks in Prometheus", Duration::from_secs(60), || async {
+            let v = pool.query(&endpoint, &query, jiff::Timestamp::now()).await.ok()?;
+            (v.first() == Some(&2.0)).then_some(())
+        })
+        .await;
     }
 
     /// A Deployment `name` with `replicas` pods labelled `app=<name>`, running `image`.
