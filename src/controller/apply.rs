@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::observe::Workloads as Seen;
 use super::{Context, Error, ROLLOUT_ANNOTATION};
 use crate::api::{Rollout, RolloutStatus};
-use crate::plan::{Event, EventType, TrackPlan, Workloads};
+use crate::plan::{Event, EventType, TrackPlan, Workloads, truncate};
 use crate::workload::{FIELD_MANAGER, TrackKind, observe_track, track_deployment, track_name};
 
 pub async fn workloads(ctx: &Context, rollout: &Rollout, seen: &Seen, want: &Workloads) -> Result<(), Error> {
@@ -118,15 +118,4 @@ pub async fn events(ctx: &Context, rollout: &Rollout, events: &[Event]) {
             tracing::warn!(rollout = %rollout.name_any(), reason = %e.reason, error = %err, "cannot record event");
         }
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }

@@ -74,7 +74,8 @@ pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp
         .collect();
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// Cuts `s` to at most `max` bytes on a character boundary (conditions, Event notes).
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }

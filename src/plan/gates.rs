@@ -6,7 +6,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::{GateSpec, Reading};
-use crate::api::{GateStatus, NoDataPolicy, Verdict};
+use crate::api::{GateStatus, Verdict};
+use crate::gates::apply_no_data_policy;
 
 /// Why a gate is evaluated, and so which revision it measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,15 +44,6 @@ pub(super) fn is_due(
     }
 }
 
-/// The verdict that counts, after the gate's `onNoData` policy.
-pub(super) fn effective(verdict: Verdict, policy: NoDataPolicy) -> Verdict {
-    match (verdict, policy) {
-        (Verdict::NoData, NoDataPolicy::Fail) => Verdict::Fail,
-        (Verdict::NoData, NoDataPolicy::Pass) => Verdict::Pass,
-        (v, _) => v,
-    }
-}
-
 /// Folds a reading into the gate's status. Counters restart when the measured revision changes.
 pub(super) fn fold(
     spec: &GateSpec,
@@ -62,7 +54,7 @@ pub(super) fn fold(
     let same = prev.filter(|p| p.revision.as_deref() == Some(reading.revision.as_str()));
     let (mut failures, mut errors) =
         same.map_or((0, 0), |p| (p.consecutive_failures, p.consecutive_errors));
-    match effective(reading.verdict, spec.on_no_data) {
+    match apply_no_data_policy(reading.verdict, spec.on_no_data) {
         Verdict::Pass => (failures, errors) = (0, 0),
         Verdict::Fail => (failures, errors) = (failures.saturating_add(1), 0),
         Verdict::Error => errors = errors.saturating_add(1),
@@ -120,7 +112,7 @@ pub(super) fn summarize<'a>(
             s.errored.push(st.clone());
         }
         let fresh = since.is_none_or(|t| st.evaluated_at >= t);
-        if !(fresh && effective(st.verdict, spec.on_no_data) == Verdict::Pass) {
+        if !(fresh && apply_no_data_policy(st.verdict, spec.on_no_data) == Verdict::Pass) {
             s.all_pass = false;
         }
     }

@@ -18,6 +18,7 @@ use jiff::Timestamp;
 
 use crate::api::{RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
+pub use conditions::truncate;
 pub use gates::{Due, Purpose};
 pub use request::{Action, Request};
 pub use spec::{GateSpec, Spec, SpecError, StageSpec};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::api::{Approval, Gate, NoDataPolicy, RolloutSpec};
 use crate::duration;
+use crate::gates::MaxIncrease;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_FAILURE_LIMIT: u32 = 2;
@@ -134,12 +135,8 @@ pub fn validate(
         }
         check_query(&g.query).map_err(|m| SpecError::new(format!("spec.gates[{i}].query"), m))?;
         if let Some(c) = &g.compare {
-            parse_increase(&c.max_increase).ok_or_else(|| {
-                SpecError::new(
-                    format!("spec.gates[{i}].compare.maxIncrease"),
-                    "must look like 20% or 0.01",
-                )
-            })?;
+            MaxIncrease::parse(&c.max_increase)
+                .map_err(|m| SpecError::new(format!("spec.gates[{i}].compare.maxIncrease"), m))?;
         }
         let interval_field = format!("spec.gates[{i}].interval");
         let interval =
@@ -180,30 +177,5 @@ pub fn validate(
             DEFAULT_VERIFY_AFTER_ROLLBACK,
         )?,
         paused: spec.paused,
-    })
-}
-
-/// An allowed increase of the canary over stable.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Increase {
-    /// `20%` → at most stable × 1.2.
-    Relative(f64),
-    /// `0.01` → at most stable + 0.01.
-    Absolute(f64),
-}
-
-pub fn parse_increase(s: &str) -> Option<Increase> {
-    let (num, relative) = match s.strip_suffix('%') {
-        Some(n) => (n, true),
-        None => (s, false),
-    };
-    let v: f64 = num
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
-    Some(if relative {
-        Increase::Relative(v / 100.0)
-    } else {
-        Increase::Absolute(v)
     })
 }
