@@ -48,11 +48,23 @@ async fn main() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Crds => print!("{}", rollgate::api::crds_yaml()),
-        Command::Controller { prometheus_url, namespace, log_format } => {
+        Command::Controller {
+            prometheus_url,
+            namespace,
+            log_format,
+        } => {
             init_logging(log_format);
-            let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
-            let instance = std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok());
-            let settings = rollgate::controller::Settings { prometheus_url, namespace, instance };
+            let client = kube::Client::try_default()
+                .await
+                .context("connecting to Kubernetes")?;
+            let instance = std::env::var("POD_NAME")
+                .ok()
+                .or_else(|| std::env::var("HOSTNAME").ok());
+            let settings = rollgate::controller::Settings {
+                prometheus_url,
+                namespace,
+                instance,
+            };
             tracing::info!(namespace = ?settings.namespace, "rollgate controller starting");
             rollgate::controller::run(client, settings).await;
         }

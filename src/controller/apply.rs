@@ -15,10 +15,17 @@ use crate::api::{Rollout, RolloutStatus};
 use crate::plan::{Event, EventType, TrackPlan, Workloads, truncate};
 use crate::workload::{FIELD_MANAGER, TrackKind, observe_track, track_deployment, track_name};
 
-pub async fn workloads(ctx: &Context, rollout: &Rollout, seen: &Seen, want: &Workloads) -> Result<(), Error> {
+pub async fn workloads(
+    ctx: &Context,
+    rollout: &Rollout,
+    seen: &Seen,
+    want: &Workloads,
+) -> Result<(), Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-    let owner = rollout.controller_owner_ref(&()).expect("a stored Rollout has a name and uid");
+    let owner = rollout
+        .controller_owner_ref(&())
+        .expect("a stored Rollout has a name and uid");
     // Canary first: on a rollback its share reaches zero before anything else is written.
     for (kind, plan, current) in [
         (TrackKind::Canary, &want.canary, &seen.canary),
@@ -26,7 +33,10 @@ pub async fn workloads(ctx: &Context, rollout: &Rollout, seen: &Seen, want: &Wor
     ] {
         let Some(plan) = plan else { continue };
         let now = current.as_deref().and_then(observe_track);
-        if now.as_ref().is_some_and(|t| t.revision == plan.revision && t.replicas == plan.replicas) {
+        if now
+            .as_ref()
+            .is_some_and(|t| t.revision == plan.revision && t.replicas == plan.replicas)
+        {
             continue;
         }
         if now.is_none() && plan.replicas == 0 {
@@ -55,17 +65,34 @@ async fn apply_track(
         template_of(&seen.stable).or_else(|| template_of(&seen.canary))
     }
     .ok_or_else(|| Error::TemplateUnavailable(plan.revision.clone()))?;
-    let d = track_deployment(&seen.target, kind, &template, &plan.revision, plan.replicas, owner);
+    let d = track_deployment(
+        &seen.target,
+        kind,
+        &template,
+        &plan.revision,
+        plan.replicas,
+        owner,
+    );
     let name = track_name(&seen.target.name_any(), kind);
     let mut value = serde_json::to_value(&d).expect("Deployments serialize");
     value["apiVersion"] = json!("apps/v1");
     value["kind"] = json!("Deployment");
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value)).await?;
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(value),
+    )
+    .await?;
     Ok(())
 }
 
 /// Marks the target as driven by this Rollout and, once the tracks serve, holds it at 0.
-async fn hold_target(api: &Api<Deployment>, rollout: &Rollout, seen: &Seen, replicas: Option<i32>) -> Result<(), Error> {
+async fn hold_target(
+    api: &Api<Deployment>,
+    rollout: &Rollout,
+    seen: &Seen,
+    replicas: Option<i32>,
+) -> Result<(), Error> {
     let name = rollout.name_any();
     let marked = seen.target.annotations().get(ROLLOUT_ANNOTATION) == Some(&name);
     let current = seen.target.spec.as_ref().and_then(|s| s.replicas);
@@ -80,7 +107,12 @@ async fn hold_target(api: &Api<Deployment>, rollout: &Rollout, seen: &Seen, repl
     if let Some(r) = replicas {
         patch["spec"] = json!({"replicas": r});
     }
-    api.patch(&seen.target.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(patch)).await?;
+    api.patch(
+        &seen.target.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -88,14 +120,19 @@ pub async fn status(ctx: &Context, rollout: &Rollout, status: &RolloutStatus) ->
     if rollout.status.as_ref() == Some(status) {
         return Ok(());
     }
-    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let api: Api<Rollout> =
+        Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     let patch = json!({
         "apiVersion": Rollout::api_version(&()),
         "kind": Rollout::kind(&()),
         "status": status,
     });
-    api.patch_status(&rollout.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(patch))
-        .await?;
+    api.patch_status(
+        &rollout.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -111,7 +148,11 @@ pub async fn events(ctx: &Context, rollout: &Rollout, events: &[Event]) {
             note: Some(truncate(&e.note, 1000)),
             // The recorder folds events with equal (reason, action) into one series; a key per
             // distinct note keeps each stage of a rollout its own event.
-            action: format!("{}-{}", e.reason, &hex::encode(Sha256::digest(e.note.as_bytes()))[..8]),
+            action: format!(
+                "{}-{}",
+                e.reason,
+                &hex::encode(Sha256::digest(e.note.as_bytes()))[..8]
+            ),
             secondary: None,
         };
         if let Err(err) = ctx.recorder.publish(&ev, &reference).await {

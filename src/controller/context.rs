@@ -27,7 +27,10 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: Client, settings: Settings, deployments: Store<Deployment>) -> Self {
-        let reporter = Reporter { controller: "rollgate".into(), instance: settings.instance.clone() };
+        let reporter = Reporter {
+            controller: "rollgate".into(),
+            instance: settings.instance.clone(),
+        };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,

@@ -25,16 +25,26 @@ pub async fn endpoint(ctx: &Context, rollout: &Rollout) -> Result<Endpoint, Stri
         .and_then(|p| p.address.clone())
         .or_else(|| ctx.settings.prometheus_url.clone())
         .ok_or("spec.prometheus.address: no address, and the controller has no --prometheus-url default")?;
-    let mut endpoint = Endpoint { address, bearer_token: None, ca_pem: None };
+    let mut endpoint = Endpoint {
+        address,
+        bearer_token: None,
+        ca_pem: None,
+    };
     if let Some(secret) = prom.and_then(|p| p.secret_ref.as_ref()) {
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-        let s = api
-            .get(&secret.name)
-            .await
-            .map_err(|e| format!("spec.prometheus.secretRef: cannot read Secret {:?}: {}", secret.name, reason(&e)))?;
+        let api: Api<Secret> =
+            Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+        let s = api.get(&secret.name).await.map_err(|e| {
+            format!(
+                "spec.prometheus.secretRef: cannot read Secret {:?}: {}",
+                secret.name,
+                reason(&e)
+            )
+        })?;
         let data = s.data.unwrap_or_default();
-        endpoint.bearer_token =
-            data.get("token").map(|t| String::from_utf8_lossy(&t.0).trim().to_string()).filter(|t| !t.is_empty());
+        endpoint.bearer_token = data
+            .get("token")
+            .map(|t| String::from_utf8_lossy(&t.0).trim().to_string())
+            .filter(|t| !t.is_empty());
         endpoint.ca_pem = data.get("ca.crt").map(|c| c.0.clone());
     }
     Ok(endpoint)
@@ -59,7 +69,12 @@ pub async fn readings(
 ) -> Vec<Reading> {
     // Whole seconds, so every gate (and every Rollout) asking now asks the same instant.
     let at = Timestamp::from_second(now.as_second()).unwrap_or(now);
-    join_all(wants.iter().map(|due| reading(ctx, spec, subject, due, endpoint, at))).await
+    join_all(
+        wants
+            .iter()
+            .map(|due| reading(ctx, spec, subject, due, endpoint, at)),
+    )
+    .await
 }
 
 async fn reading(
@@ -87,11 +102,17 @@ async fn reading(
         render(&gate.def.query, &v).unwrap_or_else(|e| format!("<template error: {e}>"))
     };
     let measuring_canary = due.purpose == Purpose::Stage;
-    let query = if measuring_canary { vars("canary", &due.revision) } else { vars("stable", &due.revision) };
+    let query = if measuring_canary {
+        vars("canary", &due.revision)
+    } else {
+        vars("stable", &due.revision)
+    };
     let measure = |q: String| async move {
         match endpoint {
             Ok(ep) => ctx.prometheus.query(ep, &q, at).await,
-            Err(msg) => Err(QueryError::BadEndpoint { message: msg.clone() }),
+            Err(msg) => Err(QueryError::BadEndpoint {
+                message: msg.clone(),
+            }),
         }
     };
     let (main, stable) = if measuring_canary && gate.is_comparison() {
@@ -104,8 +125,14 @@ async fn reading(
     let bad_query = [Some(&main), stable.as_ref()]
         .into_iter()
         .flatten()
-        .any(|m| matches!(m, Err(QueryError::BadQuery { .. } | QueryError::BadResult { .. })));
-    let as_measurement = |m: &Result<Vec<f64>, QueryError>| -> Measurement { m.clone().map_err(|e| e.to_string()) };
+        .any(|m| {
+            matches!(
+                m,
+                Err(QueryError::BadQuery { .. } | QueryError::BadResult { .. })
+            )
+        });
+    let as_measurement =
+        |m: &Result<Vec<f64>, QueryError>| -> Measurement { m.clone().map_err(|e| e.to_string()) };
     let canary_m = as_measurement(&main);
     let stable_m = stable.as_ref().map(as_measurement);
     let mut reading = Reading {

@@ -33,7 +33,10 @@ pub const FINALIZER: &str = "rollgate.dev/hand-back";
 /// Runs the controller until the process is asked to stop.
 pub async fn run(client: Client, settings: Settings) {
     let (rollouts, deployments): (Api<Rollout>, Api<Deployment>) = match &settings.namespace {
-        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     let (store, writer) = reflector::store::<Deployment>();

@@ -22,23 +22,49 @@ pub fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Workloads, SpecErro
     let name = &rollout.spec.target_ref.name;
     let get = |n: &str| ctx.deployments.get(&ObjectRef::new(n).within(&ns));
     let target = get(name).ok_or_else(|| {
-        SpecError::new("spec.targetRef.name", format!("Deployment {name:?} not found in namespace {ns:?}"))
+        SpecError::new(
+            "spec.targetRef.name",
+            format!("Deployment {name:?} not found in namespace {ns:?}"),
+        )
     })?;
     let owned = |kind: TrackKind| -> Result<Option<std::sync::Arc<Deployment>>, SpecError> {
         let track = track_name(name, kind);
         match get(&track) {
             None => Ok(None),
-            Some(d) if d.owner_references().iter().any(|o| Some(&o.uid) == rollout.uid().as_ref()) => Ok(Some(d)),
+            Some(d)
+                if d.owner_references()
+                    .iter()
+                    .any(|o| Some(&o.uid) == rollout.uid().as_ref()) =>
+            {
+                Ok(Some(d))
+            }
             Some(_) => Err(SpecError::new(
                 "spec.targetRef.name",
-                format!("Deployment {track:?} exists and is not owned by this Rollout; rename or remove it"),
+                format!(
+                    "Deployment {track:?} exists and is not owned by this Rollout; rename or remove it"
+                ),
             )),
         }
     };
     let stable = owned(TrackKind::Stable)?;
     let canary = owned(TrackKind::Canary)?;
-    let template = &target.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
-    let track = |d: &Option<std::sync::Arc<Deployment>>| -> Option<Track> { d.as_deref().and_then(observe_track) };
-    let observed = Observed { desired_revision: revision_of(template, &[]), stable: track(&stable), canary: track(&canary) };
-    Ok(Workloads { target, stable, canary, observed })
+    let template = &target
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
+    let track = |d: &Option<std::sync::Arc<Deployment>>| -> Option<Track> {
+        d.as_deref().and_then(observe_track)
+    };
+    let observed = Observed {
+        desired_revision: revision_of(template, &[]),
+        stable: track(&stable),
+        canary: track(&canary),
+    };
+    Ok(Workloads {
+        target,
+        stable,
+        canary,
+        observed,
+    })
 }

@@ -16,7 +16,8 @@ use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
 
 pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let api: Api<Rollout> =
+        Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, rollout, |event| async {
         match event {
             Finalizer::Apply(r) => drive(&r, &ctx).await,
@@ -29,7 +30,12 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
 
 pub fn error_policy(rollout: Arc<Rollout>, error: &Error, _ctx: Arc<Context>) -> Action {
     match error {
-        Error::Finalizer(e) if matches!(**e, kube::runtime::finalizer::Error::CleanupFailed(Error::HandBackPending(_))) => {
+        Error::Finalizer(e)
+            if matches!(
+                **e,
+                kube::runtime::finalizer::Error::CleanupFailed(Error::HandBackPending(_))
+            ) =>
+        {
             tracing::info!(rollout = %rollout.name_any(), "{error}");
             Action::requeue(Duration::from_secs(1))
         }
@@ -44,16 +50,26 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, _ctx: Arc<Context>) ->
 async fn drive(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     let now = Timestamp::now();
     let seen = observe::workloads(ctx, rollout);
-    let validated = seen.as_ref().map_err(Clone::clone).and_then(|_| validate(ctx, rollout));
+    let validated = seen
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|_| validate(ctx, rollout));
     let status = rollout.status.clone().unwrap_or_default();
-    let request = rollout.annotations().get(plan::request::ANNOTATION).and_then(|v| match Request::parse(v) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::warn!(rollout = %rollout.name_any(), "{e}");
-            None
-        }
-    });
-    let placeholder = plan::Observed { desired_revision: String::new(), stable: None, canary: None };
+    let request = rollout
+        .annotations()
+        .get(plan::request::ANNOTATION)
+        .and_then(|v| match Request::parse(v) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(rollout = %rollout.name_any(), "{e}");
+                None
+            }
+        });
+    let placeholder = plan::Observed {
+        desired_revision: String::new(),
+        stable: None,
+        canary: None,
+    };
     let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
     let input = |readings| Input {
         spec: validated.as_ref(),
@@ -67,13 +83,20 @@ async fn drive(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     let mut decision = plan::decide(input(&[]));
     if let (false, Ok(spec)) = (decision.wants.is_empty(), &validated) {
         let endpoint = evaluate::endpoint(ctx, rollout).await;
-        let stable_revision = status.stable_revision.clone().or_else(|| observed.stable.as_ref().map(|s| s.revision.clone()));
+        let stable_revision = status
+            .stable_revision
+            .clone()
+            .or_else(|| observed.stable.as_ref().map(|s| s.revision.clone()));
         let subject = Subject {
             rollout,
             stable_revision: stable_revision.as_deref().unwrap_or_default(),
-            canary_revision: status.canary_revision.as_deref().unwrap_or(&observed.desired_revision),
+            canary_revision: status
+                .canary_revision
+                .as_deref()
+                .unwrap_or(&observed.desired_revision),
         };
-        let readings = evaluate::readings(ctx, spec, &subject, &decision.wants, &endpoint, now).await;
+        let readings =
+            evaluate::readings(ctx, spec, &subject, &decision.wants, &endpoint, now).await;
         decision = plan::decide(input(&readings));
     }
     if let Ok(seen) = &seen {
@@ -85,8 +108,15 @@ async fn drive(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
 }
 
 fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {
-    let spec = plan::spec::validate(&rollout.spec, |q| crate::gates::check(q).map_err(|e| e.to_string()))?;
-    let has_address = rollout.spec.prometheus.as_ref().and_then(|p| p.address.as_ref()).is_some();
+    let spec = plan::spec::validate(&rollout.spec, |q| {
+        crate::gates::check(q).map_err(|e| e.to_string())
+    })?;
+    let has_address = rollout
+        .spec
+        .prometheus
+        .as_ref()
+        .and_then(|p| p.address.as_ref())
+        .is_some();
     if !spec.gates.is_empty() && !has_address && ctx.settings.prometheus_url.is_none() {
         return Err(SpecError::new(
             "spec.prometheus.address",
@@ -111,13 +141,23 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
         // A plain update (not an apply) under another manager: the replicas stay when rollgate's
         // apply ownership goes, and Git can take the field over again.
         let patch = json!({"metadata": {"annotations": {ROLLOUT_ANNOTATION: null}}, "spec": {"replicas": replicas}});
-        api.patch(name, &PatchParams { field_manager: Some("rollgate-hand-back".into()), ..Default::default() }, &Patch::Merge(patch))
-            .await?;
+        api.patch(
+            name,
+            &PatchParams {
+                field_manager: Some("rollgate-hand-back".into()),
+                ..Default::default()
+            },
+            &Patch::Merge(patch),
+        )
+        .await?;
         return Err(Error::HandBackPending(name.clone()));
     }
     let st = target.status.clone().unwrap_or_default();
     let current = st.observed_generation.unwrap_or(0) >= target.metadata.generation.unwrap_or(0);
-    if current && st.ready_replicas.unwrap_or(0) >= replicas && st.updated_replicas.unwrap_or(0) >= replicas {
+    if current
+        && st.ready_replicas.unwrap_or(0) >= replicas
+        && st.updated_replicas.unwrap_or(0) >= replicas
+    {
         Ok(Action::await_change())
     } else {
         Err(Error::HandBackPending(name.clone()))

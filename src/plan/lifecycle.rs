@@ -848,15 +848,29 @@ impl Planner<'_> {
             None,
         );
         let verdict = if let Some(g) = summary.failed.first() {
-            Some((false, format!("stable revision {} is unhealthy too: {}", stable.revision, describe_failure(g, spec))))
+            Some((
+                false,
+                format!(
+                    "stable revision {} is unhealthy too: {}",
+                    stable.revision,
+                    describe_failure(g, spec)
+                ),
+            ))
         } else if summary.all_pass {
-            Some((true, format!("stable revision {} passes every gate", stable.revision)))
+            Some((
+                true,
+                format!("stable revision {} passes every gate", stable.revision),
+            ))
         } else {
             None
         };
         // The latest verdict stands: a stable that recovers inside the window is healthy again.
         if let Some((healthy, message)) = verdict.filter(|(h, _)| v.stable_healthy != Some(*h)) {
-            let (t, reason) = if healthy { (EventType::Normal, "StableHealthy") } else { (EventType::Warning, "StableUnhealthy") };
+            let (t, reason) = if healthy {
+                (EventType::Normal, "StableHealthy")
+            } else {
+                (EventType::Warning, "StableUnhealthy")
+            };
             self.event(t, reason, message.clone());
             if let Some(v) = self.st.verification.as_mut() {
                 v.stable_healthy = Some(healthy);

@@ -25,15 +25,30 @@ async fn hostile_template_values_keep_the_query_shape_in_real_prometheus() {
     let f = Fixture::new("escape").await;
     f.metrics("r", "canary", 10.0, 0.5).await;
     let pool = PrometheusPool::default();
-    let endpoint = Endpoint { address: f.env.prometheus_url.clone(), bearer_token: None, ca_pem: None };
+    let endpoint = Endpoint {
+        address: f.env.prometheus_url.clone(),
+        bearer_token: None,
+        ca_pem: None,
+    };
     let template = r#"sum(rate(http_requests_total{namespace="{{namespace}}",rollgate_track=~"{{track}}"}[5s]))"#;
     // Wait until the real series is visible, so "no data" below means "no match".
-    let real = TemplateVars { namespace: f.name(), track: "canary", ..Default::default() };
+    let real = TemplateVars {
+        namespace: f.name(),
+        track: "canary",
+        ..Default::default()
+    };
     let q = render(template, &real).unwrap();
-    f.wait("the exporter series in Prometheus", Duration::from_secs(30), || async {
-        let now = jiff::Timestamp::now();
-        pool.query(&endpoint, &q, now).await.ok().filter(|v| !v.is_empty())
-    })
+    f.wait(
+        "the exporter series in Prometheus",
+        Duration::from_secs(30),
+        || async {
+            let now = jiff::Timestamp::now();
+            pool.query(&endpoint, &q, now)
+                .await
+                .ok()
+                .filter(|v| !v.is_empty())
+        },
+    )
     .await;
     for hostile in [
         r#"x"} or vector(1) #"#,
@@ -43,10 +58,18 @@ async fn hostile_template_values_keep_the_query_shape_in_real_prometheus() {
         "a\nb\"c\\",
         "ünïcödé\u{0007}",
     ] {
-        let vars = TemplateVars { namespace: f.name(), track: hostile, ..Default::default() };
+        let vars = TemplateVars {
+            namespace: f.name(),
+            track: hostile,
+            ..Default::default()
+        };
         let q = render(template, &vars).unwrap();
         let result = pool.query(&endpoint, &q, jiff::Timestamp::now()).await;
-        assert_eq!(result, Ok(vec![]), "value {hostile:?} changed the query {q:?}");
+        assert_eq!(
+            result,
+            Ok(vec![]),
+            "value {hostile:?} changed the query {q:?}"
+        );
     }
     f.cleanup().await;
 }

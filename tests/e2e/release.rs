@@ -20,13 +20,22 @@ async fn adopted(f: &Fixture, gates: Vec<serde_json::Value>) -> crate::support::
 async fn good_release_goes_10_50_100_and_ends_healthy_on_the_new_revision() {
     let f = Fixture::new("good").await;
     let _c = adopted(&f, vec![error_ratio_gate(0.05)]).await;
-    let before = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
+    let before = f
+        .rollout("app")
+        .await
+        .status
+        .unwrap()
+        .stable_revision
+        .unwrap();
     f.set_image("app", "app:v2").await;
 
     // Each stage is seen with its weight, in order.
     for (index, weight) in [(0, 10), (1, 50), (2, 100)] {
         f.wait_rollout("app", &format!("stage {index} at {weight}%"), MINUTE, |r| {
-            r.status.as_ref().and_then(|s| s.stage.as_ref()).is_some_and(|s| s.index == index && s.weight == weight)
+            r.status
+                .as_ref()
+                .and_then(|s| s.stage.as_ref())
+                .is_some_and(|s| s.index == index && s.weight == weight)
         })
         .await;
     }
@@ -35,29 +44,50 @@ async fn good_release_goes_10_50_100_and_ends_healthy_on_the_new_revision() {
     let after = st.stable_revision.clone().unwrap();
     assert_ne!(after, before);
     assert_eq!(st.canary_revision.as_deref(), Some(after.as_str()));
-    let gate = st.gates.iter().find(|g| g.name == "error-ratio").expect("gate status");
+    let gate = st
+        .gates
+        .iter()
+        .find(|g| g.name == "error-ratio")
+        .expect("gate status");
     assert_eq!(gate.verdict, Verdict::Pass);
 
     // Every serving pod runs the new revision.
     let pods = f
         .wait("4 ready pods, all of the new revision", MINUTE, || async {
             let pods = f.ready_pods("app").await;
-            (pods.len() == 4 && pods.iter().all(|(_, _, rev, image)| *rev == after && image == "app:v2")).then_some(pods)
+            (pods.len() == 4
+                && pods
+                    .iter()
+                    .all(|(_, _, rev, image)| *rev == after && image == "app:v2"))
+            .then_some(pods)
         })
         .await;
     assert!(pods.iter().all(|(_, track, _, _)| track == "stable"));
 
     // Status history and Events tell the story in order.
     let story: Vec<_> = st.history.iter().map(|h| h.reason.as_str()).collect();
-    let expected = ["CanaryStarted", "StageStarted", "StageStarted", "StageStarted", "Promoting", "Promoted"];
+    let expected = [
+        "CanaryStarted",
+        "StageStarted",
+        "StageStarted",
+        "StageStarted",
+        "Promoting",
+        "Promoted",
+    ];
     let mut it = story.iter();
     for step in expected {
-        assert!(it.any(|s| *s == step), "history {story:?} lacks {step} in order");
+        assert!(
+            it.any(|s| *s == step),
+            "history {story:?} lacks {step} in order"
+        );
     }
     let events = f.event_reasons("app").await;
     let mut it = events.iter();
     for step in expected {
-        assert!(it.any(|s| s == step), "events {events:?} lack {step} in order");
+        assert!(
+            it.any(|s| s == step),
+            "events {events:?} lack {step} in order"
+        );
     }
     f.cleanup().await;
 }
@@ -66,7 +96,13 @@ async fn good_release_goes_10_50_100_and_ends_healthy_on_the_new_revision() {
 async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold() {
     let f = Fixture::new("bad").await;
     let _c = adopted(&f, vec![error_ratio_gate(0.05)]).await;
-    let stable = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
+    let stable = f
+        .rollout("app")
+        .await
+        .status
+        .unwrap()
+        .stable_revision
+        .unwrap();
     // The new revision answers half of its requests with 5xx.
     f.metrics("app", "canary", 50.0, 0.5).await;
     f.set_image("app", "app:bad").await;
@@ -77,7 +113,11 @@ async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold(
     let rb = st.rollback.expect("rollback record");
     assert_eq!(rb.reason, "GateFailed");
     assert_eq!(rb.stage_index, 0);
-    let g = rb.gates.iter().find(|g| g.name == "error-ratio").expect("failed gate recorded");
+    let g = rb
+        .gates
+        .iter()
+        .find(|g| g.name == "error-ratio")
+        .expect("failed gate recorded");
     assert_eq!(g.verdict, Verdict::Fail);
     assert_eq!(g.threshold.as_deref(), Some("<= 0.05"));
     assert!(g.consecutive_failures >= 2);
@@ -87,18 +127,38 @@ async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold(
     assert!(value > 0.05 && value <= 0.5, "observed {value}");
     assert!(rb.message.contains(&value.to_string()), "{}", rb.message);
     let query = g.query.as_deref().unwrap();
-    assert!(query.contains(&format!("namespace=\"{}\"", f.name())) && query.contains("rollgate_track=\"canary\""), "{query}");
-    assert!(rb.message.contains("error-ratio") && rb.message.contains("<= 0.05"), "{}", rb.message);
+    assert!(
+        query.contains(&format!("namespace=\"{}\"", f.name()))
+            && query.contains("rollgate_track=\"canary\""),
+        "{query}"
+    );
+    assert!(
+        rb.message.contains("error-ratio") && rb.message.contains("<= 0.05"),
+        "{}",
+        rb.message
+    );
 
     // Every serving pod is on the old revision, at full capacity.
-    f.wait("4 ready pods, all stable on the old revision", MINUTE, || async {
-        let pods = f.ready_pods("app").await;
-        (pods.len() == 4 && pods.iter().all(|(_, t, rev, image)| t == "stable" && *rev == stable && image == "app:v1"))
+    f.wait(
+        "4 ready pods, all stable on the old revision",
+        MINUTE,
+        || async {
+            let pods = f.ready_pods("app").await;
+            (pods.len() == 4
+                && pods
+                    .iter()
+                    .all(|(_, t, rev, image)| t == "stable" && *rev == stable && image == "app:v1"))
             .then_some(())
-    })
+        },
+    )
     .await;
     let events = f.event_reasons("app").await;
-    assert!(events.iter().any(|e| e == "GateFailed") && events.iter().any(|e| e == "RolledBack" || e == "GateFailed"));
+    assert!(
+        events.iter().any(|e| e == "GateFailed")
+            && events
+                .iter()
+                .any(|e| e == "RolledBack" || e == "GateFailed")
+    );
 
     // It stays rolled back on that revision.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -119,22 +179,38 @@ async fn gate_without_data_is_reported_by_preflight_and_blocks_promotion() {
         "failureLimit": 2
     });
     let _c = adopted(&f, vec![typo]).await;
-    let stable = f.rollout("app").await.status.unwrap().stable_revision.unwrap();
+    let stable = f
+        .rollout("app")
+        .await
+        .status
+        .unwrap()
+        .stable_revision
+        .unwrap();
     f.set_image("app", "app:v2").await;
 
     // Preflight saw it against stable before the canary got a share.
     let r = f
         .wait_rollout("app", "preflight to report no data", MINUTE, |r| {
-            r.status.as_ref().and_then(|s| s.preflight.as_ref()).is_some_and(|p| p.no_data == ["typo"])
+            r.status
+                .as_ref()
+                .and_then(|s| s.preflight.as_ref())
+                .is_some_and(|p| p.no_data == ["typo"])
         })
         .await;
     let st = r.status.unwrap();
-    let cond = st.conditions.iter().find(|c| c.type_ == "GatesHaveData").expect("GatesHaveData condition");
+    let cond = st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "GatesHaveData")
+        .expect("GatesHaveData condition");
     assert_eq!(cond.status, "False");
     assert!(cond.message.contains("typo"));
     let preflight_at = st.preflight.unwrap().at;
     let exposed_at = st.exposure.map(|e| e.since);
-    assert!(exposed_at.is_none_or(|t| t >= preflight_at), "preflight ran before exposure");
+    assert!(
+        exposed_at.is_none_or(|t| t >= preflight_at),
+        "preflight ran before exposure"
+    );
 
     // No data is not a pass: it is never promoted.
     let r = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
@@ -142,8 +218,17 @@ async fn gate_without_data_is_reported_by_preflight_and_blocks_promotion() {
     assert_eq!(st.stable_revision.as_deref(), Some(stable.as_str()));
     assert_eq!(st.rollback.unwrap().gates[0].verdict, Verdict::NoData);
     let events = f.event_reasons("app").await;
-    let no_data = events.iter().position(|e| e == "GateNoData").expect("GateNoData event");
-    let first_stage = events.iter().position(|e| e == "StageStarted").expect("StageStarted event");
-    assert!(no_data < first_stage, "no-data reported before the canary got traffic: {events:?}");
+    let no_data = events
+        .iter()
+        .position(|e| e == "GateNoData")
+        .expect("GateNoData event");
+    let first_stage = events
+        .iter()
+        .position(|e| e == "StageStarted")
+        .expect("StageStarted event");
+    assert!(
+        no_data < first_stage,
+        "no-data reported before the canary got traffic: {events:?}"
+    );
     f.cleanup().await;
 }

@@ -7,7 +7,13 @@ use serde_json::{Value, json};
 use crate::support::{Fixture, rollout};
 
 fn base() -> Value {
-    rollout("r", "app", 3, &[(10, "5s"), (100, "0s")], vec![json!({"name": "g", "query": "up", "max": 1})])
+    rollout(
+        "r",
+        "app",
+        3,
+        &[(10, "5s"), (100, "0s")],
+        vec![json!({"name": "g", "query": "up", "max": 1})],
+    )
 }
 
 /// Creates `doc` through the raw API (so the schema, not serde, judges it) and returns the error.
@@ -29,38 +35,110 @@ async fn rejection(f: &Fixture, doc: Value) -> String {
 async fn api_server_rejects_malformed_rollouts_naming_the_field() {
     let f = Fixture::new("schema").await;
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
-        ("replicas as a string", Box::new(|v| v["spec"]["replicas"] = json!("three")), "spec.replicas"),
-        ("missing targetRef", Box::new(|v| drop(v["spec"].as_object_mut().unwrap().remove("targetRef"))), "spec.targetRef"),
-        ("missing target name", Box::new(|v| v["spec"]["targetRef"] = json!({"kind": "Deployment"})), "spec.targetRef.name"),
-        ("target kind not Deployment", Box::new(|v| v["spec"]["targetRef"]["kind"] = json!("StatefulSet")), "spec.targetRef.kind"),
-        ("weight 0", Box::new(|v| v["spec"]["stages"][0]["weight"] = json!(0)), "spec.stages[0].weight"),
-        ("weight 101", Box::new(|v| v["spec"]["stages"][1]["weight"] = json!(101)), "spec.stages[1].weight"),
+        (
+            "replicas as a string",
+            Box::new(|v| v["spec"]["replicas"] = json!("three")),
+            "spec.replicas",
+        ),
+        (
+            "missing targetRef",
+            Box::new(|v| drop(v["spec"].as_object_mut().unwrap().remove("targetRef"))),
+            "spec.targetRef",
+        ),
+        (
+            "missing target name",
+            Box::new(|v| v["spec"]["targetRef"] = json!({"kind": "Deployment"})),
+            "spec.targetRef.name",
+        ),
+        (
+            "target kind not Deployment",
+            Box::new(|v| v["spec"]["targetRef"]["kind"] = json!("StatefulSet")),
+            "spec.targetRef.kind",
+        ),
+        (
+            "weight 0",
+            Box::new(|v| v["spec"]["stages"][0]["weight"] = json!(0)),
+            "spec.stages[0].weight",
+        ),
+        (
+            "weight 101",
+            Box::new(|v| v["spec"]["stages"][1]["weight"] = json!(101)),
+            "spec.stages[1].weight",
+        ),
         (
             "weights decreasing",
-            Box::new(|v| v["spec"]["stages"] = json!([{"weight": 50}, {"weight": 10}, {"weight": 100}])),
+            Box::new(|v| {
+                v["spec"]["stages"] = json!([{"weight": 50}, {"weight": 10}, {"weight": 100}])
+            }),
             "stage weights must not decrease",
         ),
-        ("last stage not 100", Box::new(|v| v["spec"]["stages"][1]["weight"] = json!(90)), "the last stage must have weight 100"),
-        ("no stages", Box::new(|v| v["spec"]["stages"] = json!([])), "spec.stages"),
-        ("bad bake duration", Box::new(|v| v["spec"]["stages"][0]["bake"] = json!("five minutes")), "spec.stages[0].bake"),
-        ("bad progress deadline", Box::new(|v| v["spec"]["progressDeadline"] = json!("15")), "spec.progressDeadline"),
-        ("failureLimit 0", Box::new(|v| v["spec"]["gates"][0]["failureLimit"] = json!(0)), "spec.gates[0].failureLimit"),
-        ("gate without bounds", Box::new(|v| v["spec"]["gates"][0] = json!({"name": "g", "query": "up"})), "a gate needs min, max or compare"),
-        ("gate with empty query", Box::new(|v| v["spec"]["gates"][0]["query"] = json!("")), "spec.gates[0].query"),
+        (
+            "last stage not 100",
+            Box::new(|v| v["spec"]["stages"][1]["weight"] = json!(90)),
+            "the last stage must have weight 100",
+        ),
+        (
+            "no stages",
+            Box::new(|v| v["spec"]["stages"] = json!([])),
+            "spec.stages",
+        ),
+        (
+            "bad bake duration",
+            Box::new(|v| v["spec"]["stages"][0]["bake"] = json!("five minutes")),
+            "spec.stages[0].bake",
+        ),
+        (
+            "bad progress deadline",
+            Box::new(|v| v["spec"]["progressDeadline"] = json!("15")),
+            "spec.progressDeadline",
+        ),
+        (
+            "failureLimit 0",
+            Box::new(|v| v["spec"]["gates"][0]["failureLimit"] = json!(0)),
+            "spec.gates[0].failureLimit",
+        ),
+        (
+            "gate without bounds",
+            Box::new(|v| v["spec"]["gates"][0] = json!({"name": "g", "query": "up"})),
+            "a gate needs min, max or compare",
+        ),
+        (
+            "gate with empty query",
+            Box::new(|v| v["spec"]["gates"][0]["query"] = json!("")),
+            "spec.gates[0].query",
+        ),
         (
             "duplicate gate names",
-            Box::new(|v| v["spec"]["gates"] = json!([{"name": "g", "query": "up", "max": 1}, {"name": "g", "query": "up", "max": 2}])),
+            Box::new(
+                |v| v["spec"]["gates"] = json!([{"name": "g", "query": "up", "max": 1}, {"name": "g", "query": "up", "max": 2}]),
+            ),
             "gate names must be unique",
         ),
-        ("bad onNoData", Box::new(|v| v["spec"]["gates"][0]["onNoData"] = json!("Ignore")), "spec.gates[0].onNoData"),
+        (
+            "bad onNoData",
+            Box::new(|v| v["spec"]["gates"][0]["onNoData"] = json!("Ignore")),
+            "spec.gates[0].onNoData",
+        ),
         (
             "bad maxIncrease",
             Box::new(|v| v["spec"]["gates"][0]["compare"] = json!({"maxIncrease": "lots"})),
             "spec.gates[0].compare.maxIncrease",
         ),
-        ("min above max", Box::new(|v| v["spec"]["gates"][0]["min"] = json!(5)), "min must not exceed max"),
-        ("bad gate name", Box::new(|v| v["spec"]["gates"][0]["name"] = json!("Error Ratio")), "spec.gates[0].name"),
-        ("bad prometheus address", Box::new(|v| v["spec"]["prometheus"] = json!({"address": "prom:9090"})), "spec.prometheus.address"),
+        (
+            "min above max",
+            Box::new(|v| v["spec"]["gates"][0]["min"] = json!(5)),
+            "min must not exceed max",
+        ),
+        (
+            "bad gate name",
+            Box::new(|v| v["spec"]["gates"][0]["name"] = json!("Error Ratio")),
+            "spec.gates[0].name",
+        ),
+        (
+            "bad prometheus address",
+            Box::new(|v| v["spec"]["prometheus"] = json!({"address": "prom:9090"})),
+            "spec.prometheus.address",
+        ),
     ];
     assert!(cases.len() >= 8);
     let mut failures = vec![];
@@ -72,11 +150,17 @@ async fn api_server_rejects_malformed_rollouts_naming_the_field() {
         if message.is_empty() {
             failures.push(format!("{what}: was accepted"));
         } else if !message.contains(expected) {
-            failures.push(format!("{what}: message {message:?} does not contain {expected:?}"));
+            failures.push(format!(
+                "{what}: message {message:?} does not contain {expected:?}"
+            ));
         }
     }
     // The well-formed base is accepted, so the rejections above are about the mutations.
-    assert_eq!(rejection(&f, base()).await, "", "the base document is valid");
+    assert_eq!(
+        rejection(&f, base()).await,
+        "",
+        "the base document is valid"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     f.cleanup().await;
 }

@@ -32,8 +32,11 @@ impl Fixture {
     pub async fn new(prefix: &str) -> Fixture {
         rollgate_platform::install_crypto_provider();
         let env = rollgate_platform::shared();
-        CRDS.get_or_init(|| async { install_crds(&env.client().await).await }).await;
-        let mut ns = TestNamespace::create(env, prefix).await.expect("test namespace");
+        CRDS.get_or_init(|| async { install_crds(&env.client().await).await })
+            .await;
+        let mut ns = TestNamespace::create(env, prefix)
+            .await
+            .expect("test namespace");
         ns.dump_also("rollouts.rollgate.dev");
         let client = ns.client().clone();
         Fixture { env, ns, client }
@@ -73,9 +76,11 @@ impl Fixture {
         self.create_deployment("app", 4, "app:v1").await;
         self.metrics("app", "stable", 50.0, 0.0).await;
         self.metrics("app", "canary", 50.0, 0.0).await;
-        self.create_rollout(rollout("app", "app", 4, stages, gates)).await;
+        self.create_rollout(rollout("app", "app", 4, stages, gates))
+            .await;
         let c = self.controller_with(prometheus_url);
-        self.wait_phase("app", Phase::Healthy, Duration::from_secs(60)).await;
+        self.wait_phase("app", Phase::Healthy, Duration::from_secs(60))
+            .await;
         self.wait_for_rates(prometheus_url).await;
         c
     }
@@ -83,15 +88,26 @@ impl Fixture {
     /// Waits until Prometheus computes a request rate for both tracks of this namespace.
     pub async fn wait_for_rates(&self, prometheus_url: &str) {
         let pool = rollgate::gates::PrometheusPool::default();
-        let endpoint = rollgate::gates::Endpoint { address: prometheus_url.into(), bearer_token: None, ca_pem: None };
+        let endpoint = rollgate::gates::Endpoint {
+            address: prometheus_url.into(),
+            bearer_token: None,
+            ca_pem: None,
+        };
         let query = format!(
             "count(sum by (rollgate_track) (rate(http_requests_total{{namespace=\"{}\"}}[5s])) > 0)",
             self.name()
         );
-        self.wait("request rates of both tracks in Prometheus", Duration::from_secs(60), || async {
-            let v = pool.query(&endpoint, &query, jiff::Timestamp::now()).await.ok()?;
-            (v.first() == Some(&2.0)).then_some(())
-        })
+        self.wait(
+            "request rates of both tracks in Prometheus",
+            Duration::from_secs(60),
+            || async {
+                let v = pool
+                    .query(&endpoint, &query, jiff::Timestamp::now())
+                    .await
+                    .ok()?;
+                (v.first() == Some(&2.0)).then_some(())
+            },
+        )
         .await;
     }
 
@@ -113,7 +129,10 @@ impl Fixture {
             }
         }))
         .unwrap();
-        self.deployments().create(&PostParams::default(), &d).await.expect("create deployment")
+        self.deployments()
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("create deployment")
     }
 
     /// Changes the image of the Deployment's container: a new release.
@@ -127,7 +146,10 @@ impl Fixture {
 
     pub async fn create_rollout(&self, rollout: Value) -> Rollout {
         let r: Rollout = serde_json::from_value(rollout).expect("rollout json");
-        self.rollouts().create(&PostParams::default(), &r).await.expect("create rollout")
+        self.rollouts()
+            .create(&PostParams::default(), &r)
+            .await
+            .expect("create rollout")
     }
 
     pub async fn rollout(&self, name: &str) -> Rollout {
@@ -136,14 +158,30 @@ impl Fixture {
 
     /// Asks for a manual action the way the CLI does: the request annotation.
     pub async fn request(&self, rollout: &str, action: Action) {
-        let id = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+        let id = format!(
+            "{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
         let value = Request::new(action, id).encode();
-        let patch = json!({"metadata": {"annotations": {rollgate::plan::request::ANNOTATION: value}}});
-        self.rollouts().patch(rollout, &PatchParams::default(), &Patch::Merge(patch)).await.expect("request");
+        let patch =
+            json!({"metadata": {"annotations": {rollgate::plan::request::ANNOTATION: value}}});
+        self.rollouts()
+            .patch(rollout, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("request");
     }
 
     /// Waits until `check` holds on the Rollout, or fails the test with the cluster's state.
-    pub async fn wait_rollout(&self, name: &str, what: &str, timeout: Duration, check: impl Fn(&Rollout) -> bool) -> Rollout {
+    pub async fn wait_rollout(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Rollout) -> bool,
+    ) -> Rollout {
         let r = self
             .wait(what, timeout, || async {
                 let r = self.rollouts().get(name).await.ok()?;
@@ -154,21 +192,30 @@ impl Fixture {
     }
 
     pub async fn wait_phase(&self, name: &str, phase: Phase, timeout: Duration) -> Rollout {
-        self.wait_rollout(name, &format!("rollout {name} to be {phase:?}"), timeout, |r| {
-            r.status.as_ref().is_some_and(|s| s.phase == phase)
-        })
+        self.wait_rollout(
+            name,
+            &format!("rollout {name} to be {phase:?}"),
+            timeout,
+            |r| r.status.as_ref().is_some_and(|s| s.phase == phase),
+        )
         .await
     }
 
     /// Polls `probe` every 200 ms until it yields a value.
-    pub async fn wait<T, F: Future<Output = Option<T>>>(&self, what: &str, timeout: Duration, probe: impl Fn() -> F) -> T {
+    pub async fn wait<T, F: Future<Output = Option<T>>>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        probe: impl Fn() -> F,
+    ) -> T {
         let start = Instant::now();
         loop {
             if let Some(v) = probe().await {
                 return v;
             }
             if start.elapsed() > timeout {
-                self.fail(&format!("timed out after {timeout:?} waiting for {what}")).await;
+                self.fail(&format!("timed out after {timeout:?} waiting for {what}"))
+                    .await;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -177,27 +224,45 @@ impl Fixture {
     /// Fails the test, printing what the namespace looks like.
     pub async fn fail(&self, why: &str) -> ! {
         let dump = self.ns.dump().await;
-        panic!("{why}\n---- namespace {} ----\n{dump}\n{}", self.name(), controller_logs(self.env, self.name()));
+        panic!(
+            "{why}\n---- namespace {} ----\n{dump}\n{}",
+            self.name(),
+            controller_logs(self.env, self.name())
+        );
     }
 
     /// Ready pods selected by `app=<app>`, as (name, track, revision, image).
     pub async fn ready_pods(&self, app: &str) -> Vec<(String, String, String, String)> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), self.name());
-        let list = pods.list(&ListParams::default().labels(&format!("app={app}"))).await.expect("list pods");
+        let list = pods
+            .list(&ListParams::default().labels(&format!("app={app}")))
+            .await
+            .expect("list pods");
         list.items
             .into_iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none() && is_ready(p))
             .map(|p| {
                 let l = p.labels().clone();
-                let image = p.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default();
-                (p.name_any(), l.get(TRACK).cloned().unwrap_or_default(), l.get(POD_REVISION).cloned().unwrap_or_default(), image)
+                let image = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.containers.first())
+                    .and_then(|c| c.image.clone())
+                    .unwrap_or_default();
+                (
+                    p.name_any(),
+                    l.get(TRACK).cloned().unwrap_or_default(),
+                    l.get(POD_REVISION).cloned().unwrap_or_default(),
+                    image,
+                )
             })
             .collect()
     }
 
     /// Event reasons recorded for the Rollout, oldest first.
     pub async fn event_reasons(&self, rollout: &str) -> Vec<String> {
-        let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.client.clone(), self.name());
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), self.name());
         let mut events: Vec<_> = api
             .list(&ListParams::default())
             .await
@@ -207,13 +272,21 @@ impl Fixture {
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(rollout))
             .collect();
         // eventTime has microseconds: events of one reconcile keep their order.
-        events.sort_by_key(|e| e.event_time.clone().map(|t| t.0).or(e.metadata.creation_timestamp.clone().map(|t| t.0)));
+        events.sort_by_key(|e| {
+            e.event_time
+                .clone()
+                .map(|t| t.0)
+                .or(e.metadata.creation_timestamp.clone().map(|t| t.0))
+        });
         events.into_iter().filter_map(|e| e.reason).collect()
     }
 
     /// Sets a series on the test exporter for this namespace.
     pub async fn metrics(&self, rollout: &str, track: &str, rps: f64, error_ratio: f64) {
-        let s = Series::new(self.name(), rollout, track, "any").rps(rps).error_ratio(error_ratio).latency_seconds(0.05);
+        let s = Series::new(self.name(), rollout, track, "any")
+            .rps(rps)
+            .error_ratio(error_ratio)
+            .latency_seconds(0.05);
         self.env.exporter().set(&s).await.expect("exporter");
     }
 
@@ -227,12 +300,19 @@ impl Fixture {
 fn controller_logs(env: &PlatformEnv, namespace: &str) -> String {
     let prefix = format!("controller-{namespace}-");
     let mut out = String::new();
-    for entry in std::fs::read_dir(&env.work_dir).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(&env.work_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with(&prefix) {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
             let lines: Vec<_> = text.lines().collect();
-            out += &format!("---- {name} (last 60 lines) ----\n{}\n", lines[lines.len().saturating_sub(60)..].join("\n"));
+            out += &format!(
+                "---- {name} (last 60 lines) ----\n{}\n",
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            );
         }
     }
     out
@@ -249,18 +329,27 @@ async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in rollgate::api::crds() {
         let name = crd.name_any();
-        api.patch(&name, &PatchParams::apply("rollgate-e2e").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
+        api.patch(
+            &name,
+            &PatchParams::apply("rollgate-e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply CRD");
         let start = Instant::now();
         loop {
             let c = api.get(&name).await.expect("get CRD");
-            let established = c
-                .status
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            let established = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
             if established {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "CRD {name} not established");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "CRD {name} not established"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -277,16 +366,34 @@ pub struct ControllerProcess {
 
 impl ControllerProcess {
     pub fn start(env: &'static PlatformEnv, namespace: &str, prometheus_url: &str) -> Self {
-        let log = env.work_dir.join(format!("controller-{namespace}-{}.log", std::process::id()));
-        let mut p = ControllerProcess { child: None, env, namespace: namespace.into(), prometheus_url: prometheus_url.into(), log };
+        let log = env
+            .work_dir
+            .join(format!("controller-{namespace}-{}.log", std::process::id()));
+        let mut p = ControllerProcess {
+            child: None,
+            env,
+            namespace: namespace.into(),
+            prometheus_url: prometheus_url.into(),
+            log,
+        };
         p.spawn();
         p
     }
 
     fn spawn(&mut self) {
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("controller log");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("controller log");
         let child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-            .args(["controller", "--namespace", &self.namespace, "--prometheus-url", &self.prometheus_url])
+            .args([
+                "controller",
+                "--namespace",
+                &self.namespace,
+                "--prometheus-url",
+                &self.prometheus_url,
+            ])
             .env("KUBECONFIG", &self.env.kubeconfig)
             .env("RUST_LOG", "info,rollgate=debug,kube_runtime=warn")
             .stdout(Stdio::from(out.try_clone().unwrap()))
@@ -308,7 +415,6 @@ impl ControllerProcess {
         self.kill();
         self.spawn();
     }
-
 }
 
 impl Drop for ControllerProcess {
@@ -329,8 +435,17 @@ pub fn error_ratio_gate(max: f64) -> Value {
 }
 
 /// A Rollout of `target` with the given stages (weight, bake) and gates.
-pub fn rollout(name: &str, target: &str, replicas: i32, stages: &[(i32, &str)], gates: Vec<Value>) -> Value {
-    let stages: Vec<Value> = stages.iter().map(|(w, b)| json!({"weight": w, "bake": b})).collect();
+pub fn rollout(
+    name: &str,
+    target: &str,
+    replicas: i32,
+    stages: &[(i32, &str)],
+    gates: Vec<Value>,
+) -> Value {
+    let stages: Vec<Value> = stages
+        .iter()
+        .map(|(w, b)| json!({"weight": w, "bake": b}))
+        .collect();
     json!({
         "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout",
         "metadata": {"name": name},
