@@ -4,9 +4,13 @@
 //! rules here; what it cannot (a query template that is not well placed, a Secret that is
 //! missing) is judged by [`crate::spec`] and surfaces as the `Invalid` phase.
 
+mod channel;
+mod incident;
 mod rollout;
 mod status;
 
+pub use channel::*;
+pub use incident::*;
 pub use rollout::*;
 pub use status::*;
 
@@ -21,7 +25,7 @@ use kube::CustomResourceExt;
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
-    vec![Rollout::crd()]
+    vec![Rollout::crd(), Incident::crd(), IncidentChannel::crd()]
 }
 
 /// The CRDs as one multi-document YAML stream (what `crds/` holds and `rollgate crds` prints).
