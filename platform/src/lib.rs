@@ -36,6 +36,7 @@ mod platform;
 mod processes;
 mod prometheus;
 mod readiness;
+pub mod receiver;
 mod scheduler;
 mod shared;
 mod work_dir;
@@ -48,6 +49,7 @@ pub use kwok::NODE_LABEL;
 pub use namespace::TestNamespace;
 pub use platform::{Platform, PlatformOptions};
 pub use prometheus::PrometheusServer;
+pub use receiver::{Receiver, Recorded, Reply};
 pub use shared::{ENV_FILE_VAR, shared};
 
 /// Installs ring as the process-wide rustls provider (kube and reqwest share
