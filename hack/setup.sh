@@ -61,4 +61,6 @@ if ! command -v go >/dev/null; then
   echo "setup.sh: Go is required to build the control plane (see docs/PLATFORM.md)" >&2
   exit 1
 fi
+# helm (for the chart tests), from its pinned Go module, cached the same way.
+"$repo/hack/platform/helm/build.sh" >/dev/null
 exec "$repo/hack/platform/build.sh"

@@ -4,6 +4,7 @@
 //! -> apply ([`workload`]) -> status.
 
 pub mod api;
+pub mod cli;
 pub mod controller;
 pub mod duration;
 pub mod gates;

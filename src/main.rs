@@ -24,6 +24,8 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
+    #[command(flatten)]
+    Cli(rollgate::cli::Command),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -48,6 +50,12 @@ async fn main() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Crds => print!("{}", rollgate::api::crds_yaml()),
+        Command::Cli(command) => {
+            let code = rollgate::cli::main(command).await;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
         Command::Controller {
             prometheus_url,
             namespace,

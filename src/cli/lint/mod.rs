@@ -1,0 +1,252 @@
+//! `rollgate lint FILE...`: the checks the API server and the controller would make, run
+//! offline on manifests before they merge. One line per problem, `file:line field: message`:
+//!
+//! 1. YAML syntax (each document of a multi-document file);
+//! 2. rollgate documents against the CRD's schema (types, required and unknown fields, enums,
+//!    bounds, patterns) and its CEL rules ([`schema`], [`rules`]);
+//! 3. for a Rollout the schema accepts, what the controller checks before it runs one
+//!    ([`crate::plan::spec::validate`], gate query templates) — as in the cluster, a document
+//!    the API server would reject never gets that far;
+//! 4. with `--prometheus`, every gate query once against a real Prometheus ([`dry_run`]).
+
+pub mod dry_run;
+pub mod positions;
+pub mod rules;
+pub mod schema;
+mod semantics;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{CliError, LintArgs, Output};
+use positions::Positions;
+
+/// A problem in a document, before it is placed in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub field: String,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One line of lint output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One problem, one line: a multi-line query in a message is folded.
+        let message = self
+            .message
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        write!(f, "{}:{} {}: {message}", self.file, self.line, self.field)
+    }
+}
+
+/// One YAML document of a file, with where its fields are.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub value: Value,
+    pub positions: Positions,
+}
+
+impl Document {
+    fn place(&self, file: &str, finding: Finding) -> Problem {
+        Problem {
+            file: file.to_string(),
+            line: self.positions.of(&finding.field),
+            field: finding.field,
+            message: finding.message,
+        }
+    }
+
+    /// `kind` if this is a rollgate resource.
+    pub fn rollgate_kind(&self) -> Option<&str> {
+        let api_version = self.value.get("apiVersion")?.as_str()?;
+        let group = api_version.split('/').next()?;
+        (group == crate::api::GROUP)
+            .then(|| self.value.get("kind")?.as_str())
+            .flatten()
+    }
+}
+
+/// The documents of a YAML stream; a syntax error is a problem and ends the file.
+pub fn documents(file: &str, text: &str) -> (Vec<Document>, Vec<Problem>) {
+    let mut positions = positions::index(text).into_iter();
+    let mut docs = Vec::new();
+    let mut problems = Vec::new();
+    for de in serde_norway::Deserializer::from_str(text) {
+        let at = positions.next().unwrap_or_default();
+        match Value::deserialize(de) {
+            Ok(Value::Null) => {}
+            Ok(value) => docs.push(Document {
+                value,
+                positions: at,
+            }),
+            Err(e) => {
+                let line = e.location().map_or(at.line(), |l| l.line());
+                let message = e.to_string();
+                // serde_norway appends " at line L column C": the line is already in front.
+                let message = message.split(" at line ").next().unwrap_or(&message);
+                problems.push(Problem {
+                    file: file.to_string(),
+                    line,
+                    field: "(yaml)".into(),
+                    message: message.to_string(),
+                });
+                break;
+            }
+        }
+    }
+    (docs, problems)
+}
+
+/// Everything lint checks without a network, for one file's text.
+pub fn lint_text(file: &str, text: &str) -> Vec<Problem> {
+    let (docs, mut problems) = documents(file, text);
+    for doc in &docs {
+        problems.extend(
+            lint_document(&doc.value)
+                .into_iter()
+                .map(|f| doc.place(file, f)),
+        );
+    }
+    problems
+}
+
+/// The CRD serving `kind` of the rollgate group.
+fn crd_for(kind: &str) -> Option<CustomResourceDefinition> {
+    crate::api::crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == kind)
+}
+
+/// What is wrong with one document (nothing for documents of other groups).
+pub fn lint_document(doc: &Value) -> Vec<Finding> {
+    let d = Document {
+        value: doc.clone(),
+        positions: Positions::default(),
+    };
+    let Some(kind) = d.rollgate_kind() else {
+        return Vec::new();
+    };
+    let Some(crd) = crd_for(kind) else {
+        let kinds: Vec<String> = crate::api::crds()
+            .into_iter()
+            .map(|c| c.spec.names.kind)
+            .collect();
+        return vec![Finding::new(
+            "kind",
+            format!("{kind:?} is not a rollgate.dev kind ({})", kinds.join(", ")),
+        )];
+    };
+    let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+    let Some(version) = crd
+        .spec
+        .versions
+        .iter()
+        .find(|v| format!("{}/{}", crd.spec.group, v.name) == api_version)
+    else {
+        let served: Vec<String> = crd
+            .spec
+            .versions
+            .iter()
+            .map(|v| format!("{}/{}", crd.spec.group, v.name))
+            .collect();
+        return vec![Finding::new(
+            "apiVersion",
+            format!("{api_version} is not served; use {}", served.join(" or ")),
+        )];
+    };
+    let mut findings = Vec::new();
+    let named = doc.pointer("/metadata/name").is_some_and(|n| n.is_string())
+        || doc.pointer("/metadata/generateName").is_some();
+    if !named {
+        findings.push(Finding::new("metadata.name", "is required"));
+    }
+    // The API server fills apiVersion, kind and metadata itself and ignores status on create.
+    let mut body = doc.clone();
+    if let Some(map) = body.as_object_mut() {
+        for key in ["apiVersion", "kind", "metadata", "status"] {
+            map.remove(key);
+        }
+    }
+    if let Some(root) = version
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+    {
+        schema::check(root, &body, "", &mut findings);
+    }
+    if findings.is_empty() && kind == "Rollout" {
+        findings.extend(semantics::check(doc));
+    }
+    findings
+}
+
+/// Reads, lints and prints; the exit code is 1 when anything is wrong.
+pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let mut clean_rollouts = Vec::new();
+    for path in &args.files {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let (docs, mut found) = documents(&file, &text);
+        for doc in docs {
+            let Some(kind) = doc.rollgate_kind() else {
+                continue;
+            };
+            checked += 1;
+            let before = found.len();
+            let kind = kind.to_string();
+            found.extend(
+                lint_document(&doc.value)
+                    .into_iter()
+                    .map(|f| doc.place(&file, f)),
+            );
+            if found.len() == before && kind == "Rollout" {
+                clean_rollouts.push((file.clone(), doc));
+            }
+        }
+        problems.extend(found);
+    }
+    if let Some(url) = &args.prometheus {
+        problems.extend(dry_run::run(url, &args.revision, &clean_rollouts).await);
+    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    args.output.print(&problems, |problems| {
+        problems.iter().map(|p| format!("{p}\n")).collect()
+    })?;
+    if args.output == Output::Human {
+        eprintln!(
+            "rollgate lint: {} file(s), {checked} rollgate document(s), {} problem(s)",
+            args.files.len(),
+            problems.len()
+        );
+    }
+    Ok(if problems.is_empty() { 0 } else { 1 })
+}

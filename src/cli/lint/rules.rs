@@ -1,0 +1,162 @@
+//! The CRDs' CEL validation rules, evaluated offline. Each rule of `crate::api::crds()` has an
+//! equivalent here (a test fails when one is added without it), and each points at the
+//! element at fault rather than at the list that holds it.
+
+use serde_json::Value;
+
+/// One rule broken, at `sub` below the node that carries the rule (`[2].weight`, `.min`, or
+/// empty for the node itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub sub: String,
+    pub message: String,
+}
+
+/// The rules this module can evaluate, as they appear in the CRDs.
+pub const KNOWN: [&str; 7] = [
+    "self[size(self) - 1].weight == 100",
+    "self.map(s, s.weight).isSorted()",
+    "self.all(g, self.exists_one(h, h.name == g.name))",
+    "self == 'Deployment'",
+    "has(self.min) || has(self.max) || has(self.compare)",
+    "!has(self.min) || !has(self.max) || self.min <= self.max",
+    "self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)",
+];
+
+/// Evaluates `rule` on `node`; `None` when the rule is not one of [`KNOWN`]. A node whose shape
+/// the rule does not expect breaks no rule here: the schema reports the shape.
+pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation>> {
+    let at = |sub: String| Violation {
+        sub,
+        message: message.to_string(),
+    };
+    let has = |field: &str| node.get(field).is_some_and(|v| !v.is_null());
+    let weights = || -> Vec<Option<i64>> {
+        node.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| s.get("weight").and_then(Value::as_i64))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let found = match rule {
+        r if r == KNOWN[0] => {
+            let w = weights();
+            match w.last() {
+                Some(Some(last)) if *last != 100 => vec![at(format!("[{}].weight", w.len() - 1))],
+                _ => vec![],
+            }
+        }
+        r if r == KNOWN[1] => {
+            let w = weights();
+            (1..w.len())
+                .find(|&i| matches!((w[i - 1], w[i]), (Some(a), Some(b)) if b < a))
+                .map(|i| at(format!("[{i}].weight")))
+                .into_iter()
+                .collect()
+        }
+        r if r == KNOWN[2] => {
+            let names: Vec<Option<&str>> = node
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|g| g.get("name").and_then(Value::as_str))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (0..names.len())
+                .filter(|&i| names[i].is_some() && names[..i].contains(&names[i]))
+                .map(|i| at(format!("[{i}].name")))
+                .collect()
+        }
+        r if r == KNOWN[3] => match node.as_str() {
+            Some(kind) if kind != "Deployment" => vec![at(String::new())],
+            _ => vec![],
+        },
+        r if r == KNOWN[4] => {
+            if has("min") || has("max") || has("compare") {
+                vec![]
+            } else {
+                vec![at(String::new())]
+            }
+        }
+        r if r == KNOWN[5] => {
+            let number = |f: &str| node.get(f).and_then(Value::as_f64);
+            match (number("min"), number("max")) {
+                (Some(min), Some(max)) if min > max => vec![at(".min".into())],
+                _ => vec![],
+            }
+        }
+        r if r == KNOWN[6] => {
+            let kind = node.get("type").and_then(Value::as_str);
+            if matches!(kind, Some("alertmanager" | "webhook")) || has("secretRef") {
+                vec![]
+            } else {
+                vec![at(".secretRef".into())]
+            }
+        }
+        _ => return None,
+    };
+    Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every `x-kubernetes-validations` rule in the generated CRDs.
+    fn crd_rules() -> Vec<String> {
+        let mut rules = Vec::new();
+        fn walk(v: &Value, rules: &mut Vec<String>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::Array(list)) = map.get("x-kubernetes-validations") {
+                        for r in list {
+                            rules.push(r["rule"].as_str().unwrap_or_default().to_string());
+                        }
+                    }
+                    map.values().for_each(|c| walk(c, rules));
+                }
+                Value::Array(list) => list.iter().for_each(|c| walk(c, rules)),
+                _ => {}
+            }
+        }
+        for crd in crate::api::crds() {
+            walk(&serde_json::to_value(crd).unwrap(), &mut rules);
+        }
+        rules
+    }
+
+    #[test]
+    fn every_cel_rule_of_the_crds_is_evaluated_offline() {
+        for rule in crd_rules() {
+            assert!(
+                evaluate(&rule, "", &Value::Null).is_some(),
+                "add an offline equivalent of the CEL rule {rule:?} to src/cli/lint/rules.rs"
+            );
+        }
+    }
+
+    #[test]
+    fn rules_point_at_the_element_at_fault() {
+        let stages = json!([{"weight": 10}, {"weight": 50}, {"weight": 20}, {"weight": 90}]);
+        let subs = |rule: &str, v: &Value| -> Vec<String> {
+            evaluate(rule, "m", v)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.sub)
+                .collect()
+        };
+        assert_eq!(subs(KNOWN[0], &stages), ["[3].weight"]);
+        assert_eq!(subs(KNOWN[1], &stages), ["[2].weight"]);
+        let gates = json!([{"name": "a"}, {"name": "b"}, {"name": "a"}]);
+        assert_eq!(subs(KNOWN[2], &gates), ["[2].name"]);
+        assert_eq!(subs(KNOWN[3], &json!("StatefulSet")), [""]);
+        assert_eq!(subs(KNOWN[4], &json!({"name": "x"})), [""]);
+        assert_eq!(subs(KNOWN[5], &json!({"min": 2, "max": 1})), [".min"]);
+        assert_eq!(subs(KNOWN[6], &json!({"type": "slack"})), [".secretRef"]);
+        assert!(subs(KNOWN[6], &json!({"type": "webhook"})).is_empty());
+    }
+}

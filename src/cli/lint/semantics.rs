@@ -1,0 +1,38 @@
+//! What the controller checks before it runs a Rollout the API server accepted: the same
+//! [`crate::plan::spec::validate`] it calls, with the same query template check, plus one
+//! mistake only a person can fix that would otherwise pass silently.
+
+use serde_json::Value;
+
+use super::Finding;
+use crate::api::RolloutSpec;
+use crate::gates::{Placeholder, placeholders};
+
+pub fn check(doc: &Value) -> Vec<Finding> {
+    let spec: RolloutSpec = match serde_json::from_value(doc["spec"].clone()) {
+        Ok(spec) => spec,
+        Err(e) => return vec![Finding::new("spec", e.to_string())],
+    };
+    if let Err(e) =
+        crate::plan::spec::validate(&spec, |q| crate::gates::check(q).map_err(|e| e.to_string()))
+    {
+        return vec![Finding::new(&e.field, e.message)];
+    }
+    let mut findings = Vec::new();
+    for (i, gate) in spec.gates.iter().enumerate() {
+        if gate.compare.is_none() {
+            continue;
+        }
+        let used = placeholders(&gate.query).unwrap_or_default();
+        let tells_tracks_apart = used
+            .iter()
+            .any(|p| matches!(p, Placeholder::Track | Placeholder::Revision));
+        if !tells_tracks_apart {
+            findings.push(Finding::new(
+                &format!("spec.gates[{i}].query"),
+                "a compare gate must select its track, e.g. rollgate_track=\"{{track}}\" or revision=\"{{revision}}\": otherwise canary and stable read the same series and it always passes",
+            ));
+        }
+    }
+    findings
+}

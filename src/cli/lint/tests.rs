@@ -1,0 +1,349 @@
+//! Malformed manifests and exactly what lint says about each.
+
+use super::lint_text;
+
+/// A valid Rollout; each case below breaks one thing in it. Line numbers are the base's.
+const BASE: &str = r#"apiVersion: rollgate.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: checkout
+spec:
+  targetRef: {kind: Deployment, name: checkout}
+  replicas: 4
+  stages:
+    - {weight: 25, bake: 1m}
+    - {weight: 50, bake: 2m}
+    - {weight: 100}
+  gates:
+    - name: error-ratio
+      query: sum(rate(http_requests_total{namespace="{{namespace}}",rollgate_track="{{track}}",code=~"5.."}[1m]))
+      max: 0.01
+      failureLimit: 2
+      onNoData: Fail
+    - name: latency
+      query: histogram_quantile(0.99, sum by (le) (rate(latency_bucket{rollgate_track="{{track}}"}[2m])))
+      compare: {against: Stable, maxIncrease: "20%"}
+"#;
+
+const QUERY: &str = r#"query: sum(rate(http_requests_total{namespace="{{namespace}}",rollgate_track="{{track}}",code=~"5.."}[1m]))"#;
+
+/// The lint output of BASE with `from` replaced by `to` (once).
+fn lint_with(from: &str, to: &str) -> Vec<String> {
+    assert!(BASE.contains(from), "{from:?} is not in the base manifest");
+    let text = BASE.replacen(from, to, 1);
+    lint_text("r.yaml", &text)
+        .into_iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
+#[track_caller]
+fn expect(from: &str, to: &str, want: &[&str]) {
+    assert_eq!(
+        lint_with(from, to),
+        want,
+        "after replacing {from:?} by {to:?}"
+    );
+}
+
+#[test]
+fn the_base_manifest_and_other_kinds_have_no_problems() {
+    assert_eq!(lint_text("r.yaml", BASE), []);
+    let mixed = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: x}}\nspec: {{replicas: ten}}\n---\n{BASE}---\n"
+    );
+    assert_eq!(lint_text("r.yaml", &mixed), []);
+}
+
+#[test]
+fn a_string_where_an_integer_belongs() {
+    expect(
+        "replicas: 4",
+        "replicas: ten",
+        &[r#"r.yaml:7 spec.replicas: must be of type integer, got string "ten""#],
+    );
+    expect(
+        "replicas: 4",
+        "replicas: \"4\"",
+        &[r#"r.yaml:7 spec.replicas: must be of type integer, got string "4""#],
+    );
+}
+
+#[test]
+fn a_missing_target() {
+    expect(
+        "  targetRef: {kind: Deployment, name: checkout}\n",
+        "",
+        &["r.yaml:5 spec.targetRef: is required"],
+    );
+}
+
+#[test]
+fn a_target_that_is_not_a_deployment() {
+    expect(
+        "kind: Deployment, name",
+        "kind: StatefulSet, name",
+        &["r.yaml:6 spec.targetRef.kind: only kind Deployment is supported"],
+    );
+}
+
+#[test]
+fn weights_outside_1_to_100() {
+    expect(
+        "{weight: 25, bake: 1m}",
+        "{weight: 0, bake: 1m}",
+        &["r.yaml:9 spec.stages[0].weight: must be at least 1, got 0"],
+    );
+    expect(
+        "{weight: 100}",
+        "{weight: 101}",
+        &["r.yaml:11 spec.stages[2].weight: must be at most 100, got 101"],
+    );
+}
+
+#[test]
+fn decreasing_weights() {
+    expect(
+        "{weight: 50, bake: 2m}",
+        "{weight: 20, bake: 2m}",
+        &["r.yaml:10 spec.stages[1].weight: stage weights must not decrease"],
+    );
+}
+
+#[test]
+fn a_last_stage_that_is_not_100() {
+    expect(
+        "{weight: 100}",
+        "{weight: 90}",
+        &["r.yaml:11 spec.stages[2].weight: the last stage must have weight 100 (promotion)"],
+    );
+}
+
+#[test]
+fn no_stages() {
+    expect(
+        "  stages:\n    - {weight: 25, bake: 1m}\n    - {weight: 50, bake: 2m}\n    - {weight: 100}\n",
+        "  stages: []\n",
+        &["r.yaml:8 spec.stages: must have at least 1 item"],
+    );
+}
+
+#[test]
+fn a_bad_duration() {
+    expect(
+        "bake: 2m}",
+        "bake: 2 minutes}",
+        &[r#"r.yaml:10 spec.stages[1].bake: "2 minutes" is not a duration like 30s, 5m or 1h30m"#],
+    );
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n  progressDeadline: 1d\n",
+        &[r#"r.yaml:8 spec.progressDeadline: "1d" is not a duration like 30s, 5m or 1h30m"#],
+    );
+}
+
+#[test]
+fn an_interval_below_the_floor() {
+    expect(
+        "failureLimit: 2",
+        "failureLimit: 2\n      interval: 100ms",
+        &["r.yaml:17 spec.gates[0].interval: must be at least 500ms"],
+    );
+}
+
+#[test]
+fn a_failure_limit_of_zero() {
+    expect(
+        "failureLimit: 2",
+        "failureLimit: 0",
+        &["r.yaml:16 spec.gates[0].failureLimit: must be at least 1, got 0"],
+    );
+}
+
+#[test]
+fn a_gate_without_bounds() {
+    expect(
+        "      max: 0.01\n",
+        "",
+        &["r.yaml:13 spec.gates[0]: a gate needs min, max or compare"],
+    );
+}
+
+#[test]
+fn min_above_max() {
+    expect(
+        "max: 0.01",
+        "max: 0.01\n      min: 0.5",
+        &["r.yaml:16 spec.gates[0].min: min must not exceed max"],
+    );
+}
+
+#[test]
+fn duplicate_gate_names() {
+    expect(
+        "name: latency",
+        "name: error-ratio",
+        &["r.yaml:18 spec.gates[1].name: gate names must be unique"],
+    );
+}
+
+#[test]
+fn a_gate_name_that_is_not_a_dns_label() {
+    expect(
+        "name: latency",
+        "name: Latency_p99",
+        &[
+            r#"r.yaml:18 spec.gates[1].name: "Latency_p99" must consist of lower case letters, digits and '-', and start and end with a letter or digit"#,
+        ],
+    );
+}
+
+#[test]
+fn a_placeholder_outside_quotes() {
+    expect(
+        QUERY,
+        "query: sum(rate(http_requests_total{namespace={{namespace}}}[1m]))",
+        &[
+            r#"r.yaml:14 spec.gates[0].query: placeholder {{namespace}} must sit inside a double-quoted label value, like {namespace="{{namespace}}"}, but it is outside any string"#,
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_placeholder() {
+    expect(
+        QUERY,
+        r#"query: sum(rate(http_requests_total{namespace="{{ns}}"}[1m]))"#,
+        &[
+            "r.yaml:14 spec.gates[0].query: unknown placeholder {{ns}}; known are {{namespace}}, {{rollout}}, {{target}}, {{track}}, {{revision}}, {{stableRevision}}, {{canaryRevision}}",
+        ],
+    );
+}
+
+#[test]
+fn a_bad_max_increase() {
+    expect(
+        r#"maxIncrease: "20%""#,
+        "maxIncrease: twenty",
+        &[
+            r#"r.yaml:20 spec.gates[1].compare.maxIncrease: "twenty" is neither a percentage like 20% nor a number like 0.01"#,
+        ],
+    );
+}
+
+#[test]
+fn a_compare_gate_that_cannot_tell_the_tracks_apart() {
+    expect(
+        r#"rollgate_track="{{track}}"}[2m]"#,
+        r#"job="web"}[2m]"#,
+        &[
+            r#"r.yaml:19 spec.gates[1].query: a compare gate must select its track, e.g. rollgate_track="{{track}}" or revision="{{revision}}": otherwise canary and stable read the same series and it always passes"#,
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_field_suggests_the_known_one() {
+    expect(
+        "failureLimit: 2",
+        "failurLimit: 2",
+        &[
+            r#"r.yaml:16 spec.gates[0].failurLimit: unknown field "failurLimit" (did you mean "failureLimit"?)"#,
+        ],
+    );
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n  canary: true\n",
+        &[
+            r#"r.yaml:8 spec.canary: unknown field "canary" (known: gates, incident, paused, progressDeadline, prometheus, replicas, stages, targetRef, verifyAfterRollback)"#,
+        ],
+    );
+}
+
+#[test]
+fn a_bad_on_no_data() {
+    expect(
+        "onNoData: Fail",
+        "onNoData: fail",
+        &[
+            r#"r.yaml:17 spec.gates[0].onNoData: "fail" is not one of Fail, Hold, Pass (did you mean "Fail"?)"#,
+        ],
+    );
+}
+
+#[test]
+fn a_prometheus_address_without_scheme() {
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n  prometheus: {address: prometheus:9090}\n",
+        &[
+            r#"r.yaml:8 spec.prometheus.address: "prometheus:9090" must start with http:// or https://"#,
+        ],
+    );
+}
+
+#[test]
+fn every_problem_of_a_document_is_reported() {
+    let problems = lint_with("replicas: 4", "replicas: 0")
+        .into_iter()
+        .chain(lint_with("max: 0.01", "max: lots"));
+    assert_eq!(
+        problems.collect::<Vec<_>>(),
+        [
+            "r.yaml:7 spec.replicas: must be at least 1, got 0",
+            r#"r.yaml:15 spec.gates[0].max: must be of type number, got string "lots""#,
+        ]
+    );
+}
+
+#[test]
+fn a_missing_name_and_an_unserved_version() {
+    expect(
+        "metadata:\n  name: checkout\n",
+        "metadata: {}\n",
+        &["r.yaml:3 metadata.name: is required"],
+    );
+    expect(
+        "rollgate.dev/v1alpha1",
+        "rollgate.dev/v1",
+        &["r.yaml:1 apiVersion: rollgate.dev/v1 is not served; use rollgate.dev/v1alpha1"],
+    );
+}
+
+#[test]
+fn a_yaml_syntax_error_names_its_line() {
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n   bad indent: [\n",
+        &["r.yaml:8 (yaml): mapping values are not allowed in this context"],
+    );
+}
+
+#[test]
+fn documents_of_a_multi_document_file_keep_their_lines() {
+    let text = format!(
+        "{BASE}---\n{}",
+        BASE.replacen("replicas: 4", "replicas: -1", 1)
+    );
+    let problems: Vec<String> = lint_text("r.yaml", &text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        ["r.yaml:28 spec.replicas: must be at least 1, got -1"]
+    );
+}
+
+#[test]
+fn incident_channels_are_checked_too() {
+    let slack = "apiVersion: rollgate.dev/v1alpha1\nkind: IncidentChannel\nmetadata: {name: s}\nspec:\n  type: slack\n";
+    let problems: Vec<String> = lint_text("c.yaml", slack)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        ["c.yaml:4 spec.secretRef: this channel type needs secretRef with its credentials"]
+    );
+}

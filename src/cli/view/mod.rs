@@ -1,0 +1,364 @@
+//! What `rollgate status` shows, computed from a Rollout and the current time alone (no
+//! client, no clock), so every line of it is a plain table test.
+
+mod render;
+mod rows;
+#[cfg(test)]
+mod tests;
+
+use jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use crate::api::{Gate, Phase, Rollout, RolloutStatus, StageStatus, Verdict};
+use crate::plan::spec::{DEFAULT_ERROR_LIMIT, DEFAULT_FAILURE_LIMIT};
+
+pub use render::render;
+pub use rows::{IncidentRow, RolloutRow, incident_rows, rollout_rows};
+
+/// How many phase transitions the view keeps (the newest).
+pub const HISTORY_SHOWN: usize = 5;
+
+/// One rollout as a person (or a script, with `-o json`) wants to see it.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutView {
+    pub name: String,
+    pub namespace: String,
+    pub phase: Phase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `spec.paused` or a pause request.
+    pub paused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_revision: Option<String>,
+    /// Share of the workload on the canary now, in percent.
+    pub weight: i32,
+    pub canary_pods: i32,
+    pub replicas: i32,
+    pub stages: Vec<StageView>,
+    pub gates: Vec<GateView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// Why the last rollback happened (while rolling back or rolled back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackView>,
+    /// After a rollback: whether stable, watched by the gates, is healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationView>,
+    /// The newest transitions, oldest first.
+    pub history: Vec<HistoryView>,
+    /// False while the controller has not yet seen the latest spec.
+    pub observed: bool,
+}
+
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageState {
+    Done,
+    Current,
+    Failed,
+    Pending,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StageView {
+    /// 1-based, as people count.
+    pub number: usize,
+    pub weight: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake: Option<String>,
+    pub manual: bool,
+    pub state: StageState,
+    /// For the current stage: what it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake_left_seconds: Option<i64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GateView {
+    pub name: String,
+    /// None until the gate was first evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_value: Option<f64>,
+    /// The bound as last judged, or as the spec states it before any evaluation.
+    pub threshold: String,
+    pub consecutive_failures: i32,
+    pub failure_limit: u32,
+    pub consecutive_errors: i32,
+    pub error_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluated_seconds_ago: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackView {
+    pub revision: String,
+    pub reason: String,
+    pub message: String,
+    pub seconds_ago: i64,
+    /// 1-based stage and its weight when the decision was made.
+    pub stage: usize,
+    pub weight: i32,
+    /// The failing gates as they stood at the decision.
+    pub gates: Vec<GateView>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationView {
+    pub revision: String,
+    /// None until a verdict on stable is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_healthy: Option<bool>,
+    pub seconds_left: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    pub at: Timestamp,
+    pub seconds_ago: i64,
+    pub from: Phase,
+    pub to: Phase,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Phases a rollout stays in until something new happens.
+pub fn is_settled(phase: Phase) -> bool {
+    matches!(phase, Phase::Healthy | Phase::RolledBack | Phase::Invalid)
+}
+
+impl RolloutView {
+    pub fn new(rollout: &Rollout, now: Timestamp) -> RolloutView {
+        let empty = RolloutStatus::default();
+        let status = rollout.status.as_ref().unwrap_or(&empty);
+        let spec = &rollout.spec;
+        let exposure = status.exposure.as_ref();
+        let paused = spec.paused || status.paused_by_request;
+        let stages = stage_views(rollout, status, paused, now);
+        let gates = spec
+            .gates
+            .iter()
+            .map(|g| gate_view(g, status, now))
+            .collect();
+        let skip = status.history.len().saturating_sub(HISTORY_SHOWN);
+        let history = status.history[skip..]
+            .iter()
+            .map(|t| HistoryView {
+                at: t.at,
+                seconds_ago: seconds_between(t.at, now),
+                from: t.from,
+                to: t.to,
+                reason: t.reason.clone(),
+                message: t.message.clone(),
+            })
+            .collect();
+        RolloutView {
+            name: rollout.name_any(),
+            namespace: rollout.namespace().unwrap_or_default(),
+            phase: status.phase,
+            message: status.message.clone(),
+            paused,
+            stable_revision: status.stable_revision.clone(),
+            canary_revision: status.canary_revision.clone(),
+            weight: exposure.map_or(0, |e| e.weight),
+            canary_pods: exposure.map_or(0, |e| e.canary_pods),
+            replicas: spec.replicas,
+            stages,
+            gates,
+            incident: status.incident_ref.as_ref().map(|r| r.name.clone()),
+            rollback: rollback_view(rollout, status, now),
+            verification: status.verification.as_ref().map(|v| VerificationView {
+                revision: v.revision.clone(),
+                stable_healthy: v.stable_healthy,
+                seconds_left: seconds_between(now, v.until).max(0),
+                message: v.message.clone(),
+            }),
+            history,
+            observed: status.observed_generation.is_some()
+                && status.observed_generation == rollout.metadata.generation,
+        }
+    }
+}
+
+fn rollback_view(
+    rollout: &Rollout,
+    status: &RolloutStatus,
+    now: Timestamp,
+) -> Option<RollbackView> {
+    if !matches!(status.phase, Phase::RollingBack | Phase::RolledBack) {
+        return None;
+    }
+    let r = status.rollback.as_ref()?;
+    let at_decision = RolloutStatus {
+        gates: r.gates.clone(),
+        ..RolloutStatus::default()
+    };
+    Some(RollbackView {
+        revision: r.revision.clone(),
+        reason: r.reason.clone(),
+        message: r.message.clone(),
+        seconds_ago: seconds_between(r.at, now),
+        stage: r.stage_index as usize + 1,
+        weight: r.weight,
+        gates: rollout
+            .spec
+            .gates
+            .iter()
+            .filter(|g| r.gates.iter().any(|f| f.name == g.name))
+            .map(|g| gate_view(g, &at_decision, now))
+            .collect(),
+    })
+}
+
+fn seconds_between(then: Timestamp, now: Timestamp) -> i64 {
+    now.as_second() - then.as_second()
+}
+
+fn stage_views(
+    rollout: &Rollout,
+    status: &RolloutStatus,
+    paused: bool,
+    now: Timestamp,
+) -> Vec<StageView> {
+    let current = match status.phase {
+        Phase::Progressing | Phase::Paused => status.stage.as_ref(),
+        _ => None,
+    };
+    let failed = match status.phase {
+        Phase::RollingBack | Phase::RolledBack => {
+            status.rollback.as_ref().map(|r| r.stage_index as usize)
+        }
+        _ => None,
+    };
+    rollout
+        .spec
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let manual = s.approval.is_some();
+            let mut view = StageView {
+                number: i + 1,
+                weight: s.weight,
+                bake: s.bake.clone(),
+                manual,
+                state: StageState::Pending,
+                waiting: None,
+                bake_left_seconds: None,
+            };
+            // Healthy after a promotion; a rollout that only adopted its target has no stages
+            // behind it yet.
+            if status.phase == Phase::Healthy && status.canary_revision.is_some() {
+                view.state = StageState::Done;
+            } else if let Some(f) = failed {
+                view.state = match i.cmp(&f) {
+                    std::cmp::Ordering::Less => StageState::Done,
+                    std::cmp::Ordering::Equal => StageState::Failed,
+                    std::cmp::Ordering::Greater => StageState::Pending,
+                };
+            } else if let Some(stage) = current {
+                let index = stage.index as usize;
+                if i < index {
+                    view.state = StageState::Done;
+                } else if i == index {
+                    view.state = StageState::Current;
+                    let left = stage.bake_until.map(|b| seconds_between(now, b).max(0));
+                    view.bake_left_seconds = left;
+                    view.waiting = Some(waiting(stage, manual, paused, left, &rollout.name_any()));
+                }
+            }
+            view
+        })
+        .collect()
+}
+
+/// What the current stage waits for, in the order the controller checks it.
+fn waiting(
+    stage: &StageStatus,
+    manual: bool,
+    paused: bool,
+    bake_left: Option<i64>,
+    name: &str,
+) -> String {
+    if paused {
+        return format!("paused (rollgate resume {name})");
+    }
+    if stage.ready_at.is_none() {
+        return "waiting for canary pods".into();
+    }
+    if let Some(left) = bake_left.filter(|l| *l > 0) {
+        return format!("baking, {} left", super::table::countdown(left));
+    }
+    if manual && !stage.approved {
+        return format!("waiting for approval (rollgate promote {name})");
+    }
+    "waiting for every gate to pass".into()
+}
+
+fn gate_view(gate: &Gate, status: &RolloutStatus, now: Timestamp) -> GateView {
+    let last = status.gates.iter().find(|s| s.name == gate.name);
+    GateView {
+        name: gate.name.clone(),
+        verdict: last.map(|s| s.verdict),
+        value: last.and_then(|s| s.value),
+        stable_value: last.and_then(|s| s.stable_value),
+        threshold: last
+            .and_then(|s| s.threshold.clone())
+            .unwrap_or_else(|| spec_threshold(gate)),
+        consecutive_failures: last.map_or(0, |s| s.consecutive_failures),
+        failure_limit: gate
+            .failure_limit
+            .map_or(DEFAULT_FAILURE_LIMIT, |n| n.max(1) as u32),
+        consecutive_errors: last.map_or(0, |s| s.consecutive_errors),
+        error_limit: gate
+            .error_limit
+            .map_or(DEFAULT_ERROR_LIMIT, |n| n.max(1) as u32),
+        evaluated_seconds_ago: last.map(|s| seconds_between(s.evaluated_at, now)),
+        message: last.and_then(|s| s.message.clone()),
+    }
+}
+
+/// The bounds as the spec states them: `>= 0.9, <= 1`, `<= stable + 20%`.
+pub fn spec_threshold(gate: &Gate) -> String {
+    let mut parts = Vec::new();
+    if let Some(min) = gate.min {
+        parts.push(format!(">= {}", number(min)));
+    }
+    if let Some(max) = gate.max {
+        parts.push(format!("<= {}", number(max)));
+    }
+    if let Some(c) = &gate.compare {
+        parts.push(format!("<= stable + {}", c.max_increase));
+    }
+    parts.join(", ")
+}
+
+/// A measured value, short: up to four decimals, trailing zeros dropped.
+pub fn number(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v != 0.0 && v.abs() < 0.0001 {
+        return format!("{v:.2e}");
+    }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}

@@ -1,0 +1,201 @@
+//! The human text of [`RolloutView`].
+
+use std::fmt::Write as _;
+
+use super::{GateView, RolloutView, StageState, StageView, number};
+use crate::api::Verdict;
+use crate::cli::table;
+
+const BAR_WIDTH: usize = 20;
+
+/// The full `rollgate status` text.
+pub fn render(view: &RolloutView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Rollout:    {}/{}", view.namespace, view.name);
+    let mut phase = format!("{:?}", view.phase);
+    if view.paused && view.phase != crate::api::Phase::Paused {
+        phase += " (paused)";
+    }
+    if !view.observed {
+        phase += " (controller has not seen the latest spec yet)";
+    }
+    let _ = writeln!(out, "Phase:      {phase}");
+    if let Some(m) = &view.message {
+        let _ = writeln!(out, "Message:    {}", one_line(m));
+    }
+    let _ = writeln!(
+        out,
+        "Revisions:  stable {}   canary {}",
+        view.stable_revision.as_deref().unwrap_or("-"),
+        view.canary_revision.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(
+        out,
+        "Weight:     {} {}%   ({} of {} pods on the canary)",
+        table::bar(view.weight, BAR_WIDTH),
+        view.weight,
+        view.canary_pods,
+        view.replicas
+    );
+    if let Some(i) = &view.incident {
+        let _ = writeln!(out, "Incident:   {i}   (rollgate incidents)");
+    }
+    if let Some(v) = &view.verification {
+        let health = match v.stable_healthy {
+            None => "no verdict yet",
+            Some(true) => "healthy",
+            Some(false) => "UNHEALTHY",
+        };
+        let window = if v.seconds_left > 0 {
+            format!(
+                "gates watch it for {} more",
+                table::countdown(v.seconds_left)
+            )
+        } else {
+            "no longer watched".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "Stable:     {} {health} after the rollback ({window})",
+            v.revision
+        );
+    }
+    out += "\nStages:\n";
+    out += &indent(&table::render(
+        &["", "#", "WEIGHT", "BAKE", "APPROVAL", "STATUS"],
+        &view.stages.iter().map(stage_row).collect::<Vec<_>>(),
+    ));
+    if let Some(r) = &view.rollback {
+        let _ = writeln!(
+            out,
+            "\nRollback:   {} of {} at stage {} ({}%), {} ago",
+            r.reason,
+            r.revision,
+            r.stage,
+            r.weight,
+            table::age(r.seconds_ago)
+        );
+        if !r.gates.is_empty() {
+            out += &indent(&gate_table(&r.gates));
+        }
+    }
+    if !view.gates.is_empty() {
+        let measuring_stable = view.verification.is_some() && view.rollback.is_some();
+        out += if measuring_stable {
+            "\nGates (now measuring stable):\n"
+        } else {
+            "\nGates:\n"
+        };
+        out += &indent(&gate_table(&view.gates));
+        for g in &view.gates {
+            if let Some(m) = g
+                .message
+                .as_ref()
+                .filter(|_| g.verdict != Some(Verdict::Pass))
+            {
+                let _ = writeln!(out, "  {}: {}", g.name, one_line(m));
+            }
+        }
+    }
+    if !view.history.is_empty() {
+        out += "\nHistory:\n";
+        let rows: Vec<Vec<String>> = view
+            .history
+            .iter()
+            .map(|h| {
+                vec![
+                    format!("{} ago", table::age(h.seconds_ago)),
+                    format!("{:?} → {:?}", h.from, h.to),
+                    h.reason.clone(),
+                    shorten(&one_line(&h.message), HISTORY_MESSAGE_CHARS),
+                ]
+            })
+            .collect();
+        out += &indent(&table::render(
+            &["WHEN", "PHASE", "REASON", "MESSAGE"],
+            &rows,
+        ));
+    }
+    out
+}
+
+/// History rows stay on one screen line; `-o json` has the whole message.
+const HISTORY_MESSAGE_CHARS: usize = 100;
+
+/// Whitespace runs (a multi-line query in a message) become one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn shorten(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(chars - 1).collect();
+    cut + "…"
+}
+
+fn gate_table(gates: &[GateView]) -> String {
+    table::render(
+        &[
+            "NAME",
+            "VERDICT",
+            "VALUE",
+            "THRESHOLD",
+            "FAILURES",
+            "EVALUATED",
+        ],
+        &gates.iter().map(gate_row).collect::<Vec<_>>(),
+    )
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn stage_row(s: &StageView) -> Vec<String> {
+    let marker = match s.state {
+        StageState::Done => "✔",
+        StageState::Current => "▶",
+        StageState::Failed => "✘",
+        StageState::Pending => "·",
+    };
+    let status = match s.state {
+        StageState::Done => "done".to_string(),
+        StageState::Failed => "rolled back here".to_string(),
+        StageState::Pending => String::new(),
+        StageState::Current => s.waiting.clone().unwrap_or_default(),
+    };
+    vec![
+        marker.into(),
+        s.number.to_string(),
+        format!("{}%", s.weight),
+        s.bake.clone().unwrap_or_else(|| "-".into()),
+        if s.manual { "manual" } else { "-" }.into(),
+        status,
+    ]
+}
+
+fn gate_row(g: &GateView) -> Vec<String> {
+    let verdict = g
+        .verdict
+        .map_or_else(|| "-".to_string(), |v| format!("{v:?}"));
+    let value = match (g.value, g.stable_value) {
+        (Some(v), Some(s)) => format!("{} (stable {})", number(v), number(s)),
+        (Some(v), None) => number(v),
+        (None, _) => "-".into(),
+    };
+    let mut failures = format!("{}/{}", g.consecutive_failures, g.failure_limit);
+    if g.consecutive_errors > 0 {
+        failures += &format!(" ({}/{} errors)", g.consecutive_errors, g.error_limit);
+    }
+    vec![
+        g.name.clone(),
+        verdict,
+        value,
+        g.threshold.clone(),
+        failures,
+        g.evaluated_seconds_ago
+            .map_or_else(|| "never".into(), |s| format!("{} ago", table::age(s))),
+    ]
+}

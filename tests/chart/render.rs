@@ -1,0 +1,174 @@
+//! What the chart renders, checked without a cluster.
+
+use serde_json::{Value, json};
+
+use crate::helm::{find, lint, template};
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn helm_lint_is_clean_with_defaults_and_every_option() {
+    lint(&[]).expect("helm lint --strict");
+    lint(&[
+        "serviceMonitor.enabled=true",
+        "incident.defaultChannel=ops/pagerduty",
+        "watchNamespace=shop",
+        "replicas=1",
+        "logFormat=text",
+    ])
+    .expect("helm lint --strict with options");
+}
+
+#[test]
+fn the_values_schema_rejects_mistakes_by_name() {
+    let cases = [
+        ("replicas=two", "/replicas"),
+        ("replicas=0", "/replicas"),
+        ("replica=2", "'replica' not allowed"),
+        ("logFormat=xml", "/logFormat"),
+        ("prometheus.url=prometheus:9090", "/prometheus/url"),
+        (
+            "incident.defaultChannel=pagerduty",
+            "/incident/defaultChannel",
+        ),
+        ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+    ];
+    for (set, says) in cases {
+        let err = template("r", "rollgate-system", false, &[set]).expect_err(set);
+        assert!(err.contains(says), "--set {set}: {err}");
+    }
+}
+
+#[test]
+fn the_controller_runs_two_restricted_replicas_with_leader_election() {
+    let objects = template("rollgate", "rollgate-system", false, &[]).unwrap();
+    let d = find(&objects, "Deployment");
+    assert_eq!(d["spec"]["replicas"], 2);
+    let pod = &d["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(
+        strings(&c["args"]),
+        [
+            "controller",
+            "--leader-elect",
+            "--log-format=json",
+            "--prometheus-url=http://prometheus-operated.monitoring.svc:9090",
+        ]
+    );
+    assert_eq!(
+        c["securityContext"],
+        json!({
+            "runAsNonRoot": true,
+            "allowPrivilegeEscalation": false,
+            "readOnlyRootFilesystem": true,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"}
+        })
+    );
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"],
+        json!({"path": "/healthz", "port": "metrics"})
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"],
+        json!({"path": "/readyz", "port": "metrics"})
+    );
+    assert_eq!(c["ports"][0]["containerPort"], 8080);
+    assert!(c["resources"]["requests"]["memory"].is_string());
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    assert_eq!(pod["serviceAccountName"], "rollgate");
+    let pdb = find(&objects, "PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    let svc = find(&objects, "Service");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 8080);
+    assert!(!objects.iter().any(|o| o["kind"] == "ServiceMonitor"));
+}
+
+#[test]
+fn options_reach_the_controller_and_a_single_replica_has_no_pdb() {
+    let objects = template(
+        "rg",
+        "ops",
+        false,
+        &[
+            "replicas=1",
+            "watchNamespace=shop",
+            "incident.defaultChannel=ops/pagerduty",
+            "prometheus.url=",
+            "serviceMonitor.enabled=true",
+        ],
+    )
+    .unwrap();
+    let d = find(&objects, "Deployment");
+    assert_eq!(
+        strings(&d["spec"]["template"]["spec"]["containers"][0]["args"]),
+        [
+            "controller",
+            "--leader-elect",
+            "--log-format=json",
+            "--namespace=shop",
+            "--default-channel=ops/pagerduty",
+        ]
+    );
+    assert!(!objects.iter().any(|o| o["kind"] == "PodDisruptionBudget"));
+    let sm = find(&objects, "ServiceMonitor");
+    assert_eq!(sm["spec"]["endpoints"][0]["path"], "/metrics");
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], "metrics");
+}
+
+#[test]
+fn rbac_has_no_wildcards_and_leases_only_in_the_release_namespace() {
+    let objects = template("rollgate", "rollgate-system", false, &[]).unwrap();
+    for o in objects
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")
+    {
+        for rule in o["rules"].as_array().unwrap() {
+            for key in ["apiGroups", "resources", "verbs"] {
+                assert!(!strings(&rule[key]).contains(&"*"), "wildcard in {rule}");
+            }
+        }
+    }
+    let cluster_role = find(&objects, "ClusterRole");
+    let all: Vec<&str> = cluster_role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| strings(&r["resources"]))
+        .collect();
+    assert!(
+        !all.contains(&"leases"),
+        "leases are granted by the namespaced Role only"
+    );
+    assert!(!all.contains(&"pods"));
+    let role = find(&objects, "Role");
+    assert_eq!(role["metadata"]["namespace"], "rollgate-system");
+    assert_eq!(strings(&role["rules"][0]["resources"]), ["leases"]);
+}
+
+#[test]
+fn the_chart_includes_the_generated_crds() {
+    let objects = template("rollgate", "rollgate-system", true, &[]).unwrap();
+    let crds: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+        .filter_map(|o| o["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        crds,
+        [
+            "rollouts.rollgate.dev",
+            "incidents.rollgate.dev",
+            "incidentchannels.rollgate.dev"
+        ]
+    );
+}
