@@ -11,6 +11,10 @@ pub enum CliError {
     },
     #[error("{what} not found in namespace {namespace}")]
     NotFound { what: String, namespace: String },
+    #[error(
+        "{resource} are not served by this cluster: are the rollgate CRDs installed? (rollgate crds | kubectl apply --server-side -f -)"
+    )]
+    NotInstalled { resource: String },
     #[error("reading {path}: {source}")]
     Read {
         path: String,
@@ -32,10 +36,21 @@ impl CliError {
             Self::Config(_) => "config",
             Self::Kube { .. } => "kube",
             Self::NotFound { .. } => "not_found",
+            Self::NotInstalled { .. } => "not_installed",
             Self::Read { .. } => "read",
             Self::Write(_) => "write",
             Self::Encode(_) => "encode",
             Self::Usage(_) => "usage",
+        }
+    }
+
+    /// A kube error listing `resource`; a 404 means the CRD is missing.
+    pub fn listing(resource: &str, namespace: &str, source: kube::Error) -> Self {
+        match &source {
+            kube::Error::Api(status) if status.code == 404 => Self::NotInstalled {
+                resource: resource.to_string(),
+            },
+            _ => Self::kube(format!("listing {resource}"), namespace, source),
         }
     }
 

@@ -51,7 +51,7 @@ pub async fn list(cluster: &Cluster, all_namespaces: bool, output: Output) -> Re
         .api_in::<Incident>(all_namespaces)
         .list(&ListParams::default())
         .await
-        .map_err(|e| CliError::kube("listing incidents", &cluster.namespace, e))?
+        .map_err(|e| CliError::listing("incidents", &cluster.namespace, e))?
         .items;
     // Newest first: the one being paged about is on top.
     incidents.sort_by_key(|i| std::cmp::Reverse(i.metadata.creation_timestamp.clone()));

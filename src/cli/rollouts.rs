@@ -26,7 +26,7 @@ pub async fn list(cluster: &Cluster, all_namespaces: bool, output: Output) -> Re
         .api_in::<Rollout>(all_namespaces)
         .list(&ListParams::default())
         .await
-        .map_err(|e| CliError::kube("listing rollouts", &cluster.namespace, e))?
+        .map_err(|e| CliError::listing("rollouts", &cluster.namespace, e))?
         .items;
     rollouts.sort_by_key(|r| (r.metadata.namespace.clone(), r.metadata.name.clone()));
     let rows = view::rollout_rows(&rollouts, jiff::Timestamp::now());

@@ -26,6 +26,9 @@ pub async fn status(cluster: &Cluster, name: &str, output: Output) -> Result<(),
     let mut was_under_way = false;
     let clear = output == Output::Human && std::io::stdout().is_terminal();
     let mut changed = true;
+    // One listener for the whole watch: a Ctrl-C during a redraw is not lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         let phase = latest.status.as_ref().map(|s| s.phase).unwrap_or_default();
         // Countdowns move every second on a terminal; otherwise one frame per change.
@@ -38,7 +41,7 @@ pub async fn status(cluster: &Cluster, name: &str, output: Output) -> Result<(),
         was_under_way |= !is_settled(phase);
         changed = false;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = &mut ctrl_c => return Ok(()),
             _ = tick.tick() => {}
             event = events.next() => match event {
                 Some(Ok(watcher::Event::Apply(r) | watcher::Event::InitApply(r))) => {
