@@ -8,5 +8,6 @@ pub mod cli;
 pub mod controller;
 pub mod duration;
 pub mod gates;
+pub mod incident;
 pub mod plan;
 pub mod workload;

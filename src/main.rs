@@ -21,6 +21,9 @@ enum Command {
         namespace: Option<String>,
         #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "ROLLGATE_LOG_FORMAT")]
         log_format: LogFormat,
+        /// IncidentChannel (`namespace/name`) that every incident also goes to.
+        #[arg(long, env = "ROLLGATE_DEFAULT_CHANNEL")]
+        default_channel: Option<String>,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
@@ -60,6 +63,7 @@ async fn main() -> Result<()> {
             prometheus_url,
             namespace,
             log_format,
+            default_channel,
         } => {
             init_logging(log_format);
             let client = kube::Client::try_default()
@@ -72,6 +76,7 @@ async fn main() -> Result<()> {
                 prometheus_url,
                 namespace,
                 instance,
+                default_channel,
             };
             tracing::info!(namespace = ?settings.namespace, "rollgate controller starting");
             rollgate::controller::run(client, settings).await;

@@ -11,6 +11,7 @@ use super::{LocalObjectRef, Severity};
     group = "rollgate.dev",
     version = "v1alpha1",
     kind = "Incident",
+    derive = "PartialEq",
     namespaced,
     status = "IncidentStatus",
     shortname = "rginc",

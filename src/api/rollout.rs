@@ -10,6 +10,7 @@ use super::RolloutStatus;
     group = "rollgate.dev",
     version = "v1alpha1",
     kind = "Rollout",
+    derive = "PartialEq",
     namespaced,
     status = "RolloutStatus",
     shortname = "rgr",

@@ -55,6 +55,9 @@ pub struct RolloutStatus {
     pub rollback: Option<RollbackRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_ref: Option<super::LocalObjectRef>,
+    /// ConfigMaps and Secrets whose content differs between stable and canary (key names only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_changes: Vec<super::ConfigChange>,
     /// kstatus conditions: Ready, Reconciling, Stalled (plus GatesHaveData).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

@@ -13,6 +13,7 @@ use super::observe::Workloads as Seen;
 use super::{Context, Error, ROLLOUT_ANNOTATION};
 use crate::api::{Rollout, RolloutStatus};
 use crate::plan::{Event, EventType, TrackPlan, Workloads, truncate};
+use crate::workload::config::rewrite;
 use crate::workload::{FIELD_MANAGER, TrackKind, observe_track, track_deployment, track_name};
 
 pub async fn workloads(
@@ -42,12 +43,14 @@ pub async fn workloads(
         if now.is_none() && plan.replicas == 0 {
             continue; // no need to create an empty track
         }
-        apply_track(&api, seen, kind, plan, owner.clone()).await?;
+        apply_track(ctx, rollout, &api, seen, kind, plan, owner.clone()).await?;
     }
     hold_target(&api, rollout, seen, want.target_replicas).await
 }
 
 async fn apply_track(
+    ctx: &Context,
+    rollout: &Rollout,
     api: &Api<Deployment>,
     seen: &Seen,
     kind: TrackKind,
@@ -59,12 +62,18 @@ async fn apply_track(
             .filter(|d| observe_track(d).is_some_and(|t| t.revision == plan.revision))
             .and_then(|d| d.spec.as_ref().map(|s| s.template.clone()))
     };
-    let template = if seen.observed.desired_revision == plan.revision {
-        seen.target.spec.as_ref().map(|s| s.template.clone())
-    } else {
-        template_of(&seen.stable).or_else(|| template_of(&seen.canary))
-    }
-    .ok_or_else(|| Error::TemplateUnavailable(plan.revision.clone()))?;
+    // A track that already runs the revision has its template (snapshots included); a new
+    // desired revision is the target's template pointed at fresh snapshots of its config.
+    let existing = template_of(&seen.stable).or_else(|| template_of(&seen.canary));
+    let template = match existing {
+        Some(t) => t,
+        None if seen.observed.desired_revision == plan.revision => {
+            super::config::ensure_snapshots(ctx, rollout, &seen.config).await?;
+            let target = seen.target.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+            rewrite(&target, &super::config::snapshot_names(&seen.config))
+        }
+        None => return Err(Error::TemplateUnavailable(plan.revision.clone())),
+    };
     let d = track_deployment(
         &seen.target,
         kind,

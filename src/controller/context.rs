@@ -1,8 +1,15 @@
+use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
+
+use super::config::ConfigCache;
+use crate::api::Incident;
 use crate::gates::PrometheusPool;
 
 /// What the controller is told at start.
@@ -14,6 +21,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// This replica's identity, for Events.
     pub instance: Option<String>,
+    /// IncidentChannel (`namespace/name`) every incident also goes to.
+    pub default_channel: Option<String>,
 }
 
 /// Shared by every reconcile.
@@ -23,19 +32,49 @@ pub struct Context {
     pub deployments: Store<Deployment>,
     pub prometheus: PrometheusPool,
     pub recorder: Recorder,
+    /// HTTP client for incident destinations (ring rustls provider).
+    pub http: reqwest::Client,
+    /// Wakes the incident reconcile of an Incident the rollout reconcile opened or touched.
+    pub incident_trigger: mpsc::Sender<ObjectRef<Incident>>,
+    /// Who uses which ConfigMap/Secret, and their last read content.
+    pub config: std::sync::Arc<ConfigCache>,
+    /// Metadata of ConfigMaps and Secrets (resourceVersions), from the config watches.
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub secrets: Store<PartialObjectMeta<Secret>>,
+}
+
+/// The caches `run` builds before the context.
+pub struct Stores {
+    pub deployments: Store<Deployment>,
+    pub config: std::sync::Arc<ConfigCache>,
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub secrets: Store<PartialObjectMeta<Secret>>,
 }
 
 impl Context {
-    pub fn new(client: Client, settings: Settings, deployments: Store<Deployment>) -> Self {
+    pub fn new(
+        client: Client,
+        settings: Settings,
+        stores: Stores,
+        incident_trigger: mpsc::Sender<ObjectRef<Incident>>,
+    ) -> Self {
         let reporter = Reporter {
             controller: "rollgate".into(),
             instance: settings.instance.clone(),
         };
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
+            http: reqwest::Client::builder()
+                .build()
+                .expect("an HTTP client with the installed rustls provider"),
+            incident_trigger,
             recorder: Recorder::new(client.clone(), reporter),
             client,
             settings,
-            deployments,
+            deployments: stores.deployments,
+            config: stores.config,
+            config_maps: stores.config_maps,
+            secrets: stores.secrets,
             prometheus: PrometheusPool::default(),
         }
     }

@@ -5,9 +5,11 @@
 //! no GET for workloads. Timers are requeues, not tasks: 1,000 Rollouts cost no threads.
 
 mod apply;
+mod config;
 mod context;
 mod error;
 mod evaluate;
+mod incidents;
 mod observe;
 mod reconcile;
 
@@ -16,14 +18,19 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::reflector::{self, ObjectRef};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
+use kube::runtime::metadata_watcher;
 use kube::runtime::watcher::{self, Config as WatcherConfig};
+
+use crate::workload::config::ConfigKind;
 use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Api, Client, ResourceExt};
 
-pub use context::{Context, Settings};
+pub use context::{Context, Settings, Stores};
 pub use error::Error;
 
-use crate::api::Rollout;
+use crate::api::{Incident, Rollout};
 
 /// Annotation on a target Deployment naming the Rollout that drives it.
 pub const ROLLOUT_ANNOTATION: &str = "rollgate.dev/rollout";
@@ -48,17 +55,61 @@ pub async fn run(client: Client, settings: Settings) {
         })
         .reflect(writer)
         .touched_objects();
-    let ctx = Arc::new(Context::new(client, settings, store));
-    Controller::new(rollouts, WatcherConfig::default().any_semantic())
+    let incidents: Api<Incident> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (trigger, triggered) = futures::channel::mpsc::channel(1024);
+    let config = Arc::new(config::ConfigCache::default());
+    let (config_maps, cm_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
+    let (secrets, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
+    let cm_events = metadata_watcher(scoped::<ConfigMap>(&client, &settings), WatcherConfig::default().any_semantic())
+        .default_backoff()
+        .reflect(cm_writer)
+        .touched_objects();
+    let secret_events = metadata_watcher(scoped::<Secret>(&client, &settings), WatcherConfig::default().any_semantic())
+        .default_backoff()
+        .reflect(secret_writer)
+        .touched_objects();
+    let stores = Stores { deployments: store, config: config.clone(), config_maps, secrets };
+    let ctx = Arc::new(Context::new(client, settings, stores, trigger));
+    let (cm_users, secret_users) = (config.clone(), config);
+    let rollout_loop = Controller::new(rollouts, WatcherConfig::default().any_semantic())
         .watches_stream(deployment_events, rollout_of)
+        .watches_stream(cm_events, move |m| users(&cm_users, ConfigKind::ConfigMap, &m))
+        .watches_stream(secret_events, move |m| users(&secret_users, ConfigKind::Secret, &m))
         .shutdown_on_signal()
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile failed");
-            }
-        })
-        .await;
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(log_result);
+    let incident_loop = Controller::new(incidents, WatcherConfig::default().any_semantic())
+        .reconcile_on(triggered)
+        .shutdown_on_signal()
+        .run(incidents::reconcile, incidents::error_policy, ctx)
+        .for_each(log_result);
+    futures::join!(rollout_loop, incident_loop);
+}
+
+async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "reconcile failed");
+    }
+}
+
+/// Rollouts whose target uses an edited ConfigMap or Secret.
+fn users<K: kube::Resource>(cache: &config::ConfigCache, kind: ConfigKind, m: &PartialObjectMeta<K>) -> Vec<ObjectRef<Rollout>> {
+    let ns = m.metadata.namespace.clone().unwrap_or_default();
+    let name = m.metadata.name.clone().unwrap_or_default();
+    cache.users_of(&ns, kind, &name).into_iter().map(|r| ObjectRef::new(&r).within(&ns)).collect()
+}
+
+fn scoped<K>(client: &Client, settings: &Settings) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }
 
 /// The Rollout a Deployment event concerns: the owner of a track, or the annotated driver of a target.

@@ -4,7 +4,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use super::Context;
+use super::config::Fetched;
+use super::{Context, Error};
+use crate::workload::config::ConfigRef;
 use crate::api::Rollout;
 use crate::plan::{Observed, SpecError, Track};
 use crate::workload::{TrackKind, observe_track, revision_of, track_name};
@@ -12,21 +14,23 @@ use crate::workload::{TrackKind, observe_track, revision_of, track_name};
 /// The target and the tracks as the controller sees them.
 pub struct Workloads {
     pub target: std::sync::Arc<Deployment>,
+    /// The ConfigMaps and Secrets the target's template uses, as read now.
+    pub config: Vec<(ConfigRef, std::sync::Arc<Fetched>)>,
     pub stable: Option<std::sync::Arc<Deployment>>,
     pub canary: Option<std::sync::Arc<Deployment>>,
     pub observed: Observed,
 }
 
-pub fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Workloads, SpecError> {
+pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Workloads, SpecError>, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let name = &rollout.spec.target_ref.name;
     let get = |n: &str| ctx.deployments.get(&ObjectRef::new(n).within(&ns));
-    let target = get(name).ok_or_else(|| {
-        SpecError::new(
+    let Some(target) = get(name) else {
+        return Ok(Err(SpecError::new(
             "spec.targetRef.name",
             format!("Deployment {name:?} not found in namespace {ns:?}"),
-        )
-    })?;
+        )));
+    };
     let owned = |kind: TrackKind| -> Result<Option<std::sync::Arc<Deployment>>, SpecError> {
         let track = track_name(name, kind);
         match get(&track) {
@@ -46,8 +50,10 @@ pub fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Workloads, SpecErro
             )),
         }
     };
-    let stable = owned(TrackKind::Stable)?;
-    let canary = owned(TrackKind::Canary)?;
+    let (stable, canary) = match (owned(TrackKind::Stable), owned(TrackKind::Canary)) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
     let template = &target
         .spec
         .as_ref()
@@ -56,15 +62,39 @@ pub fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Workloads, SpecErro
     let track = |d: &Option<std::sync::Arc<Deployment>>| -> Option<Track> {
         d.as_deref().and_then(observe_track)
     };
+    let config = super::config::read(ctx, rollout, template).await?;
+    let digests: Vec<(String, String, String)> = config
+        .iter()
+        .map(|(r, f)| (r.kind.as_str().to_string(), r.name.clone(), f.digest.clone()))
+        .collect();
     let observed = Observed {
-        desired_revision: revision_of(template, &[]),
+        desired_revision: revision_of(template, &digests),
         stable: track(&stable),
         canary: track(&canary),
     };
-    Ok(Workloads {
+    Ok(Ok(Workloads {
         target,
+        config,
         stable,
         canary,
         observed,
-    })
+    }))
+}
+
+/// Images that differ between the stable and the canary track, container by container.
+pub fn image_changes(seen: &Workloads) -> Vec<crate::api::ImageChange> {
+    let images = |d: &Option<std::sync::Arc<Deployment>>| -> Vec<(String, Option<String>)> {
+        d.as_deref()
+            .and_then(|d| d.spec.as_ref())
+            .and_then(|s| s.template.spec.as_ref())
+            .map(|p| p.containers.iter().map(|c| (c.name.clone(), c.image.clone())).collect())
+            .unwrap_or_default()
+    };
+    let (from, to) = (images(&seen.canary), images(&seen.stable));
+    from.into_iter()
+        .filter_map(|(name, image)| {
+            let restored = to.iter().find(|(n, _)| *n == name).and_then(|(_, i)| i.clone());
+            (restored != image).then(|| crate::api::ImageChange { container: name, from: image, to: restored })
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::evaluate::{self, Subject};
-use super::{Context, Error, FINALIZER, ROLLOUT_ANNOTATION, apply, observe};
+use super::{Context, Error, FINALIZER, ROLLOUT_ANNOTATION, apply, incidents, observe};
 use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
 
@@ -47,9 +47,9 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, _ctx: Arc<Context>) ->
 }
 
 /// observe → plan → (evaluate → plan) → apply → status.
-async fn drive(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
+async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     let now = Timestamp::now();
-    let seen = observe::workloads(ctx, rollout);
+    let seen = observe::workloads(ctx, rollout).await?;
     let validated = seen
         .as_ref()
         .map_err(Clone::clone)
@@ -101,10 +101,36 @@ async fn drive(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     }
     if let Ok(seen) = &seen {
         apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
+        config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
+    }
+    // The rollback is written (canary at zero) before the incident is opened: speed first.
+    let images = seen.as_ref().map(super::observe::image_changes).unwrap_or_default();
+    if let Some(name) = incidents::open(ctx, rollout, &decision.status, images).await? {
+        decision.status.incident_ref = Some(crate::api::LocalObjectRef { name });
     }
     apply::status(ctx, rollout, &decision.status).await?;
+    incidents::announce(ctx, rollout, &decision.status, &decision.events);
     apply::events(ctx, rollout, &decision.events).await;
     Ok(Action::requeue(decision.requeue_after))
+}
+
+/// Which config a new canary changes (for status and its incident), and snapshot garbage
+/// collection when a canary starts or ends — not on every reconcile.
+async fn config_bookkeeping(ctx: &Context, rollout: &Rollout, seen: &observe::Workloads, decision: &mut plan::Decision) -> Result<(), Error> {
+    let reasons: Vec<&str> = decision.events.iter().map(|e| e.reason.as_str()).collect();
+    if reasons.contains(&"CanaryStarted") {
+        let stable = seen.stable.as_deref().and_then(|d| d.spec.as_ref()).map(|s| &s.template);
+        let ns = rollout.namespace().unwrap_or_default();
+        decision.status.config_changes = super::config::changes(ctx, &ns, stable, &seen.config).await?;
+    }
+    if reasons.iter().any(|r| ["CanaryStarted", "Promoted", "RolledBack", "Adopted", "UpToDate"].contains(r)) {
+        let template = |d: &Option<Arc<Deployment>>| d.as_deref().and_then(|d| d.spec.as_ref()).map(|s| s.template.clone());
+        let mut in_use = super::config::mounted(template(&seen.stable).as_ref());
+        in_use.extend(super::config::mounted(template(&seen.canary).as_ref()));
+        in_use.extend(super::config::snapshot_names(&seen.config).into_values());
+        super::config::collect_garbage(ctx, rollout, &in_use).await?;
+    }
+    Ok(())
 }
 
 fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {

@@ -5,6 +5,7 @@
 //! `<target>-canary`, Deployments whose pods keep the target's labels (so an existing Service
 //! selects both and the ready-pod share is the traffic share) plus `rollgate.dev/track`.
 
+pub mod config;
 mod revision;
 mod tracks;
 

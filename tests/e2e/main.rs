@@ -3,7 +3,9 @@
 //! and its own controller process.
 
 mod adoption;
+mod config;
 mod controls;
+mod incidents;
 mod platform;
 mod release;
 mod resilience;

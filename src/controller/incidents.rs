@@ -1,0 +1,257 @@
+//! Incidents: opened by the rollout reconcile when it rolls back, then driven by their own
+//! reconcile — lifecycle from the Rollout's status, and delivery from the outbox in status.
+//!
+//! Order of writes: the Incident (and its pending deliveries, in status) is persisted before
+//! any send, so a controller restart resumes deliveries; destinations that dedup (PagerDuty,
+//! Opsgenie/JSM alias, Alertmanager labels) see one alert even if a send is repeated.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::{Context, Error};
+use crate::api::{
+    ChannelType, DeliveryState, Incident, IncidentChannel, IncidentState, MessageKind, Phase, Rollout, RolloutStatus,
+};
+use crate::incident::channels::{self, Destination, Outcome};
+use crate::incident::lifecycle::{RolloutView, advance};
+use crate::incident::{outbox, record};
+use crate::workload::FIELD_MANAGER;
+
+/// Alertmanager forgets alerts that are not re-sent: firing alerts are posted again this often.
+const ALERTMANAGER_REFRESH: Duration = Duration::from_secs(60);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Channels a Rollout's incidents go to: its own, plus the controller's default.
+pub fn channels_of(ctx: &Context, rollout: &Rollout) -> Vec<String> {
+    let mut names: Vec<String> = rollout.spec.incident.as_ref().map(|i| i.channels.clone()).unwrap_or_default();
+    if let Some(default) = &ctx.settings.default_channel {
+        if !names.contains(default) {
+            names.push(default.clone());
+        }
+    }
+    names
+}
+
+/// Makes sure the Incident of the rollback in `status` exists; returns its name.
+pub async fn open(ctx: &Context, rollout: &Rollout, status: &RolloutStatus, images: Vec<crate::api::ImageChange>) -> Result<Option<String>, Error> {
+    let Some(rb) = status.rollback.as_ref().filter(|_| matches!(status.phase, Phase::RollingBack | Phase::RolledBack)) else {
+        return Ok(status.incident_ref.as_ref().map(|r| r.name.clone()));
+    };
+    let ns = rollout.namespace().unwrap_or_default();
+    let name = record::name(&rollout.name_any(), &rb.revision);
+    let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &ns);
+    if status.incident_ref.as_ref().is_some_and(|r| r.name == name) {
+        // Already opened; a repeated failure is noticed by the incident's own reconcile.
+        let _ = ctx.incident_trigger.clone().try_send(ObjectRef::new(&name).within(&ns));
+        return Ok(Some(name));
+    }
+    let settings = rollout.spec.incident.clone().unwrap_or_default();
+    let prometheus = rollout.spec.prometheus.as_ref().and_then(|p| p.address.clone()).or(ctx.settings.prometheus_url.clone());
+    let spec = record::draft(&record::Facts {
+        namespace: &ns,
+        rollout: &rollout.name_any(),
+        rollback: rb,
+        stable_revision: status.stable_revision.as_deref().unwrap_or_default(),
+        exposure_since: status.exposure.as_ref().map(|e| e.since),
+        canary_pods: status.exposure.as_ref().map_or(0, |e| e.canary_pods),
+        images,
+        severity: settings.severity.unwrap_or_default(),
+        owner: settings.owner,
+        runbook: settings.runbook,
+        channels: channels_of(ctx, rollout),
+        prometheus_url: prometheus.as_deref(),
+    });
+    let mut incident = Incident::new(&name, crate::api::IncidentSpec { config_changes: status.config_changes.clone(), ..spec });
+    incident.metadata.namespace = Some(ns.clone());
+    incident.metadata.labels = Some([("rollgate.dev/rollout".to_string(), rollout.name_any())].into());
+    incident.metadata.owner_references = rollout.controller_owner_ref(&()).map(|mut o| {
+        // Owned for garbage collection only: an Incident outlives nothing it does not belong to.
+        o.controller = Some(false);
+        vec![o]
+    });
+    match api.create(&PostParams::default(), &incident).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    let _ = ctx.incident_trigger.clone().try_send(ObjectRef::new(&name).within(&ns));
+    Ok(Some(name))
+}
+
+/// PagerDuty change events for a rollout start and a rollback, so responders see deploys next
+/// to alerts. Informational: sent once, in the background, never blocking the reconcile.
+pub fn announce(ctx: &Arc<Context>, rollout: &Rollout, status: &RolloutStatus, events: &[crate::plan::Event]) {
+    let kind = if events.iter().any(|e| e.reason == "CanaryStarted") {
+        channels::ChangeKind::RolloutStarted
+    } else if status.phase == Phase::RollingBack && events.iter().any(|e| matches!(e.type_, crate::plan::EventType::Warning)) {
+        channels::ChangeKind::RolledBack
+    } else {
+        return;
+    };
+    let (ctx, rollout) = (ctx.clone(), rollout.clone());
+    let revision = status.canary_revision.clone().unwrap_or_default();
+    let summary = status.message.clone().unwrap_or_default();
+    tokio::spawn(async move {
+        let ns = rollout.namespace().unwrap_or_default();
+        let name = rollout.name_any();
+        for channel in channels_of(&ctx, &rollout) {
+            let Ok(dest) = destination(&ctx, &ns, &channel).await else { continue };
+            let change = channels::Change { kind, namespace: &ns, rollout: &name, revision: &revision, summary: &summary, at: Timestamp::now() };
+            if let Some(out) = channels::change_event(&dest, &change) {
+                if let Outcome::Retry { error, .. } | Outcome::Permanent { error } = channels::send(&ctx.http, &out, SEND_TIMEOUT).await {
+                    tracing::warn!(rollout = %name, channel = %channel, %error, "change event not delivered");
+                }
+            }
+        }
+    });
+}
+
+pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let ns = incident.namespace().unwrap_or_default();
+    let rollouts: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
+    let rollout = rollouts.get_opt(&incident.spec.rollout_ref.name).await?;
+    let view = view_of(&incident, rollout.as_ref().and_then(|r| r.status.as_ref()));
+    let mut status = advance(&incident, &view, now);
+    let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &ns);
+    // Persist first: what is about to be sent is on record before it is sent.
+    if incident.status.as_ref() != Some(&status) {
+        write_status(&api, &incident, &status).await?;
+    }
+    let mut current = (*incident).clone();
+    current.status = Some(status.clone());
+    let due = outbox::due(&status, now);
+    let attempts = futures::future::join_all(due.iter().map(|&i| attempt(&ctx, &current, i, now))).await;
+    for (i, attempt) in due.iter().zip(attempts) {
+        match attempt {
+            Some(outcome) => outbox::record(&mut status, *i, outcome, Timestamp::now(), jitter()),
+            None => outbox::skip(&mut status, *i),
+        }
+    }
+    let refresh = refresh_alertmanager(&ctx, &mut current, &mut status, now).await;
+    if current.status.as_ref() != Some(&status) {
+        write_status(&api, &incident, &status).await?;
+    }
+    let next = [outbox::next_due(&status), refresh].into_iter().flatten().min();
+    let wait = next.map_or(Duration::from_secs(300), |t| now.duration_until(t).unsigned_abs().max(Duration::from_millis(200)));
+    Ok(Action::requeue(wait.min(Duration::from_secs(300))))
+}
+
+pub fn error_policy(incident: Arc<Incident>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(incident = %incident.name_any(), category = error.category(), error = %error, "incident reconcile failed");
+    Action::requeue(Duration::from_secs(2))
+}
+
+fn view_of(incident: &Incident, status: Option<&RolloutStatus>) -> RolloutView {
+    let Some(st) = status else {
+        return RolloutView { phase: Phase::RolledBack, rollback_at: None, stable_healthy: None, stable_message: None };
+    };
+    let about_us = st.rollback.as_ref().filter(|r| r.revision == incident.spec.from_revision);
+    let verification = st.verification.as_ref().filter(|v| v.revision == incident.spec.to_revision);
+    // Once the Rollout has moved on (a retry, a new revision), the rollback itself is done.
+    let rolling_back = st.phase == Phase::RollingBack && st.canary_revision.as_deref() == Some(&incident.spec.from_revision);
+    RolloutView {
+        phase: if rolling_back { Phase::RollingBack } else { Phase::RolledBack },
+        rollback_at: about_us.map(|r| r.at),
+        stable_healthy: verification.and_then(|v| v.stable_healthy),
+        stable_message: verification.and_then(|v| v.message.clone()),
+    }
+}
+
+async fn write_status(api: &Api<Incident>, incident: &Incident, status: &crate::api::IncidentStatus) -> Result<(), Error> {
+    let patch = json!({"apiVersion": Incident::api_version(&()), "kind": Incident::kind(&()), "status": status});
+    api.patch_status(&incident.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(patch)).await?;
+    Ok(())
+}
+
+/// One send of delivery `index`; `None` when the destination has no use for the message.
+async fn attempt(ctx: &Context, incident: &Incident, index: usize, now: Timestamp) -> Option<Outcome> {
+    let d = &incident.status.as_ref()?.deliveries[index];
+    let dest = match destination(ctx, &incident.namespace().unwrap_or_default(), &d.channel).await {
+        Ok(dest) => dest,
+        Err(e) => return Some(Outcome::Retry { after: None, error: e }),
+    };
+    let id = format!("{}-{index}", incident.uid().unwrap_or_default());
+    match channels::build(&dest, incident, d.message, now, &id) {
+        Ok(Some(out)) => Some(channels::send(&ctx.http, &out, SEND_TIMEOUT).await),
+        Ok(None) => None,
+        Err(e) => Some(Outcome::Permanent { error: e.to_string() }),
+    }
+}
+
+/// Reads an IncidentChannel (`name` or `namespace/name`) and its Secret. Errors are short and
+/// never contain credentials; a channel that does not exist yet is retried.
+async fn destination(ctx: &Context, namespace: &str, name: &str) -> Result<Destination, String> {
+    let (ns, name) = match name.split_once('/') {
+        Some((ns, n)) => (ns.to_string(), n.to_string()),
+        None => (namespace.to_string(), name.to_string()),
+    };
+    let channels: Api<IncidentChannel> = Api::namespaced(ctx.client.clone(), &ns);
+    let ch = channels.get(&name).await.map_err(|_| format!("IncidentChannel {ns}/{name} cannot be read"))?;
+    let data = match &ch.spec.secret_ref {
+        Some(s) => {
+            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+            let secret = secrets.get(&s.name).await.map_err(|_| format!("Secret {ns}/{} cannot be read", s.name))?;
+            secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
+        }
+        None => Default::default(),
+    };
+    Ok(Destination {
+        name: name.clone(),
+        type_: ch.spec.type_,
+        url: ch.spec.url.clone(),
+        credentials: channels::Credentials::from_secret_data(&data),
+        severity_map: ch.spec.severity_map.clone(),
+    })
+}
+
+/// Re-posts firing alerts to Alertmanager channels (it keeps no state of its own). Returns
+/// when the next refresh is due.
+async fn refresh_alertmanager(
+    ctx: &Context,
+    current: &mut Incident,
+    status: &mut crate::api::IncidentStatus,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if status.state == IncidentState::Resolved {
+        return None;
+    }
+    let mut next: Option<Timestamp> = None;
+    for i in 0..status.deliveries.len() {
+        let d = &status.deliveries[i];
+        let firing = matches!(d.message, MessageKind::Trigger | MessageKind::Escalate) && d.state == DeliveryState::Delivered;
+        let Some(at) = d.delivered_at.filter(|_| firing) else { continue };
+        let due = at + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
+        let Ok(dest) = destination(ctx, &current.namespace().unwrap_or_default(), &d.channel.clone()).await else { continue };
+        if dest.type_ != ChannelType::Alertmanager {
+            continue;
+        }
+        if due > now {
+            next = Some(next.map_or(due, |n| n.min(due)));
+            continue;
+        }
+        current.status = Some(status.clone());
+        let id = format!("{}-{i}", current.uid().unwrap_or_default());
+        if let Ok(Some(out)) = channels::build(&dest, current, d.message, now, &id) {
+            if let Outcome::Delivered { .. } = channels::send(&ctx.http, &out, SEND_TIMEOUT).await {
+                status.deliveries[i].delivered_at = Some(now);
+            }
+        }
+        let again = now + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
+        next = Some(next.map_or(again, |n| n.min(again)));
+    }
+    next
+}
+
+fn jitter() -> f64 {
+    // Sub-second clock noise is jitter enough to spread retries of many incidents.
+    f64::from(Timestamp::now().subsec_nanosecond().unsigned_abs() % 1000) / 1000.0
+}

@@ -1,0 +1,138 @@
+//! The incident lifecycle, purely: from the incident and what its Rollout says now, the next
+//! status — state, severity, an append-only timeline, and the messages to send (the outbox).
+//!
+//! Triggered → Mitigating (rolling back) → Mitigated (rolled back, stable healthy) or Escalated
+//! (stable unhealthy too, or the rollback stuck) → Acknowledged → Resolved.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::record::raised;
+use crate::api::{
+    Delivery, DeliveryState, Incident, IncidentState, IncidentStatus, MessageKind, Phase, TimelineEntry, TimelineType,
+};
+
+/// A rollback still not done after this long has failed: the incident escalates.
+pub const ROLLBACK_STUCK_AFTER: Duration = Duration::from_secs(120);
+
+/// What the incident's Rollout says now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutView {
+    pub phase: Phase,
+    /// When the Rollout last decided to roll this revision back (None if it is not about it).
+    pub rollback_at: Option<Timestamp>,
+    pub stable_healthy: Option<bool>,
+    pub stable_message: Option<String>,
+}
+
+pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> IncidentStatus {
+    let spec = &incident.spec;
+    let mut st = incident.status.clone().unwrap_or_default();
+    let mut t = Timeline { st: &mut st, now };
+    if t.st.timeline.is_empty() {
+        t.st.severity = Some(spec.severity);
+        t.st.occurrences.push(spec.detected_at);
+        t.st.rollback_started_at = Some(spec.detected_at);
+        t.push_at(spec.detected_at, "rollgate", TimelineType::Detected, &spec.title);
+        t.push_at(
+            spec.detected_at,
+            "rollgate",
+            TimelineType::RollbackStarted,
+            &format!("canary share set to 0, stable {} to full capacity", spec.to_revision),
+        );
+        t.enqueue(&spec.channels, MessageKind::Trigger);
+    }
+    // The same revision failed again (after a retry): one incident, a longer timeline.
+    if let Some(at) = view.rollback_at.filter(|at| !t.st.occurrences.contains(at)) {
+        t.st.occurrences.push(at);
+        t.st.rollback_completed_at = None;
+        t.push_at(at, "rollgate", TimelineType::Detected, &format!("revision {} failed again", spec.from_revision));
+        t.push_at(at, "rollgate", TimelineType::RollbackStarted, "rolling back again");
+        t.enqueue(&spec.channels, MessageKind::Trigger);
+    }
+    let rolling_back = view.phase == Phase::RollingBack;
+    if t.st.rollback_completed_at.is_none() && !rolling_back {
+        t.st.rollback_completed_at = Some(now);
+        t.push("rollgate", TimelineType::RollbackDone, &format!("stable revision {} serves at full capacity", spec.to_revision));
+    }
+    let stuck = rolling_back
+        && t.st.rollback_started_at.is_some_and(|s| now.duration_since(s).as_secs() >= ROLLBACK_STUCK_AFTER.as_secs() as i64);
+    let message = view.stable_message.clone().unwrap_or_default();
+    if view.stable_healthy == Some(true) && !t.has(TimelineType::StableHealthy) && !t.has(TimelineType::StableUnhealthy) {
+        t.push("rollgate", TimelineType::StableHealthy, &message);
+    }
+    t.st.stable_healthy = view.stable_healthy.or(t.st.stable_healthy);
+    let unhealthy = view.stable_healthy == Some(false);
+    if (unhealthy || stuck) && !t.has(TimelineType::Escalated) {
+        let why = if unhealthy { message } else { "the rollback did not complete".to_string() };
+        if unhealthy {
+            t.push("rollgate", TimelineType::StableUnhealthy, &why);
+        }
+        let severity = raised(t.st.severity.unwrap_or(spec.severity));
+        t.st.severity = Some(severity);
+        t.push("rollgate", TimelineType::Escalated, &format!("severity raised to {severity:?}: {why}"));
+        t.enqueue(&spec.channels, MessageKind::Escalate);
+    }
+    if let Some(who) = &spec.acknowledged_by {
+        if !t.has(TimelineType::Acknowledged) {
+            t.push(who, TimelineType::Acknowledged, &format!("acknowledged by {who}"));
+            t.enqueue(&spec.channels, MessageKind::Acknowledge);
+        }
+    }
+    if let Some(who) = &spec.resolved_by {
+        if !t.has(TimelineType::Resolved) {
+            t.push(who, TimelineType::Resolved, &format!("resolved by {who}"));
+            t.enqueue(&spec.channels, MessageKind::Resolve);
+        }
+    }
+    st.state = if spec.resolved_by.is_some() {
+        IncidentState::Resolved
+    } else if spec.acknowledged_by.is_some() {
+        IncidentState::Acknowledged
+    } else if st.timeline.iter().any(|e| e.type_ == TimelineType::Escalated) {
+        IncidentState::Escalated
+    } else if st.rollback_completed_at.is_some() && st.stable_healthy == Some(true) {
+        IncidentState::Mitigated
+    } else if st.rollback_started_at.is_some() {
+        IncidentState::Mitigating
+    } else {
+        IncidentState::Triggered
+    };
+    st.observed_generation = incident.metadata.generation;
+    st
+}
+
+struct Timeline<'a> {
+    st: &'a mut IncidentStatus,
+    now: Timestamp,
+}
+
+impl Timeline<'_> {
+    fn has(&self, type_: TimelineType) -> bool {
+        self.st.timeline.iter().any(|e| e.type_ == type_)
+    }
+    fn push(&mut self, actor: &str, type_: TimelineType, message: &str) {
+        self.push_at(self.now, actor, type_, message);
+    }
+    fn push_at(&mut self, at: Timestamp, actor: &str, type_: TimelineType, message: &str) {
+        self.st.timeline.push(TimelineEntry { at, actor: actor.into(), type_, message: message.into() });
+    }
+    /// Queues `message` for every channel, behind what each channel already has queued.
+    fn enqueue(&mut self, channels: &[String], message: MessageKind) {
+        for channel in channels {
+            self.st.deliveries.push(Delivery {
+                channel: channel.clone(),
+                message,
+                state: DeliveryState::Pending,
+                attempts: 0,
+                last_error: None,
+                next_attempt_at: Some(self.now),
+                first_attempt_at: None,
+                delivered_at: None,
+                external_id: None,
+            });
+        }
+    }
+}
+
