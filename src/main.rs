@@ -24,6 +24,12 @@ enum Command {
         /// IncidentChannel (`namespace/name`) that every incident also goes to.
         #[arg(long, env = "ROLLGATE_DEFAULT_CHANNEL")]
         default_channel: Option<String>,
+        /// Most Rollouts in a canary phase at once, cluster-wide; the rest queue.
+        #[arg(long, default_value_t = 50, env = "ROLLGATE_MAX_CANARIES")]
+        max_canaries: usize,
+        /// Most Rollouts in a canary phase at once in one namespace.
+        #[arg(long, default_value_t = 10, env = "ROLLGATE_MAX_CANARIES_PER_NAMESPACE")]
+        max_canaries_per_namespace: usize,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
@@ -64,6 +70,8 @@ async fn main() -> Result<()> {
             namespace,
             log_format,
             default_channel,
+            max_canaries,
+            max_canaries_per_namespace,
         } => {
             init_logging(log_format);
             let client = kube::Client::try_default()
@@ -77,6 +85,7 @@ async fn main() -> Result<()> {
                 namespace,
                 instance,
                 default_channel,
+                caps: rollgate::controller::Caps { total: max_canaries, per_namespace: max_canaries_per_namespace },
             };
             tracing::info!(namespace = ?settings.namespace, "rollgate controller starting");
             rollgate::controller::run(client, settings).await;

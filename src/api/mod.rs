@@ -5,11 +5,13 @@
 //! missing) is judged by [`crate::spec`] and surfaces as the `Invalid` phase.
 
 mod channel;
+mod freeze;
 mod incident;
 mod rollout;
 mod status;
 
 pub use channel::*;
+pub use freeze::*;
 pub use incident::*;
 pub use rollout::*;
 pub use status::*;
@@ -25,7 +27,7 @@ use kube::CustomResourceExt;
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
-    vec![Rollout::crd(), Incident::crd(), IncidentChannel::crd()]
+    vec![Rollout::crd(), Incident::crd(), IncidentChannel::crd(), Freeze::crd()]
 }
 
 /// The CRDs as one multi-document YAML stream (what `crds/` holds and `rollgate crds` prints).

@@ -11,6 +11,8 @@ pub enum Phase {
     Pending,
     Progressing,
     Paused,
+    /// Waiting for a canary slot (the controller's concurrency cap).
+    Queued,
     RollingBack,
     RolledBack,
     Healthy,
@@ -47,6 +49,12 @@ pub struct RolloutStatus {
     /// Set by a `pause` request, cleared by `resume`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused_by_request: bool,
+    /// The Freeze holding this rollout, and who set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<FrozenBy>,
+    /// Since when this rollout waits for a canary slot (first come, first served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_since: Option<Timestamp>,
     /// Id of the last manual request handled (see `rollgate.dev/request`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_id: Option<String>,
@@ -178,4 +186,17 @@ pub struct Transition {
     pub to: Phase,
     pub reason: String,
     pub message: String,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FrozenBy {
+    /// The Freeze object.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub abort: bool,
 }

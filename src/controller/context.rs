@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 
 use super::config::ConfigCache;
-use crate::api::Incident;
+use super::admission::{Caps, Reservations};
+use crate::api::{Freeze, Incident, Rollout};
 use crate::gates::PrometheusPool;
 
 /// What the controller is told at start.
@@ -23,6 +24,8 @@ pub struct Settings {
     pub instance: Option<String>,
     /// IncidentChannel (`namespace/name`) every incident also goes to.
     pub default_channel: Option<String>,
+    /// Most Rollouts in a canary phase at once.
+    pub caps: Caps,
 }
 
 /// Shared by every reconcile.
@@ -41,10 +44,16 @@ pub struct Context {
     /// Metadata of ConfigMaps and Secrets (resourceVersions), from the config watches.
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub rollouts: Store<Rollout>,
+    pub freezes: Store<Freeze>,
+    /// Canary slots granted moments ago; held while a slot is being decided.
+    pub admission: tokio::sync::Mutex<Reservations>,
 }
 
 /// The caches `run` builds before the context.
 pub struct Stores {
+    pub rollouts: Store<Rollout>,
+    pub freezes: Store<Freeze>,
     pub deployments: Store<Deployment>,
     pub config: std::sync::Arc<ConfigCache>,
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
@@ -75,6 +84,9 @@ impl Context {
             config: stores.config,
             config_maps: stores.config_maps,
             secrets: stores.secrets,
+            rollouts: stores.rollouts,
+            freezes: stores.freezes,
+            admission: Default::default(),
             prometheus: PrometheusPool::default(),
         }
     }

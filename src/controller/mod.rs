@@ -4,6 +4,7 @@
 //! targets map to their Rollout) and as the cache that observation reads, so a reconcile makes
 //! no GET for workloads. Timers are requeues, not tasks: 1,000 Rollouts cost no threads.
 
+mod admission;
 mod apply;
 mod config;
 mod context;
@@ -20,17 +21,17 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::reflector::{self, ObjectRef};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
-use kube::runtime::metadata_watcher;
 use kube::runtime::watcher::{self, Config as WatcherConfig};
 
 use crate::workload::config::ConfigKind;
 use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Api, Client, ResourceExt};
 
+pub use admission::Caps;
 pub use context::{Context, Settings, Stores};
 pub use error::Error;
 
-use crate::api::{Incident, Rollout};
+use crate::api::{Freeze, Incident, Rollout};
 
 /// Annotation on a target Deployment naming the Rollout that drives it.
 pub const ROLLOUT_ANNOTATION: &str = "rollgate.dev/rollout";
@@ -63,19 +64,35 @@ pub async fn run(client: Client, settings: Settings) {
     let config = Arc::new(config::ConfigCache::default());
     let (config_maps, cm_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let (secrets, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
-    let cm_events = metadata_watcher(scoped::<ConfigMap>(&client, &settings), WatcherConfig::default().any_semantic())
+    let cm_events = watcher::watcher(scoped::<PartialObjectMeta<ConfigMap>>(&client, &settings), WatcherConfig::default().any_semantic())
         .default_backoff()
         .reflect(cm_writer)
         .touched_objects();
-    let secret_events = metadata_watcher(scoped::<Secret>(&client, &settings), WatcherConfig::default().any_semantic())
+    let secret_events = watcher::watcher(scoped::<PartialObjectMeta<Secret>>(&client, &settings), WatcherConfig::default().any_semantic())
         .default_backoff()
         .reflect(secret_writer)
         .touched_objects();
-    let stores = Stores { deployments: store, config: config.clone(), config_maps, secrets };
+    // Freezes are cluster-scoped and few: every change wakes the Rollouts it covers.
+    let (freezes, freeze_writer) = reflector::store::<Freeze>();
+    let freeze_events = watcher::watcher(Api::<Freeze>::all(client.clone()), WatcherConfig::default().any_semantic())
+        .default_backoff()
+        .reflect(freeze_writer)
+        .touched_objects();
+    let controller = Controller::new(rollouts, WatcherConfig::default().any_semantic());
+    let rollout_store = controller.store();
+    let stores = Stores { rollouts: rollout_store.clone(), freezes, deployments: store, config: config.clone(), config_maps, secrets };
     let ctx = Arc::new(Context::new(client, settings, stores, trigger));
     let (cm_users, secret_users) = (config.clone(), config);
-    let rollout_loop = Controller::new(rollouts, WatcherConfig::default().any_semantic())
+    let rollout_loop = controller
         .watches_stream(deployment_events, rollout_of)
+        .watches_stream(freeze_events, move |f: Freeze| {
+            rollout_store
+                .state()
+                .iter()
+                .filter(|r| f.covers(&r.namespace().unwrap_or_default()))
+                .map(|r| ObjectRef::from_obj(r.as_ref()))
+                .collect::<Vec<_>>()
+        })
         .watches_stream(cm_events, move |m| users(&cm_users, ConfigKind::ConfigMap, &m))
         .watches_stream(secret_events, move |m| users(&secret_users, ConfigKind::Secret, &m))
         .shutdown_on_signal()

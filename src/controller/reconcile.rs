@@ -71,6 +71,21 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         canary: None,
     };
     let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
+    let freeze = freeze_of(ctx, rollout);
+    // Deciding whether to start a canary holds the admission lock, so racing reconciles cannot
+    // take the same last slot.
+    let wants_slot = !super::admission::in_flight(&status)
+        && observed.stable.as_ref().is_some_and(|s| s.revision != observed.desired_revision);
+    let mut admission = if wants_slot { Some(ctx.admission.lock().await) } else { None };
+    let admitted = match admission.as_mut() {
+        Some(reservations) => {
+            let since = status.queued_since.unwrap_or(now);
+            let slots = reservations.overlay(slots(ctx));
+            let ns = rollout.namespace().unwrap_or_default();
+            super::admission::admitted((&ns, &rollout.name_any()), since, &slots, ctx.settings.caps)
+        }
+        None => true,
+    };
     let input = |readings| Input {
         spec: validated.as_ref(),
         generation: rollout.metadata.generation.unwrap_or(0),
@@ -78,6 +93,8 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         observed,
         readings,
         request: request.as_ref(),
+        freeze: freeze.as_ref(),
+        admitted,
         now,
     };
     let mut decision = plan::decide(input(&[]));
@@ -99,6 +116,12 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
             evaluate::readings(ctx, spec, &subject, &decision.wants, &endpoint, now).await;
         decision = plan::decide(input(&readings));
     }
+    if let Some(reservations) = admission.as_mut() {
+        if decision.events.iter().any(|e| e.reason == "CanaryStarted") {
+            reservations.grant(&rollout.namespace().unwrap_or_default(), &rollout.name_any());
+        }
+    }
+    drop(admission);
     if let Ok(seen) = &seen {
         apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
@@ -131,6 +154,40 @@ async fn config_bookkeeping(ctx: &Context, rollout: &Rollout, seen: &observe::Wo
         super::config::collect_garbage(ctx, rollout, &in_use).await?;
     }
     Ok(())
+}
+
+/// The Freeze covering this Rollout (the first by name; `abort` if any covering one asks).
+fn freeze_of(ctx: &Context, rollout: &Rollout) -> Option<crate::api::FrozenBy> {
+    let ns = rollout.namespace().unwrap_or_default();
+    let mut covering: Vec<_> = ctx.freezes.state().into_iter().filter(|f| f.covers(&ns)).collect();
+    covering.sort_by_key(|f| f.name_any());
+    let first = covering.first()?;
+    Some(crate::api::FrozenBy {
+        name: first.name_any(),
+        by: first.spec.by.clone(),
+        reason: first.spec.reason.clone(),
+        abort: covering.iter().any(|f| f.spec.abort),
+    })
+}
+
+/// Every Rollout's hold on a canary slot, from the cache.
+fn slots(ctx: &Context) -> Vec<super::admission::Slot> {
+    use super::admission::{Slot, SlotState, in_flight};
+    ctx.rollouts
+        .state()
+        .iter()
+        .filter_map(|r| {
+            let st = r.status.as_ref()?;
+            let state = if in_flight(st) {
+                SlotState::InFlight
+            } else if st.phase == crate::api::Phase::Queued {
+                SlotState::Queued(st.queued_since?)
+            } else {
+                return None;
+            };
+            Some(Slot { namespace: r.namespace().unwrap_or_default(), name: r.name_any(), state })
+        })
+        .collect()
 }
 
 fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {

@@ -11,6 +11,7 @@ pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp
     let message = status.message.clone().unwrap_or_default();
     let reason = format!("{phase:?}");
     let ready = phase == Phase::Healthy;
+    // Queued is not stalled: it progresses on its own once a slot frees.
     let stalled = matches!(phase, Phase::RolledBack | Phase::Invalid);
     let mut wanted = vec![
         ("Ready", ready, reason.clone(), message.clone()),
@@ -38,6 +39,11 @@ pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp
             if has_data { "DataPresent" } else { "NoData" }.into(),
             msg,
         ));
+    }
+    if let Some(f) = &status.frozen {
+        let by = f.by.clone().unwrap_or_default();
+        let why = f.reason.clone().unwrap_or_default();
+        wanted.push(("Frozen", true, "Frozen".into(), format!("Freeze {} set by {by}: {why}", f.name)));
     }
     if let Some(healthy) = status
         .verification

@@ -22,6 +22,8 @@ const IN_FLIGHT_RESYNC: Duration = Duration::from_secs(30);
 /// Retry a preflight that Prometheus could not answer.
 const PREFLIGHT_RETRY: Duration = Duration::from_secs(5);
 const MIN_REQUEUE: Duration = Duration::from_millis(100);
+/// A queued rollout looks for a free canary slot this often.
+const QUEUE_RECHECK: Duration = Duration::from_secs(2);
 
 pub(super) fn decide(input: Input<'_>) -> Decision {
     let mut p = Planner {
@@ -130,6 +132,27 @@ impl Planner<'_> {
         Workloads::default()
     }
 
+    /// Records the freeze (or its end) with an Event, once.
+    fn note_freeze(&mut self) {
+        let now = self.input.freeze.cloned();
+        if now == self.st.frozen {
+            return;
+        }
+        match &now {
+            Some(f) => self.event(EventType::Warning, "Frozen", freeze_note(f)),
+            None => self.event(EventType::Normal, "Unfrozen", "the freeze was lifted; rollouts resume"),
+        }
+        self.st.frozen = now;
+    }
+
+    /// Why transitions are held: a freeze, a pause request, or `spec.paused`.
+    fn hold_reason(&self) -> String {
+        match &self.st.frozen {
+            Some(f) => freeze_note(f),
+            None => "paused".to_string(),
+        }
+    }
+
     /// A request not handled before, once.
     fn take_request(&mut self) -> Option<Action> {
         let r = self.input.request?;
@@ -154,7 +177,8 @@ impl Planner<'_> {
             Some(Action::Resume) => self.st.paused_by_request = false,
             _ => {}
         }
-        let paused = spec.paused || self.st.paused_by_request;
+        self.note_freeze();
+        let paused = spec.paused || self.st.paused_by_request || self.st.frozen.is_some();
 
         let Some(stable) = obs.stable.clone() else {
             self.transition(
@@ -244,14 +268,22 @@ impl Planner<'_> {
         match in_flight {
             Some(c) if c == desired || paused => self.progress(spec, stable, &c, request, paused),
             _ if paused => {
+                let why = self.hold_reason();
+                self.transition(Phase::Paused, "Paused", format!("revision {desired} waits: {why}"));
+                self.hold(spec, stable)
+            }
+            _ if !self.input.admitted => {
+                let since = *self.st.queued_since.get_or_insert(self.now);
                 self.transition(
-                    Phase::Paused,
-                    "Paused",
-                    format!("revision {desired} waits: the rollout is paused"),
+                    Phase::Queued,
+                    "Queued",
+                    format!("revision {desired} waits for a canary slot (queued since {since})"),
                 );
+                self.wake_at(after(self.now, QUEUE_RECHECK));
                 self.hold(spec, stable)
             }
             _ => {
+                self.st.queued_since = None;
                 self.start_canary(desired, retry);
                 self.progress(spec, stable, desired, request, paused)
             }
@@ -431,6 +463,10 @@ impl Planner<'_> {
                 "aborted by request".into(),
             );
         }
+        if let Some(f) = self.st.frozen.clone().filter(|f| f.abort) {
+            let why = format!("aborted: {}", freeze_note(&f));
+            return self.start_rollback(spec, stable, canary, "FreezeAbort", why);
+        }
         if !self.preflight(spec, stable, canary) {
             return hold(self);
         }
@@ -441,7 +477,7 @@ impl Planner<'_> {
                 self.transition(
                     Phase::Paused,
                     "Paused",
-                    format!("revision {canary} waits before stage 1: paused"),
+                    format!("revision {canary} waits before stage 1: {}", self.hold_reason()),
                 );
                 return hold(self);
             }
@@ -623,7 +659,8 @@ impl Planner<'_> {
             stage.weight
         );
         if paused {
-            self.transition(Phase::Paused, "Paused", format!("{at}: paused"));
+            let why = self.hold_reason();
+            self.transition(Phase::Paused, "Paused", format!("{at}: {why}"));
         } else {
             self.transition(Phase::Progressing, "Resumed", format!("{at}: {waiting}"));
         }
@@ -900,7 +937,7 @@ impl Planner<'_> {
                 self.transition(
                     Phase::Paused,
                     "Paused",
-                    format!("revision {} serves; paused", stable.revision),
+                    format!("revision {} serves; {}", stable.revision, self.hold_reason()),
                 );
             } else if promoting {
                 self.transition(
@@ -935,6 +972,12 @@ impl Planner<'_> {
             target_replicas: None,
         }
     }
+}
+
+fn freeze_note(f: &crate::api::FrozenBy) -> String {
+    let by = f.by.as_deref().unwrap_or("someone");
+    let reason = f.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+    format!("frozen by {by} (Freeze {}){reason}", f.name)
 }
 
 fn describe_failure(g: &GateStatus, spec: &Spec) -> String {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{RolloutStatus, Verdict};
+use crate::api::{FrozenBy, RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
 pub use conditions::truncate;
 pub use gates::{Due, Purpose};
@@ -71,6 +71,11 @@ pub struct Input<'a> {
     pub observed: &'a Observed,
     pub readings: &'a [Reading],
     pub request: Option<&'a Request>,
+    /// The Freeze covering this rollout's namespace, if any.
+    pub freeze: Option<&'a FrozenBy>,
+    /// Whether a new canary may start now (the controller's concurrency cap, first come first
+    /// served). Only consulted when a canary would start.
+    pub admitted: bool,
     pub now: Timestamp,
 }
 

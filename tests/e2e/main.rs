@@ -5,6 +5,7 @@
 mod adoption;
 mod config;
 mod controls;
+mod freeze;
 mod incidents;
 mod platform;
 mod release;

@@ -64,6 +64,11 @@ impl Fixture {
         ControllerProcess::start(self.env, self.name(), prometheus_url)
     }
 
+    /// Starts a controller process for this namespace with extra flags.
+    pub fn controller_args(&self, args: &[&str]) -> ControllerProcess {
+        ControllerProcess::start_with(self.env, self.name(), &self.env.prometheus_url, args)
+    }
+
     /// Adopts `app` (4 pods of image app:v1, healthy metrics on both tracks) under a Rollout
     /// with `stages` and `gates`, started with `controller`, and waits until it is Healthy and
     /// `prometheus_url` has the rates of both tracks (so gates see data, not a warming cache).
@@ -361,11 +366,16 @@ pub struct ControllerProcess {
     env: &'static PlatformEnv,
     namespace: String,
     prometheus_url: String,
+    extra: Vec<String>,
     pub log: std::path::PathBuf,
 }
 
 impl ControllerProcess {
     pub fn start(env: &'static PlatformEnv, namespace: &str, prometheus_url: &str) -> Self {
+        Self::start_with(env, namespace, prometheus_url, &[])
+    }
+
+    pub fn start_with(env: &'static PlatformEnv, namespace: &str, prometheus_url: &str, extra: &[&str]) -> Self {
         let log = env
             .work_dir
             .join(format!("controller-{namespace}-{}.log", std::process::id()));
@@ -374,6 +384,7 @@ impl ControllerProcess {
             env,
             namespace: namespace.into(),
             prometheus_url: prometheus_url.into(),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             log,
         };
         p.spawn();
@@ -394,6 +405,7 @@ impl ControllerProcess {
                 "--prometheus-url",
                 &self.prometheus_url,
             ])
+            .args(&self.extra)
             .env("KUBECONFIG", &self.env.kubeconfig)
             .env("RUST_LOG", "info,rollgate=debug,kube_runtime=warn")
             .stdout(Stdio::from(out.try_clone().unwrap()))
