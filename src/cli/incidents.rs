@@ -1,4 +1,5 @@
-//! `rollgate incidents`, `incident ack|resolve`, `postmortem`.
+//! `rollgate incidents`, `incident ack|resolve`, `postmortem` (the draft is written by
+//! [`crate::incident::postmortem`] from what the Incident recorded).
 
 use kube::api::{ListParams, Patch, PatchParams};
 use serde::Serialize;
@@ -32,6 +33,13 @@ pub struct Marked {
     pub incident: String,
     pub field: String,
     pub by: String,
+}
+
+/// `rollgate postmortem` as data: the draft is Markdown either way.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Postmortem {
+    pub incident: String,
+    pub markdown: String,
 }
 
 /// The merge patch that marks an incident.
@@ -95,6 +103,20 @@ pub async fn mark(
             m.namespace, m.incident, m.by
         )
     })
+}
+
+pub async fn postmortem(scope: &Scope, name: &str) -> Result<(), CliError> {
+    let cluster = Cluster::connect(scope).await?;
+    let incident = cluster
+        .api::<Incident>()
+        .get(name)
+        .await
+        .map_err(|e| CliError::kube(format!("incident {name}"), &cluster.namespace, e))?;
+    let data = Postmortem {
+        incident: name.to_string(),
+        markdown: crate::incident::postmortem::render(&incident),
+    };
+    scope.output.print(&data, |p| p.markdown.clone())
 }
 
 #[cfg(test)]

@@ -89,6 +89,12 @@ pub enum Command {
     /// Acknowledge or resolve an incident.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Print a post-mortem draft (Markdown) of an incident.
+    Postmortem {
+        name: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
     /// Check Rollout manifests offline: schema, validation rules, gate queries.
     Lint(LintArgs),
 }
@@ -200,6 +206,7 @@ pub async fn run(command: Command) -> Result<i32, CliError> {
         Command::Incident(IncidentCommand::Resolve { name, by, scope }) => {
             incidents::mark(&scope, &name, incidents::Mark::Resolved, by).await?;
         }
+        Command::Postmortem { name, scope } => incidents::postmortem(&scope, &name).await?,
         Command::Lint(args) => return lint::run(&args).await,
     }
     Ok(0)

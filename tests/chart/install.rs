@@ -223,6 +223,10 @@ async fn the_service_account_has_exactly_the_rights_the_controller_needs() {
     for verb in ["get", "list", "watch", "create", "patch", "update"] {
         granted.push((verb, "apps", "deployments", "default"));
     }
+    // Freezes are set by people; the controller only reads them.
+    for verb in ["get", "list", "watch"] {
+        granted.push((verb, "rollgate.dev", "freezes", ""));
+    }
     for verb in ["get", "list", "watch", "create", "patch", "delete"] {
         granted.push((verb, "", "configmaps", "default"));
         granted.push((verb, "", "secrets", "default"));
@@ -245,6 +249,8 @@ async fn the_service_account_has_exactly_the_rights_the_controller_needs() {
         ("delete", "apps", "deployments", "default"),
         ("delete", "rollgate.dev", "rollouts", "default"),
         ("create", "rollgate.dev", "rollouts", "default"),
+        ("create", "rollgate.dev", "freezes", ""),
+        ("delete", "rollgate.dev", "freezes", ""),
         (
             "create",
             "apiextensions.k8s.io",

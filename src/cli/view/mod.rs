@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use crate::api::{Gate, Phase, Rollout, RolloutStatus, StageStatus, Verdict};
+use crate::api::{
+    ConfigChange, FrozenBy, Gate, Phase, Rollout, RolloutStatus, StageStatus, Verdict,
+};
 use crate::plan::spec::{DEFAULT_ERROR_LIMIT, DEFAULT_FAILURE_LIMIT};
 
 pub use render::render;
@@ -30,6 +32,15 @@ pub struct RolloutView {
     pub message: Option<String>,
     /// `spec.paused` or a pause request.
     pub paused: bool,
+    /// The Freeze holding this rollout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<FrozenBy>,
+    /// How long this rollout has waited for a canary slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_seconds: Option<i64>,
+    /// ConfigMaps and Secrets whose content differs between stable and canary (key names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config_changes: Vec<ConfigChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stable_revision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,6 +186,12 @@ impl RolloutView {
             phase: status.phase,
             message: status.message.clone(),
             paused,
+            frozen: status.frozen.clone(),
+            queued_seconds: status
+                .queued_since
+                .filter(|_| status.phase == Phase::Queued)
+                .map(|t| seconds_between(t, now)),
+            config_changes: status.config_changes.clone(),
             stable_revision: status.stable_revision.clone(),
             canary_revision: status.canary_revision.clone(),
             weight: exposure.map_or(0, |e| e.weight),
@@ -281,7 +298,11 @@ fn stage_views(
                     view.state = StageState::Current;
                     let left = stage.bake_until.map(|b| seconds_between(now, b).max(0));
                     view.bake_left_seconds = left;
-                    view.waiting = Some(waiting(stage, manual, paused, left, &rollout.name_any()));
+                    let held = Held {
+                        paused,
+                        frozen: status.frozen.as_ref().map(|f| f.name.as_str()),
+                    };
+                    view.waiting = Some(waiting(stage, manual, held, left, &rollout.name_any()));
                 }
             }
             view
@@ -289,15 +310,25 @@ fn stage_views(
         .collect()
 }
 
+/// What holds every transition: a pause, a Freeze.
+#[derive(Clone, Copy)]
+struct Held<'a> {
+    paused: bool,
+    frozen: Option<&'a str>,
+}
+
 /// What the current stage waits for, in the order the controller checks it.
 fn waiting(
     stage: &StageStatus,
     manual: bool,
-    paused: bool,
+    held: Held<'_>,
     bake_left: Option<i64>,
     name: &str,
 ) -> String {
-    if paused {
+    if let Some(freeze) = held.frozen {
+        return format!("frozen (Freeze {freeze})");
+    }
+    if held.paused {
         return format!("paused (rollgate resume {name})");
     }
     if stage.ready_at.is_none() {

@@ -37,8 +37,37 @@ pub fn render(view: &RolloutView) -> String {
         view.canary_pods,
         view.replicas
     );
+    if let Some(f) = &view.frozen {
+        let mut line = format!("Freeze {}", f.name);
+        if let Some(by) = &f.by {
+            line += &format!(" by {by}");
+        }
+        if let Some(reason) = &f.reason {
+            line += &format!(": {}", one_line(reason));
+        }
+        if f.abort {
+            line += " (aborts canaries)";
+        }
+        let _ = writeln!(out, "Frozen:     {line}");
+    }
+    if let Some(q) = view.queued_seconds {
+        let _ = writeln!(
+            out,
+            "Queued:     waiting {} for a canary slot (the controller's concurrency cap)",
+            table::age(q)
+        );
+    }
+    for (i, c) in view.config_changes.iter().enumerate() {
+        let label = if i == 0 { "Config:" } else { "" };
+        let keys = if c.keys.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.keys.join(", "))
+        };
+        let _ = writeln!(out, "{label:<12}{} {}{keys}", c.kind, c.name);
+    }
     if let Some(i) = &view.incident {
-        let _ = writeln!(out, "Incident:   {i}   (rollgate incidents)");
+        let _ = writeln!(out, "Incident:   {i}   (rollgate postmortem {i})");
     }
     if let Some(v) = &view.verification {
         let health = match v.stable_healthy {

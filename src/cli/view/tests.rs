@@ -245,3 +245,49 @@ shop        checkout-91be02aa11   Escalated   sev1       checkout   GateFailed  
 "
     );
 }
+
+#[test]
+fn a_frozen_rollout_names_the_freeze_and_who_set_it() {
+    let mut r = baking();
+    let s = r.status.as_mut().unwrap();
+    s.phase = Phase::Paused;
+    s.frozen = Some(
+        serde_json::from_value(json!({
+            "name": "release-freeze", "by": "alice", "reason": "Black Friday"
+        }))
+        .unwrap(),
+    );
+    let v = RolloutView::new(&r, at(NOW));
+    assert_eq!(
+        v.stages[1].waiting.as_deref(),
+        Some("frozen (Freeze release-freeze)")
+    );
+    assert!(render(&v).contains("Frozen:     Freeze release-freeze by alice: Black Friday\n"));
+}
+
+#[test]
+fn a_queued_rollout_says_how_long_it_waited_and_config_changes_are_listed() {
+    let mut r = baking();
+    let s = r.status.as_mut().unwrap();
+    s.phase = Phase::Queued;
+    s.queued_since = Some(at("2026-01-01T11:58:00Z"));
+    s.config_changes = vec![
+        serde_json::from_value(
+            json!({"kind": "ConfigMap", "name": "pricing", "keys": ["pricing.yaml"]}),
+        )
+        .unwrap(),
+        serde_json::from_value(json!({"kind": "Secret", "name": "db", "keys": ["password"]}))
+            .unwrap(),
+    ];
+    let text = render(&RolloutView::new(&r, at(NOW)));
+    assert!(
+        text.contains("Queued:     waiting 2m for a canary slot"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Config:     ConfigMap pricing (pricing.yaml)\n            Secret db (password)\n"
+        ),
+        "{text}"
+    );
+}
