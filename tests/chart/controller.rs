@@ -1,14 +1,18 @@
 //! A controller process with nothing but the chart's rights (the ServiceAccount's token, the
-//! rendered args and env) takes a release through: adoption, a promotion, the hand-back.
+//! rendered args and env) does its whole job: adoption, a config release (snapshots), an
+//! aborted image release (rollback and Incident), the hand-back.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::Api;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use rollgate::api::{Phase, Rollout};
+use kube::{Api, ResourceExt};
+use rollgate::api::{Incident, Phase, Rollout};
+use rollgate::plan::request::ANNOTATION;
+use rollgate::plan::{Action, Request};
 use serde_json::{Value, json};
 
 use crate::helm::find;
@@ -91,8 +95,78 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// A Deployment `app` of 3 pods mounting ConfigMap `app-config`, under a Rollout whose first
+/// stage bakes long enough to abort it.
+async fn app(chart: &Installed) {
+    let ns = &chart.ns.name;
+    let config: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "app-config"}, "data": {"mode": "safe"}
+    }))
+    .unwrap();
+    Api::<ConfigMap>::namespaced(chart.admin.clone(), ns)
+        .create(&PostParams::default(), &config)
+        .await
+        .expect("create config");
+    let app: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "app"}},
+            "template": {
+                "metadata": {"labels": {"app": "app"}},
+                "spec": {
+                    "containers": [{"name": "app", "image": "app:v1",
+                        "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}],
+                        "securityContext": {
+                            "runAsNonRoot": true, "runAsUser": 1000, "allowPrivilegeEscalation": false,
+                            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}],
+                    "volumes": [{"name": "config", "configMap": {"name": "app-config"}}],
+                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
+                }
+            }
+        }
+    }))
+    .unwrap();
+    Api::<Deployment>::namespaced(chart.admin.clone(), ns)
+        .create(&PostParams::default(), &app)
+        .await
+        .expect("create app");
+    let rollout: Rollout = serde_json::from_value(json!({
+        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "app"},
+        "spec": {
+            "targetRef": {"kind": "Deployment", "name": "app"},
+            "replicas": 3,
+            "stages": [{"weight": 34, "bake": "4s"}, {"weight": 100, "bake": "1s"}],
+            "progressDeadline": "60s"
+        }
+    }))
+    .unwrap();
+    Api::<Rollout>::namespaced(chart.admin.clone(), ns)
+        .create(&PostParams::default(), &rollout)
+        .await
+        .expect("create rollout");
+}
+
+/// Waits until the Rollout is in `phase` with a stable revision other than `not`.
+async fn settled(
+    rollouts: &Api<Rollout>,
+    controller: &Controller,
+    phase: Phase,
+    not: Option<&str>,
+) -> String {
+    let what = format!("rollout app {phase:?} (stable revision other than {not:?})");
+    wait_for(&what, controller, || async move {
+        let s = rollouts.get("app").await.ok()?.status?;
+        let stable = s.stable_revision?;
+        (s.phase == phase && Some(stable.as_str()) != not).then_some(stable)
+    })
+    .await
+}
+
 #[tokio::test]
-async fn a_controller_with_only_the_charts_rights_takes_a_release_through() {
+async fn a_controller_with_only_the_charts_rights_runs_releases_config_and_incidents() {
     let prometheus = rollgate_platform::shared().prometheus_url.clone();
     let chart = Installed::new("chart-run", |ns| {
         vec![
@@ -106,81 +180,71 @@ async fn a_controller_with_only_the_charts_rights_takes_a_release_through() {
     let ns = chart.ns.name.clone();
     let deployments: Api<Deployment> = Api::namespaced(chart.admin.clone(), &ns);
     let rollouts: Api<Rollout> = Api::namespaced(chart.admin.clone(), &ns);
-    let app: Deployment = serde_json::from_value(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "app"},
-        "spec": {
-            "replicas": 3,
-            "selector": {"matchLabels": {"app": "app"}},
-            "template": {
-                "metadata": {"labels": {"app": "app"}},
-                "spec": {
-                    "containers": [{"name": "app", "image": "app:v1", "securityContext": {
-                        "runAsNonRoot": true, "runAsUser": 1000, "allowPrivilegeEscalation": false,
-                        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}],
-                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
-                }
-            }
-        }
-    }))
-    .unwrap();
-    deployments
-        .create(&PostParams::default(), &app)
+    let configs: Api<ConfigMap> = Api::namespaced(chart.admin.clone(), &ns);
+    app(&chart).await;
+    let adopted = settled(&rollouts, &controller, Phase::Healthy, None).await;
+
+    // A config release: the controller snapshots the ConfigMap (configmaps create).
+    let edit = json!({"data": {"mode": "fast"}});
+    configs
+        .patch("app-config", &PatchParams::default(), &Patch::Merge(edit))
         .await
-        .expect("create app");
-    let rollout: Rollout = serde_json::from_value(json!({
-        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": "app"},
-        "spec": {
-            "targetRef": {"kind": "Deployment", "name": "app"},
-            "replicas": 3,
-            "stages": [{"weight": 34, "bake": "1s"}, {"weight": 100, "bake": "1s"}],
-            "progressDeadline": "60s"
-        }
-    }))
-    .unwrap();
-    rollouts
-        .create(&PostParams::default(), &rollout)
+        .expect("edit config");
+    let configured = settled(&rollouts, &controller, Phase::Healthy, Some(&adopted)).await;
+    let snapshots = configs
+        .list(&Default::default())
         .await
-        .expect("create rollout");
-    let phase_is = |phase: Phase| {
-        let rollouts = rollouts.clone();
-        move || {
-            let rollouts = rollouts.clone();
-            async move {
-                let r = rollouts.get("app").await.ok()?;
-                let s = r.status?;
-                (s.phase == phase).then_some(s.stable_revision)
-            }
-        }
-    };
-    let first = wait_for("adoption (Healthy)", &controller, phase_is(Phase::Healthy)).await;
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|c| c.name_any().starts_with("app-config-"))
+        .count();
+    assert!(snapshots >= 1, "no snapshot of app-config was made");
+
+    // An image release, aborted: a rollback and an Incident (incidents create, status patch).
     let image = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}});
     deployments
         .patch("app", &PatchParams::default(), &Patch::Strategic(image))
         .await
         .expect("new image");
-    wait_for("the release to be promoted", &controller, || {
-        let rollouts = rollouts.clone();
-        let first = first.clone();
-        async move {
-            let s = rollouts.get("app").await.ok()?.status?;
-            (s.phase == Phase::Healthy && s.stable_revision != first).then_some(())
-        }
+    settled(&rollouts, &controller, Phase::Progressing, None).await;
+    let abort = Request::new(Action::Abort, "chart-abort").encode();
+    let annotate = json!({"metadata": {"annotations": {ANNOTATION: abort}}});
+    rollouts
+        .patch("app", &PatchParams::default(), &Patch::Merge(annotate))
+        .await
+        .expect("abort");
+    settled(&rollouts, &controller, Phase::RolledBack, None).await;
+    let incidents: Api<Incident> = Api::namespaced(chart.admin.clone(), &ns);
+    wait_for("an Incident with a status", &controller, || async {
+        let list = incidents.list(&Default::default()).await.ok()?;
+        list.items
+            .into_iter()
+            .find(|i| i.spec.reason == "Aborted" && i.status.is_some())
     })
     .await;
+    let stable = rollouts
+        .get("app")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .stable_revision;
+    assert_eq!(
+        stable.as_deref(),
+        Some(configured.as_str()),
+        "stable kept the config release"
+    );
+
+    // The hand-back: the finalizer comes off, the target gets its replicas back.
     rollouts
         .delete("app", &DeleteParams::default())
         .await
         .expect("delete rollout");
-    wait_for("the hand-back of the Deployment", &controller, || {
-        let rollouts = rollouts.clone();
-        let deployments = deployments.clone();
-        async move {
-            let gone = rollouts.get_opt("app").await.ok()?.is_none();
-            let replicas = deployments.get("app").await.ok()?.spec?.replicas;
-            (gone && replicas == Some(3)).then_some(())
-        }
+    wait_for("the hand-back of the Deployment", &controller, || async {
+        let gone = rollouts.get_opt("app").await.ok()?.is_none();
+        let replicas = deployments.get("app").await.ok()?.spec?.replicas;
+        (gone && replicas == Some(3)).then_some(())
     })
     .await;
     let log = controller.log();
