@@ -56,6 +56,8 @@ impl Controller {
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", format!("{}-0", chart.ns.name))
             .env("POD_NAMESPACE", &chart.ns.name)
+            // Other controllers of the test run listen too: any free port for /metrics.
+            .env("ROLLGATE_METRICS_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info,rollgate=debug,kube_runtime=warn")
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
