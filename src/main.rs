@@ -30,6 +30,20 @@ enum Command {
         /// Most Rollouts in a canary phase at once in one namespace.
         #[arg(long, default_value_t = 10, env = "ROLLGATE_MAX_CANARIES_PER_NAMESPACE")]
         max_canaries_per_namespace: usize,
+        /// Run several replicas: only the holder of the Lease reconciles.
+        #[arg(long)]
+        leader_elect: bool,
+        /// Namespace of the Lease (defaults to the pod's namespace, else `default`).
+        #[arg(long, env = "POD_NAMESPACE")]
+        lease_namespace: Option<String>,
+        #[arg(long, default_value = "rollgate")]
+        lease_name: String,
+        /// Seconds a lease lasts without renewal: the longest a handover takes.
+        #[arg(long, default_value_t = 15)]
+        lease_duration: u64,
+        /// Where `/metrics`, `/healthz` and `/readyz` listen.
+        #[arg(long, default_value = "0.0.0.0:8080", env = "ROLLGATE_METRICS_ADDR")]
+        metrics_addr: std::net::SocketAddr,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
@@ -53,6 +67,15 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// SIGTERM (Kubernetes) or Ctrl-C.
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     // One rustls crypto provider for kube and reqwest alike.
@@ -72,6 +95,11 @@ async fn main() -> Result<()> {
             default_channel,
             max_canaries,
             max_canaries_per_namespace,
+            leader_elect,
+            lease_namespace,
+            lease_name,
+            lease_duration,
+            metrics_addr,
         } => {
             init_logging(log_format);
             let client = kube::Client::try_default()
@@ -88,7 +116,38 @@ async fn main() -> Result<()> {
                 caps: rollgate::controller::Caps { total: max_canaries, per_namespace: max_canaries_per_namespace },
             };
             tracing::info!(namespace = ?settings.namespace, "rollgate controller starting");
-            rollgate::controller::run(client, settings).await;
+            let metrics = std::sync::Arc::new(rollgate::controller::metrics::Metrics::default());
+            let health = std::sync::Arc::new(rollgate::controller::serve::Health::default());
+            let (stop_tx, stop) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down");
+                let _ = stop_tx.send(true);
+            });
+            let mut server_stop = stop.clone();
+            let server = rollgate::controller::serve::serve(metrics_addr, metrics.clone(), health.clone(), async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            });
+            let server = tokio::spawn(server);
+            if leader_elect {
+                let lease = rollgate::controller::leader::LeaseSettings {
+                    name: lease_name,
+                    namespace: lease_namespace.unwrap_or_else(|| "default".into()),
+                    duration: lease_duration,
+                };
+                let stopped =
+                    rollgate::controller::leader::run_elected(client, settings, lease, metrics, health, stop).await?;
+                if stopped == rollgate::controller::leader::Stopped::LostLease {
+                    anyhow::bail!("lost the leader lease: exiting so a restart rejoins as a follower");
+                }
+            } else {
+                let mut stop = stop;
+                rollgate::controller::run(client, settings, metrics, health, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            }
+            server.abort();
         }
     }
     Ok(())

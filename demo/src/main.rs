@@ -61,7 +61,11 @@ async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEn
             prometheus_url: Some(env.prometheus_url.clone()),
             namespace: Some(NS.into()),
             instance: Some("demo".into()),
+            ..Default::default()
         },
+        Default::default(),
+        Default::default(),
+        std::future::pending(),
     ));
     story.say("Started the rollgate controller.");
 

@@ -48,6 +48,7 @@ pub struct Context {
     pub freezes: Store<Freeze>,
     /// Canary slots granted moments ago; held while a slot is being decided.
     pub admission: tokio::sync::Mutex<Reservations>,
+    pub metrics: std::sync::Arc<super::metrics::Metrics>,
 }
 
 /// The caches `run` builds before the context.
@@ -66,6 +67,7 @@ impl Context {
         settings: Settings,
         stores: Stores,
         incident_trigger: mpsc::Sender<ObjectRef<Incident>>,
+        metrics: std::sync::Arc<super::metrics::Metrics>,
     ) -> Self {
         let reporter = Reporter {
             controller: "rollgate".into(),
@@ -87,6 +89,7 @@ impl Context {
             rollouts: stores.rollouts,
             freezes: stores.freezes,
             admission: Default::default(),
+            metrics,
             prometheus: PrometheusPool::default(),
         }
     }

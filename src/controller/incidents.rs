@@ -78,7 +78,9 @@ pub async fn open(ctx: &Context, rollout: &Rollout, status: &RolloutStatus, imag
         vec![o]
     });
     match api.create(&PostParams::default(), &incident).await {
-        Ok(_) => {}
+        Ok(_) => {
+            ctx.metrics.incidents_opened.inc();
+        }
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }
@@ -181,7 +183,17 @@ async fn attempt(ctx: &Context, incident: &Incident, index: usize, now: Timestam
     };
     let id = format!("{}-{index}", incident.uid().unwrap_or_default());
     match channels::build(&dest, incident, d.message, now, &id) {
-        Ok(Some(out)) => Some(channels::send(&ctx.http, &out, SEND_TIMEOUT).await),
+        Ok(Some(out)) => {
+            let outcome = channels::send(&ctx.http, &out, SEND_TIMEOUT).await;
+            let label = match &outcome {
+                Outcome::Delivered { .. } => "delivered",
+                Outcome::Retry { .. } => "retry",
+                Outcome::Permanent { .. } => "failed",
+            };
+            let channel_type = format!("{:?}", dest.type_).to_lowercase();
+            ctx.metrics.deliveries.get_or_create(&super::metrics::DeliveryLabels { channel_type, outcome: label }).inc();
+            Some(outcome)
+        }
         Ok(None) => None,
         Err(e) => Some(Outcome::Permanent { error: e.to_string() }),
     }

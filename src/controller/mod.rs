@@ -11,8 +11,11 @@ mod context;
 mod error;
 mod evaluate;
 mod incidents;
+pub mod leader;
+pub mod metrics;
 mod observe;
 mod reconcile;
+pub mod serve;
 
 use std::sync::Arc;
 
@@ -38,8 +41,15 @@ pub const ROLLOUT_ANNOTATION: &str = "rollgate.dev/rollout";
 /// Finalizer that hands the workload back to the target Deployment before the tracks go.
 pub const FINALIZER: &str = "rollgate.dev/hand-back";
 
-/// Runs the controller until the process is asked to stop.
-pub async fn run(client: Client, settings: Settings) {
+/// Runs the controller until `shutdown` completes (a signal, or a lost leader lease).
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    metrics: Arc<metrics::Metrics>,
+    health: Arc<serve::Health>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let (rollouts, deployments): (Api<Rollout>, Api<Deployment>) = match &settings.namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),
@@ -81,7 +91,8 @@ pub async fn run(client: Client, settings: Settings) {
     let controller = Controller::new(rollouts, WatcherConfig::default().any_semantic());
     let rollout_store = controller.store();
     let stores = Stores { rollouts: rollout_store.clone(), freezes, deployments: store, config: config.clone(), config_maps, secrets };
-    let ctx = Arc::new(Context::new(client, settings, stores, trigger));
+    let ctx = Arc::new(Context::new(client, settings, stores, trigger, metrics));
+    tokio::spawn(watch_readiness(ctx.clone(), health));
     let (cm_users, secret_users) = (config.clone(), config);
     let rollout_loop = controller
         .watches_stream(deployment_events, rollout_of)
@@ -95,15 +106,34 @@ pub async fn run(client: Client, settings: Settings) {
         })
         .watches_stream(cm_events, move |m| users(&cm_users, ConfigKind::ConfigMap, &m))
         .watches_stream(secret_events, move |m| users(&secret_users, ConfigKind::Secret, &m))
-        .shutdown_on_signal()
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
         .for_each(log_result);
     let incident_loop = Controller::new(incidents, WatcherConfig::default().any_semantic())
         .reconcile_on(triggered)
-        .shutdown_on_signal()
+        .graceful_shutdown_on(shutdown)
         .run(incidents::reconcile, incidents::error_policy, ctx)
         .for_each(log_result);
     futures::join!(rollout_loop, incident_loop);
+}
+
+/// Ready once the caches are filled; then keeps the rollouts-by-phase gauge current.
+async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>) {
+    // The Deployment cache is what observation reads (kube's Controller store does not report
+    // readiness here, so it is not waited on).
+    let _ = ctx.deployments.wait_until_ready().await;
+    health.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    loop {
+        let mut counts: std::collections::HashMap<String, i64> = Default::default();
+        for r in ctx.rollouts.state() {
+            *counts.entry(format!("{:?}", r.status.as_ref().map(|s| s.phase).unwrap_or_default())).or_default() += 1;
+        }
+        ctx.metrics.rollouts.clear();
+        for (phase, n) in counts {
+            ctx.metrics.rollouts.get_or_create(&metrics::PhaseLabels { phase }).set(n);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
 }
 
 async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {

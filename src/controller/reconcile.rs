@@ -16,6 +16,15 @@ use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
 
 pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let labels = super::metrics::Loop { controller: "rollout" };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(rollout, &ctx).await;
+    ctx.metrics.duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Action, Error> {
     let api: Api<Rollout> =
         Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, rollout, |event| async {
@@ -28,7 +37,9 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-pub fn error_policy(rollout: Arc<Rollout>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> Action {
+    let labels = super::metrics::ErrorLabels { controller: "rollout", category: error.category() };
+    ctx.metrics.errors.get_or_create(&labels).inc();
     match error {
         Error::Finalizer(e)
             if matches!(
@@ -48,6 +59,11 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, _ctx: Arc<Context>) ->
 
 /// observe → plan → (evaluate → plan) → apply → status.
 async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
+    // Before the Deployment cache is filled every target looks missing; deciding then would
+    // mark the Rollout Invalid for nothing (and a fresh leader would act on it).
+    if ctx.deployments.wait_until_ready().await.is_err() {
+        return Ok(Action::requeue(std::time::Duration::from_secs(1)));
+    }
     let now = Timestamp::now();
     let seen = observe::workloads(ctx, rollout).await?;
     let validated = seen
@@ -115,6 +131,10 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         let readings =
             evaluate::readings(ctx, spec, &subject, &decision.wants, &endpoint, now).await;
         decision = plan::decide(input(&readings));
+        for r in &readings {
+            let verdict = format!("{:?}", r.verdict);
+            ctx.metrics.gate_evaluations.get_or_create(&super::metrics::VerdictLabels { verdict }).inc();
+        }
     }
     if let Some(reservations) = admission.as_mut() {
         if decision.events.iter().any(|e| e.reason == "CanaryStarted") {
@@ -122,6 +142,10 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         }
     }
     drop(admission);
+    if decision.status.phase == crate::api::Phase::RollingBack && status.phase != crate::api::Phase::RollingBack {
+        let reason = decision.status.rollback.as_ref().map_or_else(String::new, |r| r.reason.clone());
+        ctx.metrics.rollbacks.get_or_create(&super::metrics::ReasonLabels { reason }).inc();
+    }
     if let Ok(seen) = &seen {
         apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;

@@ -263,7 +263,9 @@ impl Planner<'_> {
             return self.hold(spec, stable);
         }
         let in_flight = self.st.canary_revision.clone().filter(|c| {
-            matches!(self.st.phase, Phase::Progressing | Phase::Paused) && *c != stable.revision
+            // Invalid keeps the canary in flight: a spec fixed (or a cache caught up) resumes
+            // where it was instead of starting over.
+            matches!(self.st.phase, Phase::Progressing | Phase::Paused | Phase::Invalid) && *c != stable.revision
         });
         match in_flight {
             Some(c) if c == desired || paused => self.progress(spec, stable, &c, request, paused),
@@ -346,12 +348,7 @@ impl Planner<'_> {
     /// Runs every gate once against stable before the canary gets any share.
     /// Returns false while the preflight is not complete (the caller holds).
     fn preflight(&mut self, spec: &Spec, stable: &Track, canary: &str) -> bool {
-        if spec.gates.is_empty()
-            || self
-                .st
-                .preflight
-                .as_ref()
-                .is_some_and(|p| p.revision == canary)
+        if spec.gates.is_empty() || self.st.preflight.as_ref().is_some_and(|p| p.revision == canary && p.errors.is_empty())
         {
             return true;
         }

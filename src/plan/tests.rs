@@ -840,3 +840,29 @@ fn a_rollout_without_a_slot_waits_queued_then_starts() {
     assert_eq!(w.stable.as_ref().unwrap().revision, "v2");
     assert!(w.status.queued_since.is_none());
 }
+
+#[test]
+fn a_passing_invalid_moment_does_not_restart_the_canary_in_flight() {
+    let spec = rollout_spec(&[(10, "1s"), (50, "1h"), (100, "0s")], vec![]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(20, |w| w.status.stage.as_ref().is_some_and(|s| s.index == 1));
+    // One reconcile sees no target (e.g. a cache not yet filled): Invalid, nothing touched.
+    let err = SpecError::new("spec.targetRef.name", "Deployment \"app\" not found");
+    let obs = w.observed();
+    let d = decide(Input {
+        spec: Err(&err),
+        generation: 1,
+        status: &w.status,
+        observed: &obs,
+        readings: &[],
+        request: None,
+        freeze: None,
+        admitted: true,
+        now: w.now,
+    });
+    assert_eq!(d.workloads, Workloads::default());
+    w.status = d.status;
+    w.reconcile();
+    assert_eq!(w.status.stage.as_ref().map(|s| s.index), Some(1), "resumes at stage 2, not stage 1");
+    assert!(!w.decisions.last().unwrap().events.iter().any(|e| e.reason == "CanaryStarted"));
+}

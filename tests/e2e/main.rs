@@ -12,3 +12,4 @@ mod release;
 mod resilience;
 mod schema;
 mod support;
+mod surface;

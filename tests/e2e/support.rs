@@ -367,7 +367,15 @@ pub struct ControllerProcess {
     namespace: String,
     prometheus_url: String,
     extra: Vec<String>,
+    /// Where this process serves /metrics, /healthz and /readyz.
+    pub metrics_port: u16,
+    /// Its leader-election identity.
+    pub identity: String,
     pub log: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl ControllerProcess {
@@ -385,6 +393,8 @@ impl ControllerProcess {
             namespace: namespace.into(),
             prometheus_url: prometheus_url.into(),
             extra: extra.iter().map(|a| a.to_string()).collect(),
+            metrics_port: free_port(),
+            identity: format!("controller-{}", free_port()),
             log,
         };
         p.spawn();
@@ -405,7 +415,9 @@ impl ControllerProcess {
                 "--prometheus-url",
                 &self.prometheus_url,
             ])
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", self.metrics_port)])
             .args(&self.extra)
+            .env("POD_NAME", &self.identity)
             .env("KUBECONFIG", &self.env.kubeconfig)
             .env("RUST_LOG", "info,rollgate=debug,kube_runtime=warn")
             .stdout(Stdio::from(out.try_clone().unwrap()))

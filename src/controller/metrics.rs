@@ -1,0 +1,97 @@
+//! The controller's own metrics, in Prometheus format (prometheus-client). Labels are stable
+//! categories, never free text.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Loop {
+    pub controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub controller: &'static str,
+    pub category: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabels {
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub channel_type: String,
+    pub outcome: &'static str,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<Loop, Counter>,
+    pub errors: Family<ErrorLabels, Counter>,
+    pub duration: Family<Loop, Histogram>,
+    pub rollouts: Family<PhaseLabels, Gauge>,
+    pub gate_evaluations: Family<VerdictLabels, Counter>,
+    pub rollbacks: Family<ReasonLabels, Counter>,
+    pub incidents_opened: Counter,
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    pub leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("rollgate");
+        let m = Metrics {
+            reconciles: Family::default(),
+            errors: Family::default(),
+            duration: Family::new_with_constructor(|| {
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            }),
+            rollouts: Family::default(),
+            gate_evaluations: Family::default(),
+            rollbacks: Family::default(),
+            incidents_opened: Counter::default(),
+            deliveries: Family::default(),
+            leader: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("reconciles", "Reconciles run", m.reconciles.clone());
+        registry.register("reconcile_errors", "Reconciles that failed, by error category", m.errors.clone());
+        registry.register("reconcile_duration_seconds", "Time spent in one reconcile", m.duration.clone());
+        registry.register("rollouts", "Rollouts by phase", m.rollouts.clone());
+        registry.register("gate_evaluations", "Gate evaluations by verdict", m.gate_evaluations.clone());
+        registry.register("rollbacks", "Automatic and requested rollbacks, by reason", m.rollbacks.clone());
+        registry.register("incidents_opened", "Incidents opened", m.incidents_opened.clone());
+        registry.register("deliveries", "Incident delivery attempts, by channel type and outcome", m.deliveries.clone());
+        registry.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// The exposition text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        out
+    }
+}
+
+pub type Shared = Arc<Metrics>;
