@@ -8,8 +8,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
-use rollgate::api::{Phase, Rollout, RolloutStatus};
-use rollgate_platform::{Platform, PlatformOptions, Series};
+use k8s_openapi::api::core::v1::Secret;
+use rollgate::api::{DeliveryState, Incident, IncidentChannel, Phase, Rollout, RolloutStatus};
+use rollgate_platform::{Platform, PlatformOptions, Receiver, Series};
 use serde_json::json;
 
 const NS: &str = "shop";
@@ -91,6 +92,22 @@ async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEn
         .await?;
     story.say("Created Deployment shop/checkout (4 pods of shop/checkout:1.0), as a team keeps it in Git.");
 
+    // An on-call webhook (a local receiver standing in for PagerDuty/Slack/…), signed per the
+    // Standard Webhooks spec, and the real Alertmanager.
+    let pager = Receiver::start()?;
+    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "oncall-webhook"},
+        "stringData": {"signingSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}))?;
+    Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await?;
+    let channels: Api<IncidentChannel> = Api::namespaced(client.clone(), NS);
+    for (name, spec) in [
+        ("oncall", json!({"type": "webhook", "url": pager.url(), "secretRef": {"name": "oncall-webhook"}})),
+        ("alertmanager", json!({"type": "alertmanager", "url": env.alertmanager_url})),
+    ] {
+        let c = json!({"apiVersion": "rollgate.dev/v1alpha1", "kind": "IncidentChannel", "metadata": {"name": name}, "spec": spec});
+        channels.create(&PostParams::default(), &serde_json::from_value(c)?).await?;
+    }
+    story.say("Created IncidentChannels: a signed on-call webhook (local receiver) and Alertmanager.");
+
     let rollouts: Api<Rollout> = Api::namespaced(client.clone(), NS);
     let rollout = json!({
         "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": "checkout"},
@@ -103,7 +120,9 @@ async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEn
                 "query": "sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\",code=~\"5..\"}[5s])) / sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\"}[5s]))",
                 "max": 0.02, "interval": "1s", "failureLimit": 2
             }],
-            "verifyAfterRollback": "10s"
+            "verifyAfterRollback": "10s",
+            "incident": {"severity": "sev2", "owner": "team-payments", "runbook": "https://runbooks.example/checkout",
+                         "channels": ["oncall", "alertmanager"]}
         }
     });
     rollouts
@@ -172,7 +191,50 @@ async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEn
         }
     }
     pods(story, client).await?;
+    incident(story, client, &pager, env).await?;
     controller.abort();
+    Ok(())
+}
+
+/// The incident the rollback opened, its deliveries, and the post-mortem draft.
+async fn incident(story: &Story, client: &Client, pager: &Receiver, env: &rollgate_platform::PlatformEnv) -> Result<()> {
+    let incidents: Api<Incident> = Api::namespaced(client.clone(), NS);
+    let start = Instant::now();
+    let i = loop {
+        if let Some(i) = incidents.list(&ListParams::default()).await?.items.into_iter().next() {
+            let st = i.status.clone().unwrap_or_default();
+            if st.deliveries.iter().all(|d| d.state == DeliveryState::Delivered) && !st.deliveries.is_empty() {
+                break i;
+            }
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            bail!("the incident was not delivered within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let st = i.status.clone().unwrap_or_default();
+    story.say(&format!("Incident {} ({:?}, {:?}): {}", i.name_any(), st.state, st.severity.unwrap_or(i.spec.severity), i.spec.title));
+    for d in &st.deliveries {
+        let after = d.first_attempt_at.map(|t| t.duration_since(i.spec.detected_at)).unwrap_or_default();
+        story.say(&format!("  {:?} → {}: {:?} after {} attempt(s), first attempt {:.0} ms after the rollback decision", d.message, d.channel, d.state, d.attempts, after.as_secs_f64() * 1000.0));
+    }
+    let hooks = pager.requests();
+    if let Some(h) = hooks.first() {
+        let ok = rollgate::incident::channels::verify_standard_webhook(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            h.header("webhook-id").unwrap_or_default(),
+            h.header("webhook-timestamp").unwrap_or_default(),
+            &h.body,
+            h.header("webhook-signature").unwrap_or_default(),
+        );
+        story.say(&format!("The on-call receiver got {} request(s); the webhook signature verifies: {ok}.", hooks.len()));
+    }
+    let alerts: Vec<serde_json::Value> = reqwest::get(format!("{}/api/v2/alerts", env.alertmanager_url)).await?.json().await?;
+    story.say(&format!("Alertmanager shows {} firing alert(s) for the rollback.", alerts.iter().filter(|a| a["labels"]["namespace"] == NS).count()));
+    story.say("The post-mortem draft (`rollgate postmortem`), first lines:");
+    for line in rollgate::incident::postmortem::render(&i).lines().take(24) {
+        println!("          │ {line}");
+    }
     Ok(())
 }
 
