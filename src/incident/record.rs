@@ -53,7 +53,7 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
         .collect();
     let cause = match failed_gates.first() {
         Some(g) => format!(
-            "gate {} failed ({} {})",
+            "gate {} failed ({}, threshold {})",
             g.name,
             g.value.map_or_else(|| g.verdict.clone(), |v| format!("{v:.4}")),
             g.threshold.as_deref().unwrap_or("")
