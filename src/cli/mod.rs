@@ -7,6 +7,7 @@
 
 mod cluster;
 mod error;
+pub mod freeze;
 mod incidents;
 pub mod lint;
 mod output;
@@ -97,6 +98,68 @@ pub enum Command {
     },
     /// Check Rollout manifests offline: schema, validation rules, gate queries.
     Lint(LintArgs),
+    /// Freeze namespaces (the kill switch): no rollout advances and no canary starts there;
+    /// with --abort, canaries in flight roll back now.
+    Freeze(FreezeArgs),
+    /// Lift the CLI's Freeze of namespaces (or the cluster-wide one); not frozen is success.
+    Unfreeze(UnfreezeArgs),
+    /// List Freezes (cluster-scoped): name, namespaces, abort, who, age, reason.
+    Freezes {
+        /// kubeconfig context to use (default: the current one).
+        #[arg(long)]
+        context: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct FreezeArgs {
+    /// Namespace to freeze (repeatable; default: the kubeconfig context's).
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "NS",
+        conflicts_with = "all"
+    )]
+    pub namespaces: Vec<String>,
+    /// Freeze every namespace (Freeze `rollgate-freeze-all`).
+    #[arg(long)]
+    pub all: bool,
+    /// Also roll back every canary in flight, now.
+    #[arg(long)]
+    pub abort: bool,
+    /// Why (shown in every frozen rollout's status).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who freezes (default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// kubeconfig context to use (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+}
+
+#[derive(Args, Debug)]
+pub struct UnfreezeArgs {
+    /// Namespace to unfreeze (repeatable; default: the kubeconfig context's).
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "NS",
+        conflicts_with = "all"
+    )]
+    pub namespaces: Vec<String>,
+    /// Lift the cluster-wide Freeze `rollgate-freeze-all` (namespace Freezes stay).
+    #[arg(long)]
+    pub all: bool,
+    /// kubeconfig context to use (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+    #[arg(short, long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,6 +271,9 @@ pub async fn run(command: Command) -> Result<i32, CliError> {
         }
         Command::Postmortem { name, scope } => incidents::postmortem(&scope, &name).await?,
         Command::Lint(args) => return lint::run(&args).await,
+        Command::Freeze(args) => freeze::freeze(args).await?,
+        Command::Unfreeze(args) => freeze::unfreeze(args).await?,
+        Command::Freezes { context, output } => freeze::list(context, output).await?,
     }
     Ok(0)
 }
