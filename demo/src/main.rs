@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
-use k8s_openapi::api::core::v1::Secret;
 use rollgate::api::{DeliveryState, Incident, IncidentChannel, Phase, Rollout, RolloutStatus};
 use rollgate_platform::{Platform, PlatformOptions, Receiver, Series};
 use serde_json::json;
@@ -97,16 +97,28 @@ async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEn
     let pager = Receiver::start()?;
     let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "oncall-webhook"},
         "stringData": {"signingSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}))?;
-    Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await?;
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &secret)
+        .await?;
     let channels: Api<IncidentChannel> = Api::namespaced(client.clone(), NS);
     for (name, spec) in [
-        ("oncall", json!({"type": "webhook", "url": pager.url(), "secretRef": {"name": "oncall-webhook"}})),
-        ("alertmanager", json!({"type": "alertmanager", "url": env.alertmanager_url})),
+        (
+            "oncall",
+            json!({"type": "webhook", "url": pager.url(), "secretRef": {"name": "oncall-webhook"}}),
+        ),
+        (
+            "alertmanager",
+            json!({"type": "alertmanager", "url": env.alertmanager_url}),
+        ),
     ] {
         let c = json!({"apiVersion": "rollgate.dev/v1alpha1", "kind": "IncidentChannel", "metadata": {"name": name}, "spec": spec});
-        channels.create(&PostParams::default(), &serde_json::from_value(c)?).await?;
+        channels
+            .create(&PostParams::default(), &serde_json::from_value(c)?)
+            .await?;
     }
-    story.say("Created IncidentChannels: a signed on-call webhook (local receiver) and Alertmanager.");
+    story.say(
+        "Created IncidentChannels: a signed on-call webhook (local receiver) and Alertmanager.",
+    );
 
     let rollouts: Api<Rollout> = Api::namespaced(client.clone(), NS);
     let rollout = json!({
@@ -197,13 +209,29 @@ async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEn
 }
 
 /// The incident the rollback opened, its deliveries, and the post-mortem draft.
-async fn incident(story: &Story, client: &Client, pager: &Receiver, env: &rollgate_platform::PlatformEnv) -> Result<()> {
+async fn incident(
+    story: &Story,
+    client: &Client,
+    pager: &Receiver,
+    env: &rollgate_platform::PlatformEnv,
+) -> Result<()> {
     let incidents: Api<Incident> = Api::namespaced(client.clone(), NS);
     let start = Instant::now();
     let i = loop {
-        if let Some(i) = incidents.list(&ListParams::default()).await?.items.into_iter().next() {
+        if let Some(i) = incidents
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .next()
+        {
             let st = i.status.clone().unwrap_or_default();
-            if st.deliveries.iter().all(|d| d.state == DeliveryState::Delivered) && !st.deliveries.is_empty() {
+            if st
+                .deliveries
+                .iter()
+                .all(|d| d.state == DeliveryState::Delivered)
+                && !st.deliveries.is_empty()
+            {
                 break i;
             }
         }
@@ -213,9 +241,18 @@ async fn incident(story: &Story, client: &Client, pager: &Receiver, env: &rollga
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     let st = i.status.clone().unwrap_or_default();
-    story.say(&format!("Incident {} ({:?}, {:?}): {}", i.name_any(), st.state, st.severity.unwrap_or(i.spec.severity), i.spec.title));
+    story.say(&format!(
+        "Incident {} ({:?}, {:?}): {}",
+        i.name_any(),
+        st.state,
+        st.severity.unwrap_or(i.spec.severity),
+        i.spec.title
+    ));
     for d in &st.deliveries {
-        let after = d.first_attempt_at.map(|t| t.duration_since(i.spec.detected_at)).unwrap_or_default();
+        let after = d
+            .first_attempt_at
+            .map(|t| t.duration_since(i.spec.detected_at))
+            .unwrap_or_default();
         story.say(&format!("  {:?} → {}: {:?} after {} attempt(s), first attempt {:.0} ms after the rollback decision", d.message, d.channel, d.state, d.attempts, after.as_secs_f64() * 1000.0));
     }
     let hooks = pager.requests();
@@ -227,10 +264,23 @@ async fn incident(story: &Story, client: &Client, pager: &Receiver, env: &rollga
             &h.body,
             h.header("webhook-signature").unwrap_or_default(),
         );
-        story.say(&format!("The on-call receiver got {} request(s); the webhook signature verifies: {ok}.", hooks.len()));
+        story.say(&format!(
+            "The on-call receiver got {} request(s); the webhook signature verifies: {ok}.",
+            hooks.len()
+        ));
     }
-    let alerts: Vec<serde_json::Value> = reqwest::get(format!("{}/api/v2/alerts", env.alertmanager_url)).await?.json().await?;
-    story.say(&format!("Alertmanager shows {} firing alert(s) for the rollback.", alerts.iter().filter(|a| a["labels"]["namespace"] == NS).count()));
+    let alerts: Vec<serde_json::Value> =
+        reqwest::get(format!("{}/api/v2/alerts", env.alertmanager_url))
+            .await?
+            .json()
+            .await?;
+    story.say(&format!(
+        "Alertmanager shows {} firing alert(s) for the rollback.",
+        alerts
+            .iter()
+            .filter(|a| a["labels"]["namespace"] == NS)
+            .count()
+    ));
     story.say("The post-mortem draft (`rollgate postmortem`), first lines:");
     for line in rollgate::incident::postmortem::render(&i).lines().take(24) {
         println!("          │ {line}");

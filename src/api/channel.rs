@@ -15,7 +15,11 @@ use super::LocalObjectRef;
     shortname = "rgch",
     category = "rollgate",
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)").message("this channel type needs secretRef with its credentials"))]

@@ -16,7 +16,11 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Abort", type_ = "boolean", json_path = ".spec.abort"),
     printcolumn(name = "By", type_ = "string", json_path = ".spec.by"),
     printcolumn(name = "Reason", type_ = "string", json_path = ".spec.reason"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct FreezeSpec {

@@ -18,9 +18,17 @@ use super::{LocalObjectRef, Severity};
     category = "rollgate",
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
     printcolumn(name = "Severity", type_ = "string", json_path = ".status.severity"),
-    printcolumn(name = "Rollout", type_ = "string", json_path = ".spec.rolloutRef.name"),
+    printcolumn(
+        name = "Rollout",
+        type_ = "string",
+        json_path = ".spec.rolloutRef.name"
+    ),
     printcolumn(name = "Reason", type_ = "string", json_path = ".spec.reason"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentSpec {
@@ -120,7 +128,9 @@ pub struct FailedGate {
     pub graph_url: Option<String>,
 }
 
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash,
+)]
 pub enum IncidentState {
     #[default]
     Triggered,

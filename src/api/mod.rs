@@ -4,6 +4,9 @@
 //! rules here; what it cannot (a query template that is not well placed, a Secret that is
 //! missing) is judged by [`crate::spec`] and surfaces as the `Invalid` phase.
 
+// kube-derive takes one `printcolumn(...)` per column: the repetition is the API, not a slip.
+#![allow(clippy::duplicated_attributes)]
+
 mod channel;
 mod freeze;
 mod incident;
@@ -27,7 +30,12 @@ use kube::CustomResourceExt;
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
-    vec![Rollout::crd(), Incident::crd(), IncidentChannel::crd(), Freeze::crd()]
+    vec![
+        Rollout::crd(),
+        Incident::crd(),
+        IncidentChannel::crd(),
+        Freeze::crd(),
+    ]
 }
 
 /// The CRDs as one multi-document YAML stream (what `crds/` holds and `rollgate crds` prints).

@@ -25,7 +25,10 @@ impl Default for Caps {
     /// Generous enough not to get in the way of a team; tight enough that one shared config
     /// edit cannot put a whole cluster in canary at once.
     fn default() -> Self {
-        Caps { total: 50, per_namespace: 10 }
+        Caps {
+            total: 50,
+            per_namespace: 10,
+        }
     }
 }
 
@@ -58,7 +61,10 @@ pub fn admitted(me: (&str, &str), since: Timestamp, others: &[Slot], caps: Caps)
     let mut total = 0;
     let mut per_ns: HashMap<&str, usize> = HashMap::new();
     let mut queue: Vec<(Timestamp, &str, &str)> = vec![(since, me.0, me.1)];
-    for s in others.iter().filter(|s| (s.namespace.as_str(), s.name.as_str()) != me) {
+    for s in others
+        .iter()
+        .filter(|s| (s.namespace.as_str(), s.name.as_str()) != me)
+    {
         match s.state {
             SlotState::InFlight => {
                 total += 1;
@@ -87,16 +93,24 @@ pub struct Reservations(HashMap<(String, String), Instant>);
 
 impl Reservations {
     pub fn grant(&mut self, namespace: &str, name: &str) {
-        self.0.insert((namespace.into(), name.into()), Instant::now());
+        self.0
+            .insert((namespace.into(), name.into()), Instant::now());
     }
 
     /// The cache's view plus live reservations (counted as in flight).
     pub fn overlay(&mut self, mut slots: Vec<Slot>) -> Vec<Slot> {
         self.0.retain(|_, at| at.elapsed() < RESERVATION_TTL);
         for (ns, name) in self.0.keys() {
-            match slots.iter_mut().find(|s| s.namespace == *ns && s.name == *name) {
+            match slots
+                .iter_mut()
+                .find(|s| s.namespace == *ns && s.name == *name)
+            {
                 Some(s) => s.state = SlotState::InFlight,
-                None => slots.push(Slot { namespace: ns.clone(), name: name.clone(), state: SlotState::InFlight }),
+                None => slots.push(Slot {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    state: SlotState::InFlight,
+                }),
             }
         }
         slots
@@ -111,25 +125,51 @@ mod tests {
         Timestamp::from_second(s).unwrap()
     }
     fn slot(ns: &str, name: &str, state: SlotState) -> Slot {
-        Slot { namespace: ns.into(), name: name.into(), state }
+        Slot {
+            namespace: ns.into(),
+            name: name.into(),
+            state,
+        }
     }
-    const CAPS: Caps = Caps { total: 3, per_namespace: 2 };
+    const CAPS: Caps = Caps {
+        total: 3,
+        per_namespace: 2,
+    };
 
     #[test]
     fn free_slots_admit_and_full_ones_queue() {
         assert!(admitted(("a", "r1"), t(10), &[], CAPS));
-        let busy = [slot("a", "x", SlotState::InFlight), slot("a", "y", SlotState::InFlight)];
+        let busy = [
+            slot("a", "x", SlotState::InFlight),
+            slot("a", "y", SlotState::InFlight),
+        ];
         assert!(!admitted(("a", "r1"), t(10), &busy, CAPS), "namespace cap");
-        assert!(admitted(("b", "r1"), t(10), &busy, CAPS), "another namespace still has room");
-        let full = [slot("b", "x", SlotState::InFlight), slot("c", "y", SlotState::InFlight), slot("d", "z", SlotState::InFlight)];
+        assert!(
+            admitted(("b", "r1"), t(10), &busy, CAPS),
+            "another namespace still has room"
+        );
+        let full = [
+            slot("b", "x", SlotState::InFlight),
+            slot("c", "y", SlotState::InFlight),
+            slot("d", "z", SlotState::InFlight),
+        ];
         assert!(!admitted(("a", "r1"), t(10), &full, CAPS), "cluster cap");
     }
 
     #[test]
     fn first_come_first_served() {
-        let others = [slot("a", "x", SlotState::InFlight), slot("b", "early", SlotState::Queued(t(5)))];
-        let caps = Caps { total: 2, per_namespace: 2 };
-        assert!(!admitted(("c", "late"), t(9), &others, caps), "the earlier arrival takes the last slot");
+        let others = [
+            slot("a", "x", SlotState::InFlight),
+            slot("b", "early", SlotState::Queued(t(5))),
+        ];
+        let caps = Caps {
+            total: 2,
+            per_namespace: 2,
+        };
+        assert!(
+            !admitted(("c", "late"), t(9), &others, caps),
+            "the earlier arrival takes the last slot"
+        );
         assert!(admitted(("b", "early"), t(5), &others, caps));
     }
 

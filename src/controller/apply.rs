@@ -69,7 +69,12 @@ async fn apply_track(
         Some(t) => t,
         None if seen.observed.desired_revision == plan.revision => {
             super::config::ensure_snapshots(ctx, rollout, &seen.config).await?;
-            let target = seen.target.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+            let target = seen
+                .target
+                .spec
+                .as_ref()
+                .map(|s| s.template.clone())
+                .unwrap_or_default();
             rewrite(&target, &super::config::snapshot_names(&seen.config))
         }
         None => return Err(Error::TemplateUnavailable(plan.revision.clone())),

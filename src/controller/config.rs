@@ -14,7 +14,9 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::{Context, Error};
 use crate::api::{ConfigChange, Rollout};
-use crate::workload::config::{ConfigKind, ConfigRef, Content, changed_keys, digest, references, snapshot_name};
+use crate::workload::config::{
+    ConfigKind, ConfigRef, Content, changed_keys, digest, references, snapshot_name,
+};
 
 /// Label on a snapshot: the live object it copies.
 pub const SNAPSHOT_OF: &str = "rollgate.dev/snapshot-of";
@@ -46,20 +48,30 @@ impl ConfigCache {
     /// Rollouts (names in `ns`) that use `kind/name`.
     pub fn users_of(&self, ns: &str, kind: ConfigKind, name: &str) -> Vec<String> {
         let users = self.users.lock().expect("config index lock");
-        users.get(&(ns.to_string(), kind, name.to_string())).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        users
+            .get(&(ns.to_string(), kind, name.to_string()))
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn note_user(&self, ns: &str, refs: &[ConfigRef], rollout: &str) {
         let mut users = self.users.lock().expect("config index lock");
         for r in refs {
-            users.entry((ns.to_string(), r.kind, r.name.clone())).or_default().insert(rollout.to_string());
+            users
+                .entry((ns.to_string(), r.kind, r.name.clone()))
+                .or_default()
+                .insert(rollout.to_string());
         }
     }
 }
 
 /// Reads every object the template references. A missing object is left out (the pod would
 /// not start without it unless optional, which is the user's call, not a rollout's).
-pub async fn read(ctx: &Context, rollout: &Rollout, template: &PodTemplateSpec) -> Result<Vec<(ConfigRef, Arc<Fetched>)>, Error> {
+pub async fn read(
+    ctx: &Context,
+    rollout: &Rollout,
+    template: &PodTemplateSpec,
+) -> Result<Vec<(ConfigRef, Arc<Fetched>)>, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let refs = references(template);
     ctx.config.note_user(&ns, &refs, &rollout.name_any());
@@ -76,8 +88,14 @@ async fn fetch(ctx: &Context, ns: &str, r: &ConfigRef) -> Result<Option<Arc<Fetc
     let key = (ns.to_string(), r.kind, r.name.clone());
     // The metadata watch knows the current resourceVersion: unchanged objects are not fetched.
     let live_rv = match r.kind {
-        ConfigKind::ConfigMap => ctx.config_maps.get(&ObjectRef::new(&r.name).within(ns)).and_then(|m| m.resource_version()),
-        ConfigKind::Secret => ctx.secrets.get(&ObjectRef::new(&r.name).within(ns)).and_then(|m| m.resource_version()),
+        ConfigKind::ConfigMap => ctx
+            .config_maps
+            .get(&ObjectRef::new(&r.name).within(ns))
+            .and_then(|m| m.resource_version()),
+        ConfigKind::Secret => ctx
+            .secrets
+            .get(&ObjectRef::new(&r.name).within(ns))
+            .and_then(|m| m.resource_version()),
     };
     if let Some(rv) = live_rv {
         let read = ctx.config.read.lock().expect("config cache lock");
@@ -86,11 +104,20 @@ async fn fetch(ctx: &Context, ns: &str, r: &ConfigRef) -> Result<Option<Arc<Fetc
         }
     }
     let (rv, fetched) = match r.kind {
-        ConfigKind::ConfigMap => match Api::<ConfigMap>::namespaced(ctx.client.clone(), ns).get_opt(&r.name).await? {
+        ConfigKind::ConfigMap => match Api::<ConfigMap>::namespaced(ctx.client.clone(), ns)
+            .get_opt(&r.name)
+            .await?
+        {
             None => return Ok(None),
-            Some(cm) => (cm.resource_version().unwrap_or_default(), from_config_map(cm)),
+            Some(cm) => (
+                cm.resource_version().unwrap_or_default(),
+                from_config_map(cm),
+            ),
         },
-        ConfigKind::Secret => match Api::<Secret>::namespaced(ctx.client.clone(), ns).get_opt(&r.name).await? {
+        ConfigKind::Secret => match Api::<Secret>::namespaced(ctx.client.clone(), ns)
+            .get_opt(&r.name)
+            .await?
+        {
             None => return Ok(None),
             Some(s) => (s.resource_version().unwrap_or_default(), from_secret(s)),
         },
@@ -105,25 +132,52 @@ async fn fetch(ctx: &Context, ns: &str, r: &ConfigRef) -> Result<Option<Arc<Fetc
 }
 
 fn from_config_map(cm: ConfigMap) -> Fetched {
-    let mut content: Content = cm.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
+    let mut content: Content = cm
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
     let binary: BTreeMap<String, ByteString> = cm.binary_data.unwrap_or_default();
     let binary_keys = binary.keys().cloned().collect();
     content.extend(binary.into_iter().map(|(k, v)| (k, v.0)));
-    Fetched { digest: digest(&content), content, binary_keys, secret_type: None }
+    Fetched {
+        digest: digest(&content),
+        content,
+        binary_keys,
+        secret_type: None,
+    }
 }
 
 fn from_secret(s: Secret) -> Fetched {
-    let content: Content = s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-    Fetched { digest: digest(&content), content, binary_keys: BTreeSet::new(), secret_type: s.type_ }
+    let content: Content = s
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    Fetched {
+        digest: digest(&content),
+        content,
+        binary_keys: BTreeSet::new(),
+        secret_type: s.type_,
+    }
 }
 
 /// Live name → snapshot name, for the template rewrite.
 pub fn snapshot_names(config: &[(ConfigRef, Arc<Fetched>)]) -> BTreeMap<ConfigRef, String> {
-    config.iter().map(|(r, f)| (r.clone(), snapshot_name(&r.name, &f.digest))).collect()
+    config
+        .iter()
+        .map(|(r, f)| (r.clone(), snapshot_name(&r.name, &f.digest)))
+        .collect()
 }
 
 /// Creates the immutable snapshots of `config` that do not exist yet.
-pub async fn ensure_snapshots(ctx: &Context, rollout: &Rollout, config: &[(ConfigRef, Arc<Fetched>)]) -> Result<(), Error> {
+pub async fn ensure_snapshots(
+    ctx: &Context,
+    rollout: &Rollout,
+    config: &[(ConfigRef, Arc<Fetched>)],
+) -> Result<(), Error> {
     let ns = rollout.namespace().unwrap_or_default();
     for (r, f) in config {
         let meta = ObjectMeta {
@@ -141,24 +195,47 @@ pub async fn ensure_snapshots(ctx: &Context, rollout: &Rollout, config: &[(Confi
         };
         let created = match r.kind {
             ConfigKind::ConfigMap => {
-                let (binary, text): (Vec<_>, Vec<_>) = f.content.iter().partition(|(k, _)| f.binary_keys.contains(*k));
+                let (binary, text): (Vec<_>, Vec<_>) = f
+                    .content
+                    .iter()
+                    .partition(|(k, _)| f.binary_keys.contains(*k));
                 let cm = ConfigMap {
                     metadata: meta,
                     immutable: Some(true),
-                    data: Some(text.into_iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect()),
-                    binary_data: Some(binary.into_iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
+                    data: Some(
+                        text.into_iter()
+                            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                            .collect(),
+                    ),
+                    binary_data: Some(
+                        binary
+                            .into_iter()
+                            .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+                            .collect(),
+                    ),
                 };
-                Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns).create(&PostParams::default(), &cm).await.map(|_| ())
+                Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns)
+                    .create(&PostParams::default(), &cm)
+                    .await
+                    .map(|_| ())
             }
             ConfigKind::Secret => {
                 let s = Secret {
                     metadata: meta,
                     immutable: Some(true),
-                    data: Some(f.content.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
+                    data: Some(
+                        f.content
+                            .iter()
+                            .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+                            .collect(),
+                    ),
                     type_: f.secret_type.clone(),
                     string_data: None,
                 };
-                Api::<Secret>::namespaced(ctx.client.clone(), &ns).create(&PostParams::default(), &s).await.map(|_| ())
+                Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+                    .create(&PostParams::default(), &s)
+                    .await
+                    .map(|_| ())
             }
         };
         match created {
@@ -183,12 +260,21 @@ pub async fn changes(
     for (r, f) in desired {
         let wanted = snapshot_name(&r.name, &f.digest);
         let prefix = format!("{}-", r.name);
-        let old = stable_refs.iter().find(|s| s.kind == r.kind && s.name.starts_with(&prefix) && s.name.len() == wanted.len());
+        let old = stable_refs.iter().find(|s| {
+            s.kind == r.kind && s.name.starts_with(&prefix) && s.name.len() == wanted.len()
+        });
         match old {
             Some(o) if o.name == wanted => {}
             Some(o) => {
-                let before = fetch(ctx, ns, o).await?.map(|f| f.content.clone()).unwrap_or_default();
-                out.push(ConfigChange { kind: r.kind.as_str().into(), name: r.name.clone(), keys: changed_keys(&before, &f.content) });
+                let before = fetch(ctx, ns, o)
+                    .await?
+                    .map(|f| f.content.clone())
+                    .unwrap_or_default();
+                out.push(ConfigChange {
+                    kind: r.kind.as_str().into(),
+                    name: r.name.clone(),
+                    keys: changed_keys(&before, &f.content),
+                });
             }
             // Newly referenced: every key is new.
             None if stable.is_some() => out.push(ConfigChange {
@@ -203,15 +289,36 @@ pub async fn changes(
 }
 
 /// Deletes snapshots no track uses, beyond the newest [`SNAPSHOT_HISTORY`] per live object.
-pub async fn collect_garbage(ctx: &Context, rollout: &Rollout, in_use: &BTreeSet<String>) -> Result<(), Error> {
+pub async fn collect_garbage(
+    ctx: &Context,
+    rollout: &Rollout,
+    in_use: &BTreeSet<String>,
+) -> Result<(), Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let lp = ListParams::default().labels(&format!("{SNAPSHOT_ROLLOUT}={}", rollout.name_any()));
     let cms = Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns);
     let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &ns);
-    for name in doomed(cms.list_metadata(&lp).await?.items.into_iter().map(|m| m.metadata).collect(), in_use) {
+    for name in doomed(
+        cms.list_metadata(&lp)
+            .await?
+            .items
+            .into_iter()
+            .map(|m| m.metadata)
+            .collect(),
+        in_use,
+    ) {
         delete(&cms, &name).await?;
     }
-    for name in doomed(secrets.list_metadata(&lp).await?.items.into_iter().map(|m| m.metadata).collect(), in_use) {
+    for name in doomed(
+        secrets
+            .list_metadata(&lp)
+            .await?
+            .items
+            .into_iter()
+            .map(|m| m.metadata)
+            .collect(),
+        in_use,
+    ) {
         delete(&secrets, &name).await?;
     }
     Ok(())
@@ -223,7 +330,12 @@ fn doomed(mut snapshots: Vec<ObjectMeta>, in_use: &BTreeSet<String>) -> Vec<Stri
     let mut out = vec![];
     for m in snapshots {
         let name = m.name.clone().unwrap_or_default();
-        let of = m.labels.as_ref().and_then(|l| l.get(SNAPSHOT_OF)).cloned().unwrap_or_default();
+        let of = m
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(SNAPSHOT_OF))
+            .cloned()
+            .unwrap_or_default();
         if in_use.contains(&name) {
             continue;
         }
@@ -250,5 +362,10 @@ where
 
 /// Names of the snapshots a template mounts.
 pub fn mounted(template: Option<&PodTemplateSpec>) -> BTreeSet<String> {
-    template.map(references).unwrap_or_default().into_iter().map(|r| r.name).collect()
+    template
+        .map(references)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.name)
+        .collect()
 }

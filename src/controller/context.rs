@@ -1,15 +1,15 @@
 use futures::channel::mpsc;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 
-use super::config::ConfigCache;
 use super::admission::{Caps, Reservations};
+use super::config::ConfigCache;
 use crate::api::{Freeze, Incident, Rollout};
 use crate::gates::PrometheusPool;
 

@@ -18,7 +18,8 @@ use serde_json::json;
 
 use super::{Context, Error};
 use crate::api::{
-    ChannelType, DeliveryState, Incident, IncidentChannel, IncidentState, MessageKind, Phase, Rollout, RolloutStatus,
+    ChannelType, DeliveryState, Incident, IncidentChannel, IncidentState, MessageKind, Phase,
+    Rollout, RolloutStatus,
 };
 use crate::incident::channels::{self, Destination, Outcome};
 use crate::incident::lifecycle::{RolloutView, advance};
@@ -31,18 +32,32 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Channels a Rollout's incidents go to: its own, plus the controller's default.
 pub fn channels_of(ctx: &Context, rollout: &Rollout) -> Vec<String> {
-    let mut names: Vec<String> = rollout.spec.incident.as_ref().map(|i| i.channels.clone()).unwrap_or_default();
-    if let Some(default) = &ctx.settings.default_channel {
-        if !names.contains(default) {
-            names.push(default.clone());
-        }
+    let mut names: Vec<String> = rollout
+        .spec
+        .incident
+        .as_ref()
+        .map(|i| i.channels.clone())
+        .unwrap_or_default();
+    if let Some(default) = &ctx.settings.default_channel
+        && !names.contains(default)
+    {
+        names.push(default.clone());
     }
     names
 }
 
 /// Makes sure the Incident of the rollback in `status` exists; returns its name.
-pub async fn open(ctx: &Context, rollout: &Rollout, status: &RolloutStatus, images: Vec<crate::api::ImageChange>) -> Result<Option<String>, Error> {
-    let Some(rb) = status.rollback.as_ref().filter(|_| matches!(status.phase, Phase::RollingBack | Phase::RolledBack)) else {
+pub async fn open(
+    ctx: &Context,
+    rollout: &Rollout,
+    status: &RolloutStatus,
+    images: Vec<crate::api::ImageChange>,
+) -> Result<Option<String>, Error> {
+    let Some(rb) = status
+        .rollback
+        .as_ref()
+        .filter(|_| matches!(status.phase, Phase::RollingBack | Phase::RolledBack))
+    else {
         return Ok(status.incident_ref.as_ref().map(|r| r.name.clone()));
     };
     let ns = rollout.namespace().unwrap_or_default();
@@ -50,11 +65,19 @@ pub async fn open(ctx: &Context, rollout: &Rollout, status: &RolloutStatus, imag
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &ns);
     if status.incident_ref.as_ref().is_some_and(|r| r.name == name) {
         // Already opened; a repeated failure is noticed by the incident's own reconcile.
-        let _ = ctx.incident_trigger.clone().try_send(ObjectRef::new(&name).within(&ns));
+        let _ = ctx
+            .incident_trigger
+            .clone()
+            .try_send(ObjectRef::new(&name).within(&ns));
         return Ok(Some(name));
     }
     let settings = rollout.spec.incident.clone().unwrap_or_default();
-    let prometheus = rollout.spec.prometheus.as_ref().and_then(|p| p.address.clone()).or(ctx.settings.prometheus_url.clone());
+    let prometheus = rollout
+        .spec
+        .prometheus
+        .as_ref()
+        .and_then(|p| p.address.clone())
+        .or(ctx.settings.prometheus_url.clone());
     let spec = record::draft(&record::Facts {
         namespace: &ns,
         rollout: &rollout.name_any(),
@@ -69,9 +92,16 @@ pub async fn open(ctx: &Context, rollout: &Rollout, status: &RolloutStatus, imag
         channels: channels_of(ctx, rollout),
         prometheus_url: prometheus.as_deref(),
     });
-    let mut incident = Incident::new(&name, crate::api::IncidentSpec { config_changes: status.config_changes.clone(), ..spec });
+    let mut incident = Incident::new(
+        &name,
+        crate::api::IncidentSpec {
+            config_changes: status.config_changes.clone(),
+            ..spec
+        },
+    );
     incident.metadata.namespace = Some(ns.clone());
-    incident.metadata.labels = Some([("rollgate.dev/rollout".to_string(), rollout.name_any())].into());
+    incident.metadata.labels =
+        Some([("rollgate.dev/rollout".to_string(), rollout.name_any())].into());
     incident.metadata.owner_references = rollout.controller_owner_ref(&()).map(|mut o| {
         // Owned for garbage collection only: an Incident outlives nothing it does not belong to.
         o.controller = Some(false);
@@ -84,16 +114,28 @@ pub async fn open(ctx: &Context, rollout: &Rollout, status: &RolloutStatus, imag
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }
-    let _ = ctx.incident_trigger.clone().try_send(ObjectRef::new(&name).within(&ns));
+    let _ = ctx
+        .incident_trigger
+        .clone()
+        .try_send(ObjectRef::new(&name).within(&ns));
     Ok(Some(name))
 }
 
 /// PagerDuty change events for a rollout start and a rollback, so responders see deploys next
 /// to alerts. Informational: sent once, in the background, never blocking the reconcile.
-pub fn announce(ctx: &Arc<Context>, rollout: &Rollout, status: &RolloutStatus, events: &[crate::plan::Event]) {
+pub fn announce(
+    ctx: &Arc<Context>,
+    rollout: &Rollout,
+    status: &RolloutStatus,
+    events: &[crate::plan::Event],
+) {
     let kind = if events.iter().any(|e| e.reason == "CanaryStarted") {
         channels::ChangeKind::RolloutStarted
-    } else if status.phase == Phase::RollingBack && events.iter().any(|e| matches!(e.type_, crate::plan::EventType::Warning)) {
+    } else if status.phase == Phase::RollingBack
+        && events
+            .iter()
+            .any(|e| matches!(e.type_, crate::plan::EventType::Warning))
+    {
         channels::ChangeKind::RolledBack
     } else {
         return;
@@ -105,12 +147,22 @@ pub fn announce(ctx: &Arc<Context>, rollout: &Rollout, status: &RolloutStatus, e
         let ns = rollout.namespace().unwrap_or_default();
         let name = rollout.name_any();
         for channel in channels_of(&ctx, &rollout) {
-            let Ok(dest) = destination(&ctx, &ns, &channel).await else { continue };
-            let change = channels::Change { kind, namespace: &ns, rollout: &name, revision: &revision, summary: &summary, at: Timestamp::now() };
-            if let Some(out) = channels::change_event(&dest, &change) {
-                if let Outcome::Retry { error, .. } | Outcome::Permanent { error } = channels::send(&ctx.http, &out, SEND_TIMEOUT).await {
-                    tracing::warn!(rollout = %name, channel = %channel, %error, "change event not delivered");
-                }
+            let Ok(dest) = destination(&ctx, &ns, &channel).await else {
+                continue;
+            };
+            let change = channels::Change {
+                kind,
+                namespace: &ns,
+                rollout: &name,
+                revision: &revision,
+                summary: &summary,
+                at: Timestamp::now(),
+            };
+            if let Some(out) = channels::change_event(&dest, &change)
+                && let Outcome::Retry { error, .. } | Outcome::Permanent { error } =
+                    channels::send(&ctx.http, &out, SEND_TIMEOUT).await
+            {
+                tracing::warn!(rollout = %name, channel = %channel, %error, "change event not delivered");
             }
         }
     });
@@ -131,7 +183,8 @@ pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Act
     let mut current = (*incident).clone();
     current.status = Some(status.clone());
     let due = outbox::due(&status, now);
-    let attempts = futures::future::join_all(due.iter().map(|&i| attempt(&ctx, &current, i, now))).await;
+    let attempts =
+        futures::future::join_all(due.iter().map(|&i| attempt(&ctx, &current, i, now))).await;
     for (i, attempt) in due.iter().zip(attempts) {
         match attempt {
             Some(outcome) => outbox::record(&mut status, *i, outcome, Timestamp::now(), jitter()),
@@ -142,8 +195,15 @@ pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Act
     if current.status.as_ref() != Some(&status) {
         write_status(&api, &incident, &status).await?;
     }
-    let next = [outbox::next_due(&status), refresh].into_iter().flatten().min();
-    let wait = next.map_or(Duration::from_secs(300), |t| now.duration_until(t).unsigned_abs().max(Duration::from_millis(200)));
+    let next = [outbox::next_due(&status), refresh]
+        .into_iter()
+        .flatten()
+        .min();
+    let wait = next.map_or(Duration::from_secs(300), |t| {
+        now.duration_until(t)
+            .unsigned_abs()
+            .max(Duration::from_millis(200))
+    });
     Ok(Action::requeue(wait.min(Duration::from_secs(300))))
 }
 
@@ -154,32 +214,67 @@ pub fn error_policy(incident: Arc<Incident>, error: &Error, _ctx: Arc<Context>) 
 
 fn view_of(incident: &Incident, status: Option<&RolloutStatus>) -> RolloutView {
     let Some(st) = status else {
-        return RolloutView { phase: Phase::RolledBack, rollback_at: None, stable_healthy: None, stable_message: None };
+        return RolloutView {
+            phase: Phase::RolledBack,
+            rollback_at: None,
+            stable_healthy: None,
+            stable_message: None,
+        };
     };
-    let about_us = st.rollback.as_ref().filter(|r| r.revision == incident.spec.from_revision);
-    let verification = st.verification.as_ref().filter(|v| v.revision == incident.spec.to_revision);
+    let about_us = st
+        .rollback
+        .as_ref()
+        .filter(|r| r.revision == incident.spec.from_revision);
+    let verification = st
+        .verification
+        .as_ref()
+        .filter(|v| v.revision == incident.spec.to_revision);
     // Once the Rollout has moved on (a retry, a new revision), the rollback itself is done.
-    let rolling_back = st.phase == Phase::RollingBack && st.canary_revision.as_deref() == Some(&incident.spec.from_revision);
+    let rolling_back = st.phase == Phase::RollingBack
+        && st.canary_revision.as_deref() == Some(&incident.spec.from_revision);
     RolloutView {
-        phase: if rolling_back { Phase::RollingBack } else { Phase::RolledBack },
+        phase: if rolling_back {
+            Phase::RollingBack
+        } else {
+            Phase::RolledBack
+        },
         rollback_at: about_us.map(|r| r.at),
         stable_healthy: verification.and_then(|v| v.stable_healthy),
         stable_message: verification.and_then(|v| v.message.clone()),
     }
 }
 
-async fn write_status(api: &Api<Incident>, incident: &Incident, status: &crate::api::IncidentStatus) -> Result<(), Error> {
+async fn write_status(
+    api: &Api<Incident>,
+    incident: &Incident,
+    status: &crate::api::IncidentStatus,
+) -> Result<(), Error> {
     let patch = json!({"apiVersion": Incident::api_version(&()), "kind": Incident::kind(&()), "status": status});
-    api.patch_status(&incident.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(patch)).await?;
+    api.patch_status(
+        &incident.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(patch),
+    )
+    .await?;
     Ok(())
 }
 
 /// One send of delivery `index`; `None` when the destination has no use for the message.
-async fn attempt(ctx: &Context, incident: &Incident, index: usize, now: Timestamp) -> Option<Outcome> {
+async fn attempt(
+    ctx: &Context,
+    incident: &Incident,
+    index: usize,
+    now: Timestamp,
+) -> Option<Outcome> {
     let d = &incident.status.as_ref()?.deliveries[index];
     let dest = match destination(ctx, &incident.namespace().unwrap_or_default(), &d.channel).await {
         Ok(dest) => dest,
-        Err(e) => return Some(Outcome::Retry { after: None, error: e }),
+        Err(e) => {
+            return Some(Outcome::Retry {
+                after: None,
+                error: e,
+            });
+        }
     };
     let id = format!("{}-{index}", incident.uid().unwrap_or_default());
     match channels::build(&dest, incident, d.message, now, &id) {
@@ -191,11 +286,19 @@ async fn attempt(ctx: &Context, incident: &Incident, index: usize, now: Timestam
                 Outcome::Permanent { .. } => "failed",
             };
             let channel_type = format!("{:?}", dest.type_).to_lowercase();
-            ctx.metrics.deliveries.get_or_create(&super::metrics::DeliveryLabels { channel_type, outcome: label }).inc();
+            ctx.metrics
+                .deliveries
+                .get_or_create(&super::metrics::DeliveryLabels {
+                    channel_type,
+                    outcome: label,
+                })
+                .inc();
             Some(outcome)
         }
         Ok(None) => None,
-        Err(e) => Some(Outcome::Permanent { error: e.to_string() }),
+        Err(e) => Some(Outcome::Permanent {
+            error: e.to_string(),
+        }),
     }
 }
 
@@ -207,12 +310,23 @@ async fn destination(ctx: &Context, namespace: &str, name: &str) -> Result<Desti
         None => (namespace.to_string(), name.to_string()),
     };
     let channels: Api<IncidentChannel> = Api::namespaced(ctx.client.clone(), &ns);
-    let ch = channels.get(&name).await.map_err(|_| format!("IncidentChannel {ns}/{name} cannot be read"))?;
+    let ch = channels
+        .get(&name)
+        .await
+        .map_err(|_| format!("IncidentChannel {ns}/{name} cannot be read"))?;
     let data = match &ch.spec.secret_ref {
         Some(s) => {
             let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-            let secret = secrets.get(&s.name).await.map_err(|_| format!("Secret {ns}/{} cannot be read", s.name))?;
-            secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
+            let secret = secrets
+                .get(&s.name)
+                .await
+                .map_err(|_| format!("Secret {ns}/{} cannot be read", s.name))?;
+            secret
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect()
         }
         None => Default::default(),
     };
@@ -239,10 +353,21 @@ async fn refresh_alertmanager(
     let mut next: Option<Timestamp> = None;
     for i in 0..status.deliveries.len() {
         let d = &status.deliveries[i];
-        let firing = matches!(d.message, MessageKind::Trigger | MessageKind::Escalate) && d.state == DeliveryState::Delivered;
-        let Some(at) = d.delivered_at.filter(|_| firing) else { continue };
+        let firing = matches!(d.message, MessageKind::Trigger | MessageKind::Escalate)
+            && d.state == DeliveryState::Delivered;
+        let Some(at) = d.delivered_at.filter(|_| firing) else {
+            continue;
+        };
         let due = at + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
-        let Ok(dest) = destination(ctx, &current.namespace().unwrap_or_default(), &d.channel.clone()).await else { continue };
+        let Ok(dest) = destination(
+            ctx,
+            &current.namespace().unwrap_or_default(),
+            &d.channel.clone(),
+        )
+        .await
+        else {
+            continue;
+        };
         if dest.type_ != ChannelType::Alertmanager {
             continue;
         }
@@ -252,10 +377,10 @@ async fn refresh_alertmanager(
         }
         current.status = Some(status.clone());
         let id = format!("{}-{i}", current.uid().unwrap_or_default());
-        if let Ok(Some(out)) = channels::build(&dest, current, d.message, now, &id) {
-            if let Outcome::Delivered { .. } = channels::send(&ctx.http, &out, SEND_TIMEOUT).await {
-                status.deliveries[i].delivered_at = Some(now);
-            }
+        if let Ok(Some(out)) = channels::build(&dest, current, d.message, now, &id)
+            && let Outcome::Delivered { .. } = channels::send(&ctx.http, &out, SEND_TIMEOUT).await
+        {
+            status.deliveries[i].delivered_at = Some(now);
         }
         let again = now + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
         next = Some(next.map_or(again, |n| n.min(again)));

@@ -37,7 +37,10 @@ pub async fn run_elected(
     health: Arc<Health>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Stopped, kube_lease_manager::LeaseManagerError> {
-    let identity = settings.instance.clone().unwrap_or_else(|| format!("rollgate-{}", std::process::id()));
+    let identity = settings
+        .instance
+        .clone()
+        .unwrap_or_else(|| format!("rollgate-{}", std::process::id()));
     let manager = LeaseManagerBuilder::new(client.clone(), &lease.name)
         .with_namespace(&lease.namespace)
         .with_identity(&identity)
@@ -48,7 +51,9 @@ pub async fn run_elected(
         .await?;
     let (mut leader, task) = manager.watch().await;
     // A follower is ready: it is up and can take over.
-    health.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    health
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%identity, lease = %lease.name, "waiting for the leader lease");
     while !*leader.borrow_and_update() {
         tokio::select! {
@@ -86,7 +91,10 @@ pub async fn run_elected(
     // Dropping the last receiver makes the manager release the lease.
     drop(leader);
     let _ = task.await;
-    let reason = std::mem::replace(&mut *stopped.lock().expect("stop reason"), Stopped::Shutdown);
+    let reason = std::mem::replace(
+        &mut *stopped.lock().expect("stop reason"),
+        Stopped::Shutdown,
+    );
     tracing::info!(?reason, "stopped reconciling; lease released");
     Ok(reason)
 }

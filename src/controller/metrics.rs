@@ -62,7 +62,9 @@ impl Default for Metrics {
             reconciles: Family::default(),
             errors: Family::default(),
             duration: Family::new_with_constructor(|| {
-                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+                Histogram::new([
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
             }),
             rollouts: Family::default(),
             gate_evaluations: Family::default(),
@@ -73,14 +75,42 @@ impl Default for Metrics {
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles run", m.reconciles.clone());
-        registry.register("reconcile_errors", "Reconciles that failed, by error category", m.errors.clone());
-        registry.register("reconcile_duration_seconds", "Time spent in one reconcile", m.duration.clone());
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that failed, by error category",
+            m.errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time spent in one reconcile",
+            m.duration.clone(),
+        );
         registry.register("rollouts", "Rollouts by phase", m.rollouts.clone());
-        registry.register("gate_evaluations", "Gate evaluations by verdict", m.gate_evaluations.clone());
-        registry.register("rollbacks", "Automatic and requested rollbacks, by reason", m.rollbacks.clone());
-        registry.register("incidents_opened", "Incidents opened", m.incidents_opened.clone());
-        registry.register("deliveries", "Incident delivery attempts, by channel type and outcome", m.deliveries.clone());
-        registry.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
+        registry.register(
+            "gate_evaluations",
+            "Gate evaluations by verdict",
+            m.gate_evaluations.clone(),
+        );
+        registry.register(
+            "rollbacks",
+            "Automatic and requested rollbacks, by reason",
+            m.rollbacks.clone(),
+        );
+        registry.register(
+            "incidents_opened",
+            "Incidents opened",
+            m.incidents_opened.clone(),
+        );
+        registry.register(
+            "deliveries",
+            "Incident delivery attempts, by channel type and outcome",
+            m.deliveries.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease",
+            m.leader.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -89,7 +119,8 @@ impl Metrics {
     /// The exposition text.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
         out
     }
 }

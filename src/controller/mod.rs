@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::runtime::reflector::{self, ObjectRef};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher::{self, Config as WatcherConfig};
 
 use crate::workload::config::ConfigKind;
@@ -74,23 +74,39 @@ pub async fn run(
     let config = Arc::new(config::ConfigCache::default());
     let (config_maps, cm_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let (secrets, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
-    let cm_events = watcher::watcher(scoped::<PartialObjectMeta<ConfigMap>>(&client, &settings), WatcherConfig::default().any_semantic())
-        .default_backoff()
-        .reflect(cm_writer)
-        .touched_objects();
-    let secret_events = watcher::watcher(scoped::<PartialObjectMeta<Secret>>(&client, &settings), WatcherConfig::default().any_semantic())
-        .default_backoff()
-        .reflect(secret_writer)
-        .touched_objects();
+    let cm_events = watcher::watcher(
+        scoped::<PartialObjectMeta<ConfigMap>>(&client, &settings),
+        WatcherConfig::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(cm_writer)
+    .touched_objects();
+    let secret_events = watcher::watcher(
+        scoped::<PartialObjectMeta<Secret>>(&client, &settings),
+        WatcherConfig::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(secret_writer)
+    .touched_objects();
     // Freezes are cluster-scoped and few: every change wakes the Rollouts it covers.
     let (freezes, freeze_writer) = reflector::store::<Freeze>();
-    let freeze_events = watcher::watcher(Api::<Freeze>::all(client.clone()), WatcherConfig::default().any_semantic())
-        .default_backoff()
-        .reflect(freeze_writer)
-        .touched_objects();
+    let freeze_events = watcher::watcher(
+        Api::<Freeze>::all(client.clone()),
+        WatcherConfig::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(freeze_writer)
+    .touched_objects();
     let controller = Controller::new(rollouts, WatcherConfig::default().any_semantic());
     let rollout_store = controller.store();
-    let stores = Stores { rollouts: rollout_store.clone(), freezes, deployments: store, config: config.clone(), config_maps, secrets };
+    let stores = Stores {
+        rollouts: rollout_store.clone(),
+        freezes,
+        deployments: store,
+        config: config.clone(),
+        config_maps,
+        secrets,
+    };
     let ctx = Arc::new(Context::new(client, settings, stores, trigger, metrics));
     tokio::spawn(watch_readiness(ctx.clone(), health));
     let (cm_users, secret_users) = (config.clone(), config);
@@ -104,8 +120,12 @@ pub async fn run(
                 .map(|r| ObjectRef::from_obj(r.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .watches_stream(cm_events, move |m| users(&cm_users, ConfigKind::ConfigMap, &m))
-        .watches_stream(secret_events, move |m| users(&secret_users, ConfigKind::Secret, &m))
+        .watches_stream(cm_events, move |m| {
+            users(&cm_users, ConfigKind::ConfigMap, &m)
+        })
+        .watches_stream(secret_events, move |m| {
+            users(&secret_users, ConfigKind::Secret, &m)
+        })
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
         .for_each(log_result);
@@ -122,15 +142,25 @@ async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>) {
     // The Deployment cache is what observation reads (kube's Controller store does not report
     // readiness here, so it is not waited on).
     let _ = ctx.deployments.wait_until_ready().await;
-    health.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    health
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     loop {
         let mut counts: std::collections::HashMap<String, i64> = Default::default();
         for r in ctx.rollouts.state() {
-            *counts.entry(format!("{:?}", r.status.as_ref().map(|s| s.phase).unwrap_or_default())).or_default() += 1;
+            *counts
+                .entry(format!(
+                    "{:?}",
+                    r.status.as_ref().map(|s| s.phase).unwrap_or_default()
+                ))
+                .or_default() += 1;
         }
         ctx.metrics.rollouts.clear();
         for (phase, n) in counts {
-            ctx.metrics.rollouts.get_or_create(&metrics::PhaseLabels { phase }).set(n);
+            ctx.metrics
+                .rollouts
+                .get_or_create(&metrics::PhaseLabels { phase })
+                .set(n);
         }
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
@@ -143,10 +173,18 @@ async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
 }
 
 /// Rollouts whose target uses an edited ConfigMap or Secret.
-fn users<K: kube::Resource>(cache: &config::ConfigCache, kind: ConfigKind, m: &PartialObjectMeta<K>) -> Vec<ObjectRef<Rollout>> {
+fn users<K: kube::Resource>(
+    cache: &config::ConfigCache,
+    kind: ConfigKind,
+    m: &PartialObjectMeta<K>,
+) -> Vec<ObjectRef<Rollout>> {
     let ns = m.metadata.namespace.clone().unwrap_or_default();
     let name = m.metadata.name.clone().unwrap_or_default();
-    cache.users_of(&ns, kind, &name).into_iter().map(|r| ObjectRef::new(&r).within(&ns)).collect()
+    cache
+        .users_of(&ns, kind, &name)
+        .into_iter()
+        .map(|r| ObjectRef::new(&r).within(&ns))
+        .collect()
 }
 
 fn scoped<K>(client: &Client, settings: &Settings) -> Api<K>

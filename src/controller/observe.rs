@@ -6,9 +6,9 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::config::Fetched;
 use super::{Context, Error};
-use crate::workload::config::ConfigRef;
 use crate::api::Rollout;
 use crate::plan::{Observed, SpecError, Track};
+use crate::workload::config::ConfigRef;
 use crate::workload::{TrackKind, observe_track, revision_of, track_name};
 
 /// The target and the tracks as the controller sees them.
@@ -21,7 +21,10 @@ pub struct Workloads {
     pub observed: Observed,
 }
 
-pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Workloads, SpecError>, Error> {
+pub async fn workloads(
+    ctx: &Context,
+    rollout: &Rollout,
+) -> Result<Result<Workloads, SpecError>, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let name = &rollout.spec.target_ref.name;
     let get = |n: &str| ctx.deployments.get(&ObjectRef::new(n).within(&ns));
@@ -65,7 +68,13 @@ pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Worklo
     let config = super::config::read(ctx, rollout, template).await?;
     let digests: Vec<(String, String, String)> = config
         .iter()
-        .map(|(r, f)| (r.kind.as_str().to_string(), r.name.clone(), f.digest.clone()))
+        .map(|(r, f)| {
+            (
+                r.kind.as_str().to_string(),
+                r.name.clone(),
+                f.digest.clone(),
+            )
+        })
         .collect();
     let observed = Observed {
         desired_revision: revision_of(template, &digests),
@@ -87,14 +96,26 @@ pub fn image_changes(seen: &Workloads) -> Vec<crate::api::ImageChange> {
         d.as_deref()
             .and_then(|d| d.spec.as_ref())
             .and_then(|s| s.template.spec.as_ref())
-            .map(|p| p.containers.iter().map(|c| (c.name.clone(), c.image.clone())).collect())
+            .map(|p| {
+                p.containers
+                    .iter()
+                    .map(|c| (c.name.clone(), c.image.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let (from, to) = (images(&seen.canary), images(&seen.stable));
     from.into_iter()
         .filter_map(|(name, image)| {
-            let restored = to.iter().find(|(n, _)| *n == name).and_then(|(_, i)| i.clone());
-            (restored != image).then(|| crate::api::ImageChange { container: name, from: image, to: restored })
+            let restored = to
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, i)| i.clone());
+            (restored != image).then_some(crate::api::ImageChange {
+                container: name,
+                from: image,
+                to: restored,
+            })
         })
         .collect()
 }

@@ -16,11 +16,16 @@ use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
 
 pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let labels = super::metrics::Loop { controller: "rollout" };
+    let labels = super::metrics::Loop {
+        controller: "rollout",
+    };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let started = std::time::Instant::now();
     let result = reconcile_inner(rollout, &ctx).await;
-    ctx.metrics.duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    ctx.metrics
+        .duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
     result
 }
 
@@ -29,8 +34,8 @@ async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Ac
         Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, rollout, |event| async {
         match event {
-            Finalizer::Apply(r) => drive(&r, &ctx).await,
-            Finalizer::Cleanup(r) => hand_back(&r, &ctx).await,
+            Finalizer::Apply(r) => drive(&r, ctx).await,
+            Finalizer::Cleanup(r) => hand_back(&r, ctx).await,
         }
     })
     .await
@@ -38,7 +43,10 @@ async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Ac
 }
 
 pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> Action {
-    let labels = super::metrics::ErrorLabels { controller: "rollout", category: error.category() };
+    let labels = super::metrics::ErrorLabels {
+        controller: "rollout",
+        category: error.category(),
+    };
     ctx.metrics.errors.get_or_create(&labels).inc();
     match error {
         Error::Finalizer(e)
@@ -91,8 +99,15 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     // Deciding whether to start a canary holds the admission lock, so racing reconciles cannot
     // take the same last slot.
     let wants_slot = !super::admission::in_flight(&status)
-        && observed.stable.as_ref().is_some_and(|s| s.revision != observed.desired_revision);
-    let mut admission = if wants_slot { Some(ctx.admission.lock().await) } else { None };
+        && observed
+            .stable
+            .as_ref()
+            .is_some_and(|s| s.revision != observed.desired_revision);
+    let mut admission = if wants_slot {
+        Some(ctx.admission.lock().await)
+    } else {
+        None
+    };
     let admitted = match admission.as_mut() {
         Some(reservations) => {
             let since = status.queued_since.unwrap_or(now);
@@ -133,25 +148,43 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         decision = plan::decide(input(&readings));
         for r in &readings {
             let verdict = format!("{:?}", r.verdict);
-            ctx.metrics.gate_evaluations.get_or_create(&super::metrics::VerdictLabels { verdict }).inc();
+            ctx.metrics
+                .gate_evaluations
+                .get_or_create(&super::metrics::VerdictLabels { verdict })
+                .inc();
         }
     }
-    if let Some(reservations) = admission.as_mut() {
-        if decision.events.iter().any(|e| e.reason == "CanaryStarted") {
-            reservations.grant(&rollout.namespace().unwrap_or_default(), &rollout.name_any());
-        }
+    if let Some(reservations) = admission.as_mut()
+        && decision.events.iter().any(|e| e.reason == "CanaryStarted")
+    {
+        reservations.grant(
+            &rollout.namespace().unwrap_or_default(),
+            &rollout.name_any(),
+        );
     }
     drop(admission);
-    if decision.status.phase == crate::api::Phase::RollingBack && status.phase != crate::api::Phase::RollingBack {
-        let reason = decision.status.rollback.as_ref().map_or_else(String::new, |r| r.reason.clone());
-        ctx.metrics.rollbacks.get_or_create(&super::metrics::ReasonLabels { reason }).inc();
+    if decision.status.phase == crate::api::Phase::RollingBack
+        && status.phase != crate::api::Phase::RollingBack
+    {
+        let reason = decision
+            .status
+            .rollback
+            .as_ref()
+            .map_or_else(String::new, |r| r.reason.clone());
+        ctx.metrics
+            .rollbacks
+            .get_or_create(&super::metrics::ReasonLabels { reason })
+            .inc();
     }
     if let Ok(seen) = &seen {
         apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
     }
     // The rollback is written (canary at zero) before the incident is opened: speed first.
-    let images = seen.as_ref().map(super::observe::image_changes).unwrap_or_default();
+    let images = seen
+        .as_ref()
+        .map(super::observe::image_changes)
+        .unwrap_or_default();
     if let Some(name) = incidents::open(ctx, rollout, &decision.status, images).await? {
         decision.status.incident_ref = Some(crate::api::LocalObjectRef { name });
     }
@@ -163,15 +196,38 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
 
 /// Which config a new canary changes (for status and its incident), and snapshot garbage
 /// collection when a canary starts or ends — not on every reconcile.
-async fn config_bookkeeping(ctx: &Context, rollout: &Rollout, seen: &observe::Workloads, decision: &mut plan::Decision) -> Result<(), Error> {
+async fn config_bookkeeping(
+    ctx: &Context,
+    rollout: &Rollout,
+    seen: &observe::Workloads,
+    decision: &mut plan::Decision,
+) -> Result<(), Error> {
     let reasons: Vec<&str> = decision.events.iter().map(|e| e.reason.as_str()).collect();
     if reasons.contains(&"CanaryStarted") {
-        let stable = seen.stable.as_deref().and_then(|d| d.spec.as_ref()).map(|s| &s.template);
+        let stable = seen
+            .stable
+            .as_deref()
+            .and_then(|d| d.spec.as_ref())
+            .map(|s| &s.template);
         let ns = rollout.namespace().unwrap_or_default();
-        decision.status.config_changes = super::config::changes(ctx, &ns, stable, &seen.config).await?;
+        decision.status.config_changes =
+            super::config::changes(ctx, &ns, stable, &seen.config).await?;
     }
-    if reasons.iter().any(|r| ["CanaryStarted", "Promoted", "RolledBack", "Adopted", "UpToDate"].contains(r)) {
-        let template = |d: &Option<Arc<Deployment>>| d.as_deref().and_then(|d| d.spec.as_ref()).map(|s| s.template.clone());
+    if reasons.iter().any(|r| {
+        [
+            "CanaryStarted",
+            "Promoted",
+            "RolledBack",
+            "Adopted",
+            "UpToDate",
+        ]
+        .contains(r)
+    }) {
+        let template = |d: &Option<Arc<Deployment>>| {
+            d.as_deref()
+                .and_then(|d| d.spec.as_ref())
+                .map(|s| s.template.clone())
+        };
         let mut in_use = super::config::mounted(template(&seen.stable).as_ref());
         in_use.extend(super::config::mounted(template(&seen.canary).as_ref()));
         in_use.extend(super::config::snapshot_names(&seen.config).into_values());
@@ -183,7 +239,12 @@ async fn config_bookkeeping(ctx: &Context, rollout: &Rollout, seen: &observe::Wo
 /// The Freeze covering this Rollout (the first by name; `abort` if any covering one asks).
 fn freeze_of(ctx: &Context, rollout: &Rollout) -> Option<crate::api::FrozenBy> {
     let ns = rollout.namespace().unwrap_or_default();
-    let mut covering: Vec<_> = ctx.freezes.state().into_iter().filter(|f| f.covers(&ns)).collect();
+    let mut covering: Vec<_> = ctx
+        .freezes
+        .state()
+        .into_iter()
+        .filter(|f| f.covers(&ns))
+        .collect();
     covering.sort_by_key(|f| f.name_any());
     let first = covering.first()?;
     Some(crate::api::FrozenBy {
@@ -209,7 +270,11 @@ fn slots(ctx: &Context) -> Vec<super::admission::Slot> {
             } else {
                 return None;
             };
-            Some(Slot { namespace: r.namespace().unwrap_or_default(), name: r.name_any(), state })
+            Some(Slot {
+                namespace: r.namespace().unwrap_or_default(),
+                name: r.name_any(),
+                state,
+            })
         })
         .collect()
 }

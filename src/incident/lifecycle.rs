@@ -10,7 +10,8 @@ use jiff::Timestamp;
 
 use super::record::raised;
 use crate::api::{
-    Delivery, DeliveryState, Incident, IncidentState, IncidentStatus, MessageKind, Phase, TimelineEntry, TimelineType,
+    Delivery, DeliveryState, Incident, IncidentState, IncidentStatus, MessageKind, Phase,
+    TimelineEntry, TimelineType,
 };
 
 /// A rollback still not done after this long has failed: the incident escalates.
@@ -34,12 +35,20 @@ pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> Incid
         t.st.severity = Some(spec.severity);
         t.st.occurrences.push(spec.detected_at);
         t.st.rollback_started_at = Some(spec.detected_at);
-        t.push_at(spec.detected_at, "rollgate", TimelineType::Detected, &spec.title);
+        t.push_at(
+            spec.detected_at,
+            "rollgate",
+            TimelineType::Detected,
+            &spec.title,
+        );
         t.push_at(
             spec.detected_at,
             "rollgate",
             TimelineType::RollbackStarted,
-            &format!("canary share set to 0, stable {} to full capacity", spec.to_revision),
+            &format!(
+                "canary share set to 0, stable {} to full capacity",
+                spec.to_revision
+            ),
         );
         t.enqueue(&spec.channels, MessageKind::Trigger);
     }
@@ -47,50 +56,88 @@ pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> Incid
     if let Some(at) = view.rollback_at.filter(|at| !t.st.occurrences.contains(at)) {
         t.st.occurrences.push(at);
         t.st.rollback_completed_at = None;
-        t.push_at(at, "rollgate", TimelineType::Detected, &format!("revision {} failed again", spec.from_revision));
-        t.push_at(at, "rollgate", TimelineType::RollbackStarted, "rolling back again");
+        t.push_at(
+            at,
+            "rollgate",
+            TimelineType::Detected,
+            &format!("revision {} failed again", spec.from_revision),
+        );
+        t.push_at(
+            at,
+            "rollgate",
+            TimelineType::RollbackStarted,
+            "rolling back again",
+        );
         t.enqueue(&spec.channels, MessageKind::Trigger);
     }
     let rolling_back = view.phase == Phase::RollingBack;
     if t.st.rollback_completed_at.is_none() && !rolling_back {
         t.st.rollback_completed_at = Some(now);
-        t.push("rollgate", TimelineType::RollbackDone, &format!("stable revision {} serves at full capacity", spec.to_revision));
+        t.push(
+            "rollgate",
+            TimelineType::RollbackDone,
+            &format!(
+                "stable revision {} serves at full capacity",
+                spec.to_revision
+            ),
+        );
     }
     let stuck = rolling_back
-        && t.st.rollback_started_at.is_some_and(|s| now.duration_since(s).as_secs() >= ROLLBACK_STUCK_AFTER.as_secs() as i64);
+        && t.st.rollback_started_at.is_some_and(|s| {
+            now.duration_since(s).as_secs() >= ROLLBACK_STUCK_AFTER.as_secs() as i64
+        });
     let message = view.stable_message.clone().unwrap_or_default();
-    if view.stable_healthy == Some(true) && !t.has(TimelineType::StableHealthy) && !t.has(TimelineType::StableUnhealthy) {
+    if view.stable_healthy == Some(true)
+        && !t.has(TimelineType::StableHealthy)
+        && !t.has(TimelineType::StableUnhealthy)
+    {
         t.push("rollgate", TimelineType::StableHealthy, &message);
     }
     t.st.stable_healthy = view.stable_healthy.or(t.st.stable_healthy);
     let unhealthy = view.stable_healthy == Some(false);
     if (unhealthy || stuck) && !t.has(TimelineType::Escalated) {
-        let why = if unhealthy { message } else { "the rollback did not complete".to_string() };
+        let why = if unhealthy {
+            message
+        } else {
+            "the rollback did not complete".to_string()
+        };
         if unhealthy {
             t.push("rollgate", TimelineType::StableUnhealthy, &why);
         }
         let severity = raised(t.st.severity.unwrap_or(spec.severity));
         t.st.severity = Some(severity);
-        t.push("rollgate", TimelineType::Escalated, &format!("severity raised to {severity:?}: {why}"));
+        t.push(
+            "rollgate",
+            TimelineType::Escalated,
+            &format!("severity raised to {severity:?}: {why}"),
+        );
         t.enqueue(&spec.channels, MessageKind::Escalate);
     }
-    if let Some(who) = &spec.acknowledged_by {
-        if !t.has(TimelineType::Acknowledged) {
-            t.push(who, TimelineType::Acknowledged, &format!("acknowledged by {who}"));
-            t.enqueue(&spec.channels, MessageKind::Acknowledge);
-        }
+    if let Some(who) = &spec.acknowledged_by
+        && !t.has(TimelineType::Acknowledged)
+    {
+        t.push(
+            who,
+            TimelineType::Acknowledged,
+            &format!("acknowledged by {who}"),
+        );
+        t.enqueue(&spec.channels, MessageKind::Acknowledge);
     }
-    if let Some(who) = &spec.resolved_by {
-        if !t.has(TimelineType::Resolved) {
-            t.push(who, TimelineType::Resolved, &format!("resolved by {who}"));
-            t.enqueue(&spec.channels, MessageKind::Resolve);
-        }
+    if let Some(who) = &spec.resolved_by
+        && !t.has(TimelineType::Resolved)
+    {
+        t.push(who, TimelineType::Resolved, &format!("resolved by {who}"));
+        t.enqueue(&spec.channels, MessageKind::Resolve);
     }
     st.state = if spec.resolved_by.is_some() {
         IncidentState::Resolved
     } else if spec.acknowledged_by.is_some() {
         IncidentState::Acknowledged
-    } else if st.timeline.iter().any(|e| e.type_ == TimelineType::Escalated) {
+    } else if st
+        .timeline
+        .iter()
+        .any(|e| e.type_ == TimelineType::Escalated)
+    {
         IncidentState::Escalated
     } else if st.rollback_completed_at.is_some() && st.stable_healthy == Some(true) {
         IncidentState::Mitigated
@@ -116,7 +163,12 @@ impl Timeline<'_> {
         self.push_at(self.now, actor, type_, message);
     }
     fn push_at(&mut self, at: Timestamp, actor: &str, type_: TimelineType, message: &str) {
-        self.st.timeline.push(TimelineEntry { at, actor: actor.into(), type_, message: message.into() });
+        self.st.timeline.push(TimelineEntry {
+            at,
+            actor: actor.into(),
+            type_,
+            message: message.into(),
+        });
     }
     /// Queues `message` for every channel, behind what each channel already has queued.
     fn enqueue(&mut self, channels: &[String], message: MessageKind) {
@@ -135,4 +187,3 @@ impl Timeline<'_> {
         }
     }
 }
-

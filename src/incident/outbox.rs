@@ -10,12 +10,18 @@ use crate::api::{DeliveryState, IncidentStatus, TimelineEntry, TimelineType};
 
 /// Deliveries to attempt now: for each channel, its first undelivered message, if due.
 pub fn due(st: &IncidentStatus, now: Timestamp) -> Vec<usize> {
-    heads(st).into_iter().filter(|&i| st.deliveries[i].next_attempt_at.is_none_or(|t| t <= now)).collect()
+    heads(st)
+        .into_iter()
+        .filter(|&i| st.deliveries[i].next_attempt_at.is_none_or(|t| t <= now))
+        .collect()
 }
 
 /// When the next queued delivery falls due.
 pub fn next_due(st: &IncidentStatus) -> Option<Timestamp> {
-    heads(st).into_iter().filter_map(|i| st.deliveries[i].next_attempt_at).min()
+    heads(st)
+        .into_iter()
+        .filter_map(|i| st.deliveries[i].next_attempt_at)
+        .min()
 }
 
 fn heads(st: &IncidentStatus) -> Vec<usize> {
@@ -33,7 +39,13 @@ fn heads(st: &IncidentStatus) -> Vec<usize> {
 }
 
 /// Records an attempt's outcome. `jitter` in [0, 1) comes from the caller, to keep this pure.
-pub fn record(st: &mut IncidentStatus, index: usize, outcome: Outcome, now: Timestamp, jitter: f64) {
+pub fn record(
+    st: &mut IncidentStatus,
+    index: usize,
+    outcome: Outcome,
+    now: Timestamp,
+    jitter: f64,
+) {
     let d = &mut st.deliveries[index];
     d.attempts += 1;
     d.first_attempt_at.get_or_insert(now);
@@ -45,10 +57,18 @@ pub fn record(st: &mut IncidentStatus, index: usize, outcome: Outcome, now: Time
             d.next_attempt_at = None;
             d.last_error = None;
             d.external_id = external_id;
-            Some((TimelineType::Delivered, format!("{message:?} delivered to {channel} (attempt {})", d.attempts)))
+            Some((
+                TimelineType::Delivered,
+                format!(
+                    "{message:?} delivered to {channel} (attempt {})",
+                    d.attempts
+                ),
+            ))
         }
         Outcome::Retry { after, error } => {
-            let wait = after.unwrap_or_default().max(backoff(d.attempts as u32, jitter));
+            let wait = after
+                .unwrap_or_default()
+                .max(backoff(d.attempts as u32, jitter));
             d.next_attempt_at = Some(after_ts(now, wait));
             d.last_error = Some(error);
             None
@@ -62,7 +82,12 @@ pub fn record(st: &mut IncidentStatus, index: usize, outcome: Outcome, now: Time
         }
     };
     if let Some((type_, message)) = entry {
-        st.timeline.push(TimelineEntry { at: now, actor: channel, type_, message });
+        st.timeline.push(TimelineEntry {
+            at: now,
+            actor: channel,
+            type_,
+            message,
+        });
     }
 }
 
@@ -74,5 +99,8 @@ pub fn skip(st: &mut IncidentStatus, index: usize) {
 }
 
 fn after_ts(t: Timestamp, d: Duration) -> Timestamp {
-    jiff::SignedDuration::try_from(d).ok().and_then(|d| t.checked_add(d).ok()).unwrap_or(Timestamp::MAX)
+    jiff::SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| t.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
 }

@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 
 use crate::api::{
-    ExposureRecord, FailedGate, ImageChange, IncidentSpec, LocalObjectRef, RollbackRecord, Severity, StageAtFailure,
+    ExposureRecord, FailedGate, ImageChange, IncidentSpec, LocalObjectRef, RollbackRecord,
+    Severity, StageAtFailure,
 };
 use crate::plan::truncate;
 
@@ -48,19 +49,31 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
             threshold: g.threshold.clone(),
             verdict: format!("{:?}", g.verdict),
             consecutive_failures: g.consecutive_failures,
-            graph_url: f.prometheus_url.zip(g.query.as_deref()).map(|(base, q)| graph_url(base, q)),
+            graph_url: f
+                .prometheus_url
+                .zip(g.query.as_deref())
+                .map(|(base, q)| graph_url(base, q)),
         })
         .collect();
     let cause = match failed_gates.first() {
         Some(g) => format!(
             "gate {} failed ({}, threshold {})",
             g.name,
-            g.value.map_or_else(|| g.verdict.clone(), |v| format!("{v:.4}")),
+            g.value
+                .map_or_else(|| g.verdict.clone(), |v| format!("{v:.4}")),
             g.threshold.as_deref().unwrap_or("")
         ),
         None => human_reason(&rb.reason).to_string(),
     };
-    let title = truncate(&format!("Rolled back {}/{}: {}", f.namespace, f.rollout, cause.trim_end()), 120);
+    let title = truncate(
+        &format!(
+            "Rolled back {}/{}: {}",
+            f.namespace,
+            f.rollout,
+            cause.trim_end()
+        ),
+        120,
+    );
     let since = f.exposure_since.unwrap_or(rb.at);
     let summary = format!(
         "rollgate rolled back revision {} of Rollout {}/{} at stage {} ({}% of pods) and restored revision {}. {}",
@@ -73,7 +86,9 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
         rb.message
     );
     IncidentSpec {
-        rollout_ref: LocalObjectRef { name: f.rollout.to_string() },
+        rollout_ref: LocalObjectRef {
+            name: f.rollout.to_string(),
+        },
         dedup_key: dedup_key(f.namespace, f.rollout, &rb.revision),
         title,
         summary,
@@ -85,7 +100,10 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
         to_revision: f.stable_revision.to_string(),
         images: f.images.clone(),
         config_changes: vec![],
-        stage: StageAtFailure { index: rb.stage_index, weight: rb.weight },
+        stage: StageAtFailure {
+            index: rb.stage_index,
+            weight: rb.weight,
+        },
         exposure: ExposureRecord {
             weight: rb.weight,
             canary_pods: f.canary_pods,
@@ -112,7 +130,10 @@ fn human_reason(reason: &str) -> &str {
 /// A link to the Prometheus graph of `query` over the last hour.
 pub fn graph_url(base: &str, query: &str) -> String {
     let expr: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
-    format!("{}/graph?g0.expr={expr}&g0.tab=0&g0.range_input=1h", base.trim_end_matches('/'))
+    format!(
+        "{}/graph?g0.expr={expr}&g0.tab=0&g0.range_input=1h",
+        base.trim_end_matches('/')
+    )
 }
 
 /// One step more severe (sev1 stays sev1): the rollback did not restore health.
@@ -179,7 +200,9 @@ mod tests {
         assert_eq!(g.threshold.as_deref(), Some("<= 0.01"));
         assert_eq!(
             g.graph_url.as_deref(),
-            Some("http://prom:9090/graph?g0.expr=sum%28rate%28x%7Ba%3D%22b%22%7D%5B1m%5D%29%29&g0.tab=0&g0.range_input=1h")
+            Some(
+                "http://prom:9090/graph?g0.expr=sum%28rate%28x%7Ba%3D%22b%22%7D%5B1m%5D%29%29&g0.tab=0&g0.range_input=1h"
+            )
         );
         assert!(spec.summary.contains("7f3c9a") && spec.summary.contains("50%"));
     }

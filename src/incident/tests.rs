@@ -13,7 +13,9 @@ fn at(s: &str) -> Timestamp {
 
 fn incident() -> Incident {
     let spec = IncidentSpec {
-        rollout_ref: LocalObjectRef { name: "checkout".into() },
+        rollout_ref: LocalObjectRef {
+            name: "checkout".into(),
+        },
         dedup_key: "rollgate/shop/checkout/v2".into(),
         title: "Rolled back shop/checkout".into(),
         summary: "s".into(),
@@ -25,8 +27,16 @@ fn incident() -> Incident {
         to_revision: "v1".into(),
         images: vec![],
         config_changes: vec![],
-        stage: StageAtFailure { index: 0, weight: 10 },
-        exposure: ExposureRecord { weight: 10, canary_pods: 1, since: at("00:00"), seconds: 60 },
+        stage: StageAtFailure {
+            index: 0,
+            weight: 10,
+        },
+        exposure: ExposureRecord {
+            weight: 10,
+            canary_pods: 1,
+            since: at("00:00"),
+            seconds: 60,
+        },
         failed_gates: vec![],
         channels: vec!["pd".into(), "slack".into()],
         detected_at: at("01:00"),
@@ -37,7 +47,12 @@ fn incident() -> Incident {
 }
 
 fn view(phase: Phase, healthy: Option<bool>) -> RolloutView {
-    RolloutView { phase, rollback_at: Some(at("01:00")), stable_healthy: healthy, stable_message: None }
+    RolloutView {
+        phase,
+        rollback_at: Some(at("01:00")),
+        stable_healthy: healthy,
+        stable_message: None,
+    }
 }
 
 fn step(i: &mut Incident, v: &RolloutView, now: &str) {
@@ -45,7 +60,13 @@ fn step(i: &mut Incident, v: &RolloutView, now: &str) {
 }
 
 fn types(i: &Incident) -> Vec<TimelineType> {
-    i.status.as_ref().unwrap().timeline.iter().map(|e| e.type_).collect()
+    i.status
+        .as_ref()
+        .unwrap()
+        .timeline
+        .iter()
+        .map(|e| e.type_)
+        .collect()
 }
 
 #[test]
@@ -54,14 +75,27 @@ fn a_rollback_that_restores_health_is_mitigated() {
     step(&mut i, &view(Phase::RollingBack, None), "01:00");
     assert_eq!(i.status.as_ref().unwrap().state, IncidentState::Mitigating);
     let st = i.status.as_ref().unwrap();
-    assert_eq!(st.deliveries.len(), 2, "one trigger per channel, persisted before any send");
-    assert!(st.deliveries.iter().all(|d| d.message == MessageKind::Trigger && d.state == DeliveryState::Pending));
+    assert_eq!(
+        st.deliveries.len(),
+        2,
+        "one trigger per channel, persisted before any send"
+    );
+    assert!(
+        st.deliveries
+            .iter()
+            .all(|d| d.message == MessageKind::Trigger && d.state == DeliveryState::Pending)
+    );
     step(&mut i, &view(Phase::RolledBack, None), "01:05");
     step(&mut i, &view(Phase::RolledBack, Some(true)), "01:20");
     assert_eq!(i.status.as_ref().unwrap().state, IncidentState::Mitigated);
     assert_eq!(
         types(&i),
-        [TimelineType::Detected, TimelineType::RollbackStarted, TimelineType::RollbackDone, TimelineType::StableHealthy]
+        [
+            TimelineType::Detected,
+            TimelineType::RollbackStarted,
+            TimelineType::RollbackDone,
+            TimelineType::StableHealthy
+        ]
     );
 }
 
@@ -73,7 +107,13 @@ fn an_unhealthy_stable_escalates_with_raised_severity_and_resends() {
     let st = i.status.as_ref().unwrap();
     assert_eq!(st.state, IncidentState::Escalated);
     assert_eq!(st.severity, Some(Severity::Sev1));
-    assert_eq!(st.deliveries.iter().filter(|d| d.message == MessageKind::Escalate).count(), 2);
+    assert_eq!(
+        st.deliveries
+            .iter()
+            .filter(|d| d.message == MessageKind::Escalate)
+            .count(),
+        2
+    );
     // Idempotent: the same view again adds nothing.
     let before = st.clone();
     step(&mut i, &view(Phase::RolledBack, Some(false)), "01:40");
@@ -95,28 +135,62 @@ fn acknowledge_then_resolve_are_recorded_and_sent_after_the_trigger() {
     step(&mut i, &view(Phase::RolledBack, Some(true)), "01:00");
     i.spec.acknowledged_by = Some("alice".into());
     step(&mut i, &view(Phase::RolledBack, Some(true)), "02:00");
-    assert_eq!(i.status.as_ref().unwrap().state, IncidentState::Acknowledged);
+    assert_eq!(
+        i.status.as_ref().unwrap().state,
+        IncidentState::Acknowledged
+    );
     i.spec.resolved_by = Some("alice".into());
     step(&mut i, &view(Phase::RolledBack, Some(true)), "03:00");
     let st = i.status.as_ref().unwrap();
     assert_eq!(st.state, IncidentState::Resolved);
-    let pd: Vec<_> = st.deliveries.iter().filter(|d| d.channel == "pd").map(|d| d.message).collect();
-    assert_eq!(pd, [MessageKind::Trigger, MessageKind::Acknowledge, MessageKind::Resolve]);
+    let pd: Vec<_> = st
+        .deliveries
+        .iter()
+        .filter(|d| d.channel == "pd")
+        .map(|d| d.message)
+        .collect();
+    assert_eq!(
+        pd,
+        [
+            MessageKind::Trigger,
+            MessageKind::Acknowledge,
+            MessageKind::Resolve
+        ]
+    );
     // Order per channel: only the trigger is due while it is undelivered.
     let due = outbox::due(st, at("03:00"));
-    assert!(due.iter().all(|&d| st.deliveries[d].message == MessageKind::Trigger), "{due:?}");
+    assert!(
+        due.iter()
+            .all(|&d| st.deliveries[d].message == MessageKind::Trigger),
+        "{due:?}"
+    );
 }
 
 #[test]
 fn a_repeated_failure_of_the_revision_appends_to_the_timeline() {
     let mut i = incident();
     step(&mut i, &view(Phase::RolledBack, Some(true)), "01:00");
-    let again = RolloutView { rollback_at: Some(at("09:00")), ..view(Phase::RollingBack, None) };
+    let again = RolloutView {
+        rollback_at: Some(at("09:00")),
+        ..view(Phase::RollingBack, None)
+    };
     step(&mut i, &again, "09:00");
     let st = i.status.as_ref().unwrap();
     assert_eq!(st.occurrences.len(), 2);
-    assert_eq!(st.timeline.iter().filter(|e| e.type_ == TimelineType::Detected).count(), 2);
-    assert_eq!(st.deliveries.iter().filter(|d| d.message == MessageKind::Trigger).count(), 4);
+    assert_eq!(
+        st.timeline
+            .iter()
+            .filter(|e| e.type_ == TimelineType::Detected)
+            .count(),
+        2
+    );
+    assert_eq!(
+        st.deliveries
+            .iter()
+            .filter(|d| d.message == MessageKind::Trigger)
+            .count(),
+        4
+    );
 }
 
 #[test]
@@ -125,16 +199,60 @@ fn retries_back_off_then_deliver_and_permanent_errors_stop() {
     step(&mut i, &view(Phase::RolledBack, None), "01:00");
     let mut st = i.status.clone().unwrap();
     let pd = outbox::due(&st, at("01:00"))[0];
-    outbox::record(&mut st, pd, Outcome::Retry { after: None, error: "HTTP 500".into() }, at("01:00"), 0.0);
-    assert!(!outbox::due(&st, at("01:00")).contains(&pd), "not due again at once");
-    outbox::record(&mut st, pd, Outcome::Retry { after: Some(std::time::Duration::from_secs(30)), error: "HTTP 429".into() }, at("01:01"), 0.0);
-    assert!(st.deliveries[pd].next_attempt_at.unwrap() >= at("01:31"), "Retry-After is honoured");
-    outbox::record(&mut st, pd, Outcome::Delivered { external_id: Some("abc".into()) }, at("01:31"), 0.0);
+    outbox::record(
+        &mut st,
+        pd,
+        Outcome::Retry {
+            after: None,
+            error: "HTTP 500".into(),
+        },
+        at("01:00"),
+        0.0,
+    );
+    assert!(
+        !outbox::due(&st, at("01:00")).contains(&pd),
+        "not due again at once"
+    );
+    outbox::record(
+        &mut st,
+        pd,
+        Outcome::Retry {
+            after: Some(std::time::Duration::from_secs(30)),
+            error: "HTTP 429".into(),
+        },
+        at("01:01"),
+        0.0,
+    );
+    assert!(
+        st.deliveries[pd].next_attempt_at.unwrap() >= at("01:31"),
+        "Retry-After is honoured"
+    );
+    outbox::record(
+        &mut st,
+        pd,
+        Outcome::Delivered {
+            external_id: Some("abc".into()),
+        },
+        at("01:31"),
+        0.0,
+    );
     assert_eq!(st.deliveries[pd].state, DeliveryState::Delivered);
     assert_eq!(st.deliveries[pd].attempts, 3);
     let slack = outbox::due(&st, at("01:31"))[0];
-    outbox::record(&mut st, slack, Outcome::Permanent { error: "HTTP 404".into() }, at("01:31"), 0.0);
+    outbox::record(
+        &mut st,
+        slack,
+        Outcome::Permanent {
+            error: "HTTP 404".into(),
+        },
+        at("01:31"),
+        0.0,
+    );
     assert_eq!(st.deliveries[slack].state, DeliveryState::Failed);
     assert!(outbox::due(&st, at("59:00")).is_empty());
-    assert!(st.timeline.iter().any(|e| e.type_ == TimelineType::DeliveryFailed));
+    assert!(
+        st.timeline
+            .iter()
+            .any(|e| e.type_ == TimelineType::DeliveryFailed)
+    );
 }

@@ -43,7 +43,12 @@ pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp
     if let Some(f) = &status.frozen {
         let by = f.by.clone().unwrap_or_default();
         let why = f.reason.clone().unwrap_or_default();
-        wanted.push(("Frozen", true, "Frozen".into(), format!("Freeze {} set by {by}: {why}", f.name)));
+        wanted.push((
+            "Frozen",
+            true,
+            "Frozen".into(),
+            format!("Freeze {} set by {by}: {why}", f.name),
+        ));
     }
     if let Some(healthy) = status
         .verification

@@ -140,7 +140,11 @@ impl Planner<'_> {
         }
         match &now {
             Some(f) => self.event(EventType::Warning, "Frozen", freeze_note(f)),
-            None => self.event(EventType::Normal, "Unfrozen", "the freeze was lifted; rollouts resume"),
+            None => self.event(
+                EventType::Normal,
+                "Unfrozen",
+                "the freeze was lifted; rollouts resume",
+            ),
         }
         self.st.frozen = now;
     }
@@ -265,13 +269,20 @@ impl Planner<'_> {
         let in_flight = self.st.canary_revision.clone().filter(|c| {
             // Invalid keeps the canary in flight: a spec fixed (or a cache caught up) resumes
             // where it was instead of starting over.
-            matches!(self.st.phase, Phase::Progressing | Phase::Paused | Phase::Invalid) && *c != stable.revision
+            matches!(
+                self.st.phase,
+                Phase::Progressing | Phase::Paused | Phase::Invalid
+            ) && *c != stable.revision
         });
         match in_flight {
             Some(c) if c == desired || paused => self.progress(spec, stable, &c, request, paused),
             _ if paused => {
                 let why = self.hold_reason();
-                self.transition(Phase::Paused, "Paused", format!("revision {desired} waits: {why}"));
+                self.transition(
+                    Phase::Paused,
+                    "Paused",
+                    format!("revision {desired} waits: {why}"),
+                );
                 self.hold(spec, stable)
             }
             _ if !self.input.admitted => {
@@ -348,7 +359,12 @@ impl Planner<'_> {
     /// Runs every gate once against stable before the canary gets any share.
     /// Returns false while the preflight is not complete (the caller holds).
     fn preflight(&mut self, spec: &Spec, stable: &Track, canary: &str) -> bool {
-        if spec.gates.is_empty() || self.st.preflight.as_ref().is_some_and(|p| p.revision == canary && p.errors.is_empty())
+        if spec.gates.is_empty()
+            || self
+                .st
+                .preflight
+                .as_ref()
+                .is_some_and(|p| p.revision == canary && p.errors.is_empty())
         {
             return true;
         }
@@ -474,7 +490,10 @@ impl Planner<'_> {
                 self.transition(
                     Phase::Paused,
                     "Paused",
-                    format!("revision {canary} waits before stage 1: {}", self.hold_reason()),
+                    format!(
+                        "revision {canary} waits before stage 1: {}",
+                        self.hold_reason()
+                    ),
                 );
                 return hold(self);
             }
@@ -529,11 +548,7 @@ impl Planner<'_> {
 
         // Gates watch the canary once its pods for this stage are ready.
         if let Some(ready_at) = stage.ready_at {
-            self.evaluate(
-                spec.gates.iter().enumerate().map(|(i, g)| (i, g)),
-                Purpose::Stage,
-                canary,
-            );
+            self.evaluate(spec.gates.iter().enumerate(), Purpose::Stage, canary);
             let summary =
                 gates::summarize(spec.gates.iter(), &self.st.gates, canary, Some(ready_at));
             if let Some(g) = summary.failed.first() {
@@ -934,7 +949,11 @@ impl Planner<'_> {
                 self.transition(
                     Phase::Paused,
                     "Paused",
-                    format!("revision {} serves; {}", stable.revision, self.hold_reason()),
+                    format!(
+                        "revision {} serves; {}",
+                        stable.revision,
+                        self.hold_reason()
+                    ),
                 );
             } else if promoting {
                 self.transition(
@@ -973,7 +992,11 @@ impl Planner<'_> {
 
 fn freeze_note(f: &crate::api::FrozenBy) -> String {
     let by = f.by.as_deref().unwrap_or("someone");
-    let reason = f.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+    let reason = f
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
     format!("frozen by {by} (Freeze {}){reason}", f.name)
 }
 

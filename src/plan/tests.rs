@@ -187,7 +187,7 @@ impl World {
             if done(self) {
                 return;
             }
-            self.now = self.now + jiff::SignedDuration::from_secs(1);
+            self.now += jiff::SignedDuration::from_secs(1);
         }
     }
 
@@ -754,11 +754,10 @@ proptest! {
         let mut entered: Vec<i32> = vec![];
         for (i, d) in w.decisions.iter().enumerate() {
             // Only decisions whose status was written count as having happened.
-            if let Some(s) = &d.status.stage {
-                if entered.last() != Some(&s.index) && !w.decisions.get(i + 1).is_none() {
+            if let Some(s) = &d.status.stage
+                && entered.last() != Some(&s.index) && w.decisions.get(i + 1).is_some() {
                     entered.push(s.index);
                 }
-            }
         }
         entered.dedup();
         prop_assert_eq!(entered, vec![0, 1, 2]);
@@ -774,21 +773,47 @@ fn decisions_are_deterministic() {
 }
 
 fn freeze(abort: bool) -> crate::api::FrozenBy {
-    crate::api::FrozenBy { name: "incident-42".into(), by: Some("alice".into()), reason: Some("checkout outage".into()), abort }
+    crate::api::FrozenBy {
+        name: "incident-42".into(),
+        by: Some("alice".into()),
+        reason: Some("checkout outage".into()),
+        abort,
+    }
 }
 
 #[test]
 fn a_freeze_holds_every_rollout_and_says_who_set_it_then_unfreezing_resumes() {
     let spec = rollout_spec(&[(10, "1s"), (50, "1s"), (100, "0s")], vec![gate("errors")]);
     let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
-    w.run_until(10, |w| w.status.stage.as_ref().is_some_and(|s| s.index == 1));
+    w.run_until(10, |w| {
+        w.status.stage.as_ref().is_some_and(|s| s.index == 1)
+    });
     w.freeze = Some(freeze(false));
     w.run_until(20, |_| false);
     assert_eq!(w.status.phase, Phase::Paused);
-    assert_eq!(w.status.stage.as_ref().unwrap().index, 1, "nothing advances while frozen");
-    assert!(w.status.message.as_ref().unwrap().contains("frozen by alice"));
-    assert!(w.status.conditions.iter().any(|c| c.type_ == "Frozen" && c.status == "True"));
-    assert_eq!(w.reasons().iter().filter(|r| *r == "Frozen").count(), 1, "one event, on the transition");
+    assert_eq!(
+        w.status.stage.as_ref().unwrap().index,
+        1,
+        "nothing advances while frozen"
+    );
+    assert!(
+        w.status
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("frozen by alice")
+    );
+    assert!(
+        w.status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Frozen" && c.status == "True")
+    );
+    assert_eq!(
+        w.reasons().iter().filter(|r| *r == "Frozen").count(),
+        1,
+        "one event, on the transition"
+    );
     w.freeze = None;
     w.run_until(30, World::settled);
     assert_eq!(w.status.phase, Phase::Healthy);
@@ -809,7 +834,10 @@ fn a_freeze_stops_new_canaries_but_a_failing_gate_still_rolls_back() {
     w.desired = "v2".into();
     w.run_until(10, |_| false);
     assert_eq!(w.status.phase, Phase::Paused);
-    assert!(w.canary.as_ref().is_none_or(|c| c.replicas == 0), "no new canary starts while frozen");
+    assert!(
+        w.canary.as_ref().is_none_or(|c| c.replicas == 0),
+        "no new canary starts while frozen"
+    );
 }
 
 #[test]
@@ -845,7 +873,9 @@ fn a_rollout_without_a_slot_waits_queued_then_starts() {
 fn a_passing_invalid_moment_does_not_restart_the_canary_in_flight() {
     let spec = rollout_spec(&[(10, "1s"), (50, "1h"), (100, "0s")], vec![]);
     let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
-    w.run_until(20, |w| w.status.stage.as_ref().is_some_and(|s| s.index == 1));
+    w.run_until(20, |w| {
+        w.status.stage.as_ref().is_some_and(|s| s.index == 1)
+    });
     // One reconcile sees no target (e.g. a cache not yet filled): Invalid, nothing touched.
     let err = SpecError::new("spec.targetRef.name", "Deployment \"app\" not found");
     let obs = w.observed();
@@ -863,6 +893,17 @@ fn a_passing_invalid_moment_does_not_restart_the_canary_in_flight() {
     assert_eq!(d.workloads, Workloads::default());
     w.status = d.status;
     w.reconcile();
-    assert_eq!(w.status.stage.as_ref().map(|s| s.index), Some(1), "resumes at stage 2, not stage 1");
-    assert!(!w.decisions.last().unwrap().events.iter().any(|e| e.reason == "CanaryStarted"));
+    assert_eq!(
+        w.status.stage.as_ref().map(|s| s.index),
+        Some(1),
+        "resumes at stage 2, not stage 1"
+    );
+    assert!(
+        !w.decisions
+            .last()
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e.reason == "CanaryStarted")
+    );
 }

@@ -34,8 +34,15 @@ pub struct ConfigRef {
 /// env valueFrom, in containers and init containers. Sorted, without duplicates.
 pub fn references(template: &PodTemplateSpec) -> Vec<ConfigRef> {
     let mut refs = vec![];
-    let Some(spec) = template.spec.as_ref() else { return refs };
-    let mut add = |kind, name: &str| refs.push(ConfigRef { kind, name: name.to_string() });
+    let Some(spec) = template.spec.as_ref() else {
+        return refs;
+    };
+    let mut add = |kind, name: &str| {
+        refs.push(ConfigRef {
+            kind,
+            name: name.to_string(),
+        })
+    };
     for v in spec.volumes.iter().flatten() {
         if let Some(cm) = &v.config_map {
             add(ConfigKind::ConfigMap, &cm.name);
@@ -78,19 +85,28 @@ pub fn references(template: &PodTemplateSpec) -> Vec<ConfigRef> {
 }
 
 fn containers(spec: &PodSpec) -> impl Iterator<Item = &Container> {
-    spec.containers.iter().chain(spec.init_containers.iter().flatten())
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
 }
 
 fn containers_mut(spec: &mut PodSpec) -> impl Iterator<Item = &mut Container> {
-    spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten())
+    spec.containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
 }
 
 /// The template with every reference renamed per `names` (live name → snapshot name).
 pub fn rewrite(template: &PodTemplateSpec, names: &BTreeMap<ConfigRef, String>) -> PodTemplateSpec {
     let mut t = template.clone();
-    let Some(spec) = t.spec.as_mut() else { return t };
+    let Some(spec) = t.spec.as_mut() else {
+        return t;
+    };
     let swap = |kind, name: &mut String| {
-        if let Some(new) = names.get(&ConfigRef { kind, name: name.clone() }) {
+        if let Some(new) = names.get(&ConfigRef {
+            kind,
+            name: name.clone(),
+        }) {
             *name = new.clone();
         }
     };
@@ -101,7 +117,11 @@ pub fn rewrite(template: &PodTemplateSpec, names: &BTreeMap<ConfigRef, String>) 
         if let Some(name) = v.secret.as_mut().and_then(|s| s.secret_name.as_mut()) {
             swap(ConfigKind::Secret, name);
         }
-        for p in v.projected.iter_mut().flat_map(|p| p.sources.iter_mut().flatten()) {
+        for p in v
+            .projected
+            .iter_mut()
+            .flat_map(|p| p.sources.iter_mut().flatten())
+        {
             if let Some(cm) = p.config_map.as_mut() {
                 swap(ConfigKind::ConfigMap, &mut cm.name);
             }
@@ -194,7 +214,10 @@ mod tests {
 
     #[test]
     fn every_kind_of_reference_is_found_once() {
-        let names: Vec<String> = references(&template()).into_iter().map(|r| format!("{}/{}", r.kind.as_str(), r.name)).collect();
+        let names: Vec<String> = references(&template())
+            .into_iter()
+            .map(|r| format!("{}/{}", r.kind.as_str(), r.name))
+            .collect();
         assert_eq!(
             names,
             [
@@ -211,8 +234,10 @@ mod tests {
 
     #[test]
     fn rewriting_points_every_reference_at_its_snapshot() {
-        let names: BTreeMap<ConfigRef, String> =
-            references(&template()).into_iter().map(|r| (r.clone(), format!("{}-snap", r.name))).collect();
+        let names: BTreeMap<ConfigRef, String> = references(&template())
+            .into_iter()
+            .map(|r| (r.clone(), format!("{}-snap", r.name)))
+            .collect();
         let t = rewrite(&template(), &names);
         let after: Vec<String> = references(&t).into_iter().map(|r| r.name).collect();
         assert!(after.iter().all(|n| n.ends_with("-snap")), "{after:?}");
@@ -221,8 +246,17 @@ mod tests {
 
     #[test]
     fn digests_follow_content_and_changed_keys_name_only_keys() {
-        let a: Content = [("k".to_string(), b"1".to_vec()), ("same".to_string(), b"x".to_vec())].into();
-        let b: Content = [("k".to_string(), b"2".to_vec()), ("same".to_string(), b"x".to_vec()), ("new".to_string(), vec![])].into();
+        let a: Content = [
+            ("k".to_string(), b"1".to_vec()),
+            ("same".to_string(), b"x".to_vec()),
+        ]
+        .into();
+        let b: Content = [
+            ("k".to_string(), b"2".to_vec()),
+            ("same".to_string(), b"x".to_vec()),
+            ("new".to_string(), vec![]),
+        ]
+        .into();
         assert_eq!(digest(&a), digest(&a.clone()));
         assert_ne!(digest(&a), digest(&b));
         assert_eq!(changed_keys(&a, &b), ["k", "new"]);

@@ -6,6 +6,9 @@ use serde_json::{Value, json};
 
 use crate::support::{Fixture, rollout};
 
+/// What a case changes in the valid base document.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 fn base() -> Value {
     rollout(
         "r",
@@ -34,7 +37,7 @@ async fn rejection(f: &Fixture, doc: Value) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn api_server_rejects_malformed_rollouts_naming_the_field() {
     let f = Fixture::new("schema").await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Mutation, &str)> = vec![
         (
             "replicas as a string",
             Box::new(|v| v["spec"]["replicas"] = json!("three")),

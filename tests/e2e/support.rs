@@ -187,13 +187,11 @@ impl Fixture {
         timeout: Duration,
         check: impl Fn(&Rollout) -> bool,
     ) -> Rollout {
-        let r = self
-            .wait(what, timeout, || async {
-                let r = self.rollouts().get(name).await.ok()?;
-                check(&r).then_some(r)
-            })
-            .await;
-        r
+        self.wait(what, timeout, || async {
+            let r = self.rollouts().get(name).await.ok()?;
+            check(&r).then_some(r)
+        })
+        .await
     }
 
     pub async fn wait_phase(&self, name: &str, phase: Phase, timeout: Duration) -> Rollout {
@@ -375,7 +373,11 @@ pub struct ControllerProcess {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl ControllerProcess {
@@ -383,7 +385,12 @@ impl ControllerProcess {
         Self::start_with(env, namespace, prometheus_url, &[])
     }
 
-    pub fn start_with(env: &'static PlatformEnv, namespace: &str, prometheus_url: &str, extra: &[&str]) -> Self {
+    pub fn start_with(
+        env: &'static PlatformEnv,
+        namespace: &str,
+        prometheus_url: &str,
+        extra: &[&str],
+    ) -> Self {
         let log = env
             .work_dir
             .join(format!("controller-{namespace}-{}.log", std::process::id()));
@@ -415,7 +422,10 @@ impl ControllerProcess {
                 "--prometheus-url",
                 &self.prometheus_url,
             ])
-            .args(["--metrics-addr", &format!("127.0.0.1:{}", self.metrics_port)])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{}", self.metrics_port),
+            ])
             .args(&self.extra)
             .env("POD_NAME", &self.identity)
             .env("KUBECONFIG", &self.env.kubeconfig)

@@ -18,18 +18,32 @@ async fn get(url: &str) -> Option<(u16, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_and_probes_describe_the_work_done() {
     let f = Fixture::new("metrics").await;
-    let c = f.adopted(&[(50, "1s"), (100, "1s")], vec![error_ratio_gate(0.05)], &f.env.prometheus_url).await;
+    let c = f
+        .adopted(
+            &[(50, "1s"), (100, "1s")],
+            vec![error_ratio_gate(0.05)],
+            &f.env.prometheus_url,
+        )
+        .await;
     f.metrics("app", "canary", 50.0, 0.5).await;
     f.set_image("app", "app:bad").await;
     f.wait_phase("app", Phase::RolledBack, MINUTE).await;
     let base = format!("http://127.0.0.1:{}", c.metrics_port);
-    assert_eq!(get(&format!("{base}/healthz")).await.map(|r| r.0), Some(200));
+    assert_eq!(
+        get(&format!("{base}/healthz")).await.map(|r| r.0),
+        Some(200)
+    );
     let m = get(&format!("{base}/metrics")).await;
-    assert_eq!(get(&format!("{base}/readyz")).await.map(|r| r.0), Some(200), "{m:?}");
+    assert_eq!(
+        get(&format!("{base}/readyz")).await.map(|r| r.0),
+        Some(200),
+        "{m:?}"
+    );
     let text = f
         .wait("metrics with the rollback", MINUTE, || async {
             let (_, t) = get(&format!("{base}/metrics")).await?;
-            let done = t.contains("rollgate_rollbacks_total{reason=\"GateFailed\"} 1") && t.contains("rollgate_rollouts{phase=\"RolledBack\"} 1");
+            let done = t.contains("rollgate_rollbacks_total{reason=\"GateFailed\"} 1")
+                && t.contains("rollgate_rollouts{phase=\"RolledBack\"} 1");
             done.then_some(t)
         })
         .await;
@@ -49,44 +63,108 @@ async fn metrics_and_probes_describe_the_work_done() {
 /// The Lease's holder, if any.
 async fn holder(f: &Fixture) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(f.client.clone(), f.name());
-    leases.get_opt("rollgate").await.ok()??.spec?.holder_identity
+    leases
+        .get_opt("rollgate")
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_only_the_leader_acts_and_killing_it_hands_over_within_the_lease() {
     let f = Fixture::new("leader").await;
-    let elect = ["--leader-elect", "--lease-namespace", f.name(), "--lease-duration", "6"];
+    let elect = [
+        "--leader-elect",
+        "--lease-namespace",
+        f.name(),
+        "--lease-duration",
+        "6",
+    ];
     let mut a = ControllerProcess::start_with(f.env, f.name(), &f.env.prometheus_url, &elect);
     let b = ControllerProcess::start_with(f.env, f.name(), &f.env.prometheus_url, &elect);
     f.create_deployment("app", 4, "app:v1").await;
     f.metrics("app", "stable", 50.0, 0.0).await;
     f.metrics("app", "canary", 50.0, 0.0).await;
-    f.create_rollout(crate::support::rollout("app", "app", 4, &[(10, "3s"), (50, "10s"), (100, "3s")], vec![])).await;
+    f.create_rollout(crate::support::rollout(
+        "app",
+        "app",
+        4,
+        &[(10, "3s"), (50, "10s"), (100, "3s")],
+        vec![],
+    ))
+    .await;
     f.wait_phase("app", Phase::Healthy, MINUTE).await;
     let first = f.wait("a lease holder", MINUTE, || holder(&f)).await;
-    let (leader, follower) = if first == a.identity { (&mut a, b) } else { (&mut { b }, a) };
-    let metric = |p: u16| async move { get(&format!("http://127.0.0.1:{p}/metrics")).await.map(|r| r.1).unwrap_or_default() };
-    assert!(metric(leader.metrics_port).await.contains("rollgate_leader 1"));
+    let (leader, follower) = if first == a.identity {
+        (&mut a, b)
+    } else {
+        (&mut { b }, a)
+    };
+    let metric = |p: u16| async move {
+        get(&format!("http://127.0.0.1:{p}/metrics"))
+            .await
+            .map(|r| r.1)
+            .unwrap_or_default()
+    };
+    assert!(
+        metric(leader.metrics_port)
+            .await
+            .contains("rollgate_leader 1")
+    );
     let fm = metric(follower.metrics_port).await;
-    assert!(fm.contains("rollgate_leader 0"), "the follower does not act:\n{fm}");
-    assert!(!metric(follower.metrics_port).await.contains("rollgate_reconciles_total{"), "the follower reconciled nothing");
+    assert!(
+        fm.contains("rollgate_leader 0"),
+        "the follower does not act:\n{fm}"
+    );
+    assert!(
+        !metric(follower.metrics_port)
+            .await
+            .contains("rollgate_reconciles_total{"),
+        "the follower reconciled nothing"
+    );
 
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "stage 2 baking", MINUTE, |r| {
-        r.status.as_ref().and_then(|s| s.stage.as_ref()).is_some_and(|s| s.index == 1 && s.bake_until.is_some())
+        r.status
+            .as_ref()
+            .and_then(|s| s.stage.as_ref())
+            .is_some_and(|s| s.index == 1 && s.bake_until.is_some())
     })
     .await;
     let killed_at = std::time::Instant::now();
     leader.kill();
-    let next = f.wait("the follower takes the lease", MINUTE, || async { holder(&f).await.filter(|h| *h == follower.identity) }).await;
+    let next = f
+        .wait("the follower takes the lease", MINUTE, || async {
+            holder(&f).await.filter(|h| *h == follower.identity)
+        })
+        .await;
     let handover = killed_at.elapsed();
     assert_eq!(next, follower.identity);
-    assert!(handover <= Duration::from_secs(6 + 3), "handover took {handover:?} (lease 6 s)");
+    assert!(
+        handover <= Duration::from_secs(6 + 3),
+        "handover took {handover:?} (lease 6 s)"
+    );
     let r = f.wait_phase("app", Phase::Healthy, MINUTE).await;
     let st = r.status.unwrap();
-    let stages: Vec<_> = st.history.iter().filter(|h| h.reason == "StageStarted").map(|h| h.message.clone()).collect();
-    assert_eq!(stages.len(), 3, "no stage started twice across the handover: {stages:?}");
-    assert_eq!(st.history.iter().filter(|h| h.reason == "Promoting").count(), 1);
+    let stages: Vec<_> = st
+        .history
+        .iter()
+        .filter(|h| h.reason == "StageStarted")
+        .map(|h| h.message.clone())
+        .collect();
+    assert_eq!(
+        stages.len(),
+        3,
+        "no stage started twice across the handover: {stages:?}"
+    );
+    assert_eq!(
+        st.history
+            .iter()
+            .filter(|h| h.reason == "Promoting")
+            .count(),
+        1
+    );
     println!("leader handover after a kill: {handover:?}");
     drop(follower);
     f.cleanup().await;
