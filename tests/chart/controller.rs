@@ -1,6 +1,6 @@
 //! A controller process with nothing but the chart's rights (the ServiceAccount's token, the
 //! rendered args and env) does its whole job: adoption, a config release (snapshots), an
-//! aborted image release (rollback and Incident), the hand-back.
+//! bad image release rolled back by itself on a failing gate (Incident delivered), the hand-back.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
-use rollgate::api::{Incident, Phase, Rollout};
-use rollgate::plan::request::ANNOTATION;
-use rollgate::plan::{Action, Request};
+use rollgate::api::{Incident, IncidentChannel, Phase, Rollout};
+use rollgate_platform::{Receiver, Series};
 use serde_json::{Value, json};
 
 use crate::helm::find;
@@ -97,10 +97,38 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
-/// A Deployment `app` of 3 pods mounting ConfigMap `app-config`, under a Rollout whose first
-/// stage bakes long enough to abort it.
-async fn app(chart: &Installed) {
+/// A Deployment `app` of 3 pods mounting ConfigMap `app-config`, under a Rollout gated on the
+/// test exporter's error ratio, whose incidents go to a signed webhook (`receiver`).
+async fn app(chart: &Installed, receiver: &Receiver) {
     let ns = &chart.ns.name;
+    let exporter = rollgate_platform::shared().exporter();
+    for track in ["stable", "canary"] {
+        exporter
+            .set(
+                &Series::new(ns, "app", track, "any")
+                    .rps(50.0)
+                    .error_ratio(0.0),
+            )
+            .await
+            .expect("exporter");
+    }
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "oncall"}, "stringData": {"signingSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(chart.admin.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret");
+    let channel: IncidentChannel = serde_json::from_value(json!({
+        "apiVersion": "rollgate.dev/v1alpha1", "kind": "IncidentChannel", "metadata": {"name": "oncall"},
+        "spec": {"type": "webhook", "url": receiver.url(), "secretRef": {"name": "oncall"}}
+    }))
+    .unwrap();
+    Api::<IncidentChannel>::namespaced(chart.admin.clone(), ns)
+        .create(&PostParams::default(), &channel)
+        .await
+        .expect("channel");
     let config: ConfigMap = serde_json::from_value(json!({
         "metadata": {"name": "app-config"}, "data": {"mode": "safe"}
     }))
@@ -141,7 +169,13 @@ async fn app(chart: &Installed) {
             "targetRef": {"kind": "Deployment", "name": "app"},
             "replicas": 3,
             "stages": [{"weight": 34, "bake": "4s"}, {"weight": 100, "bake": "1s"}],
-            "progressDeadline": "60s"
+            "progressDeadline": "60s",
+            "gates": [{
+                "name": "error-ratio",
+                "query": "sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\",code=~\"5..\"}[5s])) / sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\"}[5s]))",
+                "max": 0.05, "interval": "1s", "failureLimit": 2
+            }],
+            "incident": {"severity": "sev2", "channels": ["oncall"]}
         }
     }))
     .unwrap();
@@ -183,7 +217,8 @@ async fn a_controller_with_only_the_charts_rights_runs_releases_config_and_incid
     let deployments: Api<Deployment> = Api::namespaced(chart.admin.clone(), &ns);
     let rollouts: Api<Rollout> = Api::namespaced(chart.admin.clone(), &ns);
     let configs: Api<ConfigMap> = Api::namespaced(chart.admin.clone(), &ns);
-    app(&chart).await;
+    let receiver = Receiver::start().expect("a local on-call receiver");
+    app(&chart, &receiver).await;
     let adopted = settled(&rollouts, &controller, Phase::Healthy, None).await;
 
     // A config release: the controller snapshots the ConfigMap (configmaps create).
@@ -203,28 +238,66 @@ async fn a_controller_with_only_the_charts_rights_runs_releases_config_and_incid
         .count();
     assert!(snapshots >= 1, "no snapshot of app-config was made");
 
-    // An image release, aborted: a rollback and an Incident (incidents create, status patch).
+    // A bad image release, rolled back by itself on the failing gate, and its Incident
+    // delivered (incidents create, status patch; channel and Secret read).
+    let endpoint = rollgate::gates::Endpoint {
+        address: prometheus.clone(),
+        bearer_token: None,
+        ca_pem: None,
+    };
+    let pool = rollgate::gates::PrometheusPool::default();
+    let rates = format!(
+        "count(sum by (rollgate_track) (rate(http_requests_total{{namespace=\"{ns}\"}}[5s])) > 0)"
+    );
+    wait_for(
+        "request rates of both tracks in Prometheus",
+        &controller,
+        || async {
+            let v = pool
+                .query(&endpoint, &rates, jiff::Timestamp::now())
+                .await
+                .ok()?;
+            (v.first() == Some(&2.0)).then_some(())
+        },
+    )
+    .await;
+    let exporter = rollgate_platform::shared().exporter();
+    exporter
+        .set(
+            &Series::new(&ns, "app", "canary", "any")
+                .rps(50.0)
+                .error_ratio(0.5),
+        )
+        .await
+        .expect("exporter");
     let image = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}});
     deployments
         .patch("app", &PatchParams::default(), &Patch::Strategic(image))
         .await
         .expect("new image");
-    settled(&rollouts, &controller, Phase::Progressing, None).await;
-    let abort = Request::new(Action::Abort, "chart-abort").encode();
-    let annotate = json!({"metadata": {"annotations": {ANNOTATION: abort}}});
-    rollouts
-        .patch("app", &PatchParams::default(), &Patch::Merge(annotate))
-        .await
-        .expect("abort");
     settled(&rollouts, &controller, Phase::RolledBack, None).await;
     let incidents: Api<Incident> = Api::namespaced(chart.admin.clone(), &ns);
-    wait_for("an Incident with a status", &controller, || async {
-        let list = incidents.list(&Default::default()).await.ok()?;
-        list.items
-            .into_iter()
-            .find(|i| i.spec.reason == "Aborted" && i.status.is_some())
-    })
+    wait_for(
+        "an Incident delivered to the webhook",
+        &controller,
+        || async {
+            let list = incidents.list(&Default::default()).await.ok()?;
+            list.items.into_iter().find(|i| {
+                i.spec.reason == "GateFailed"
+                    && i.status.as_ref().is_some_and(|s| {
+                        !s.deliveries.is_empty()
+                            && s.deliveries
+                                .iter()
+                                .all(|d| d.state == rollgate::api::DeliveryState::Delivered)
+                    })
+            })
+        },
+    )
     .await;
+    assert!(
+        !receiver.requests().is_empty(),
+        "the webhook received the incident"
+    );
     let stable = rollouts
         .get("app")
         .await
