@@ -133,7 +133,12 @@ async fn a_bad_release_gives_an_incident_to_list_ack_resolve_and_write_up() {
 
     // postmortem: a Markdown draft naming the gate, the revisions and the people.
     let md = f.ok(&["postmortem", &name]).await;
-    assert!(md.starts_with("# Post-mortem: app"), "{md}");
+    assert!(
+        md.starts_with(&format!(
+            "# Post-mortem: Rolled back {ns}/app: gate error-ratio failed"
+        )),
+        "{md}"
+    );
     for needle in [
         "error-ratio",
         &incident.spec.to_revision,

@@ -106,6 +106,7 @@ async fn list_status_get_and_watch_follow_a_release() {
     let status = watch.wait().await.unwrap();
     assert!(!status.success(), "killed, not finished");
 
+    f.wait_baking(0).await;
     let out = f.ok(&["status", "app"]).await;
     assert!(out.contains("Phase:      Progressing"), "{out}");
     assert!(out.contains("50%"), "{out}");
@@ -119,14 +120,27 @@ async fn list_status_get_and_watch_follow_a_release() {
         .spawn()
         .expect("spawn the watch");
     let mut stdout = watch.stdout.take().unwrap();
-    let mut first = vec![0u8; 64];
-    let n = tokio::time::timeout(MINUTE, stdout.read(&mut first))
-        .await
-        .unwrap()
-        .unwrap();
+    // Piped, each frame is a blank line and the view.
+    let mut first = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&first).contains("Phase:") {
+        let n = tokio::time::timeout(MINUTE, stdout.read(&mut buf))
+            .await
+            .expect("the first frame within a minute")
+            .unwrap();
+        assert!(
+            n > 0,
+            "the watch ended early: {}",
+            String::from_utf8_lossy(&first)
+        );
+        first.extend_from_slice(&buf[..n]);
+    }
     assert!(
-        String::from_utf8_lossy(&first[..n]).starts_with("Rollout:"),
-        "the first frame is drawn"
+        String::from_utf8_lossy(&first)
+            .trim_start()
+            .starts_with("Rollout:"),
+        "{}",
+        String::from_utf8_lossy(&first)
     );
     f.ok(&["promote", "app", "--full"]).await;
     let status = tokio::time::timeout(MINUTE, watch.wait())
@@ -135,7 +149,7 @@ async fn list_status_get_and_watch_follow_a_release() {
         .unwrap();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).await.unwrap();
-    let text = String::from_utf8_lossy(&first[..n]).into_owned() + &rest;
+    let text = String::from_utf8_lossy(&first).into_owned() + &rest;
     assert!(status.success(), "{text}");
     let frames: Vec<_> = text
         .split("Rollout:    ")
