@@ -135,13 +135,11 @@ impl Fixture {
         timeout: Duration,
         check: impl Fn(&Rollout) -> bool,
     ) -> Rollout {
-        let r = self
-            .wait(what, timeout, || async {
-                let r = self.rollouts().get(name).await.ok()?;
-                check(&r).then_some(r)
-            })
-            .await;
-        r
+        self.wait(what, timeout, || async {
+            let r = self.rollouts().get(name).await.ok()?;
+            check(&r).then_some(r)
+        })
+        .await
     }
 
     pub async fn wait_phase(&self, name: &str, phase: Phase, timeout: Duration) -> Rollout {
