@@ -49,7 +49,7 @@ async fn main() -> Result<()> {
 }
 
 async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEnv) -> Result<()> {
-    install_crds(client).await?;
+    rollgate::api::install_crds(client, "rollgate-demo").await?;
     story.say("Installed the Rollout CRD.");
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}}))?;
     Api::<Namespace>::all(client.clone())
@@ -396,26 +396,5 @@ async fn set_image(api: &Api<Deployment>, image: &str) -> Result<()> {
         &Patch::Strategic(patch),
     )
     .await?;
-    Ok(())
-}
-
-async fn install_crds(client: &Client) -> Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in rollgate::api::crds() {
-        api.patch(
-            &crd.name_any(),
-            &PatchParams::apply("rollgate-demo").force(),
-            &Patch::Apply(&crd),
-        )
-        .await?;
-        let name = crd.name_any();
-        kube::runtime::wait::await_condition(
-            api.clone(),
-            &name,
-            kube::runtime::wait::conditions::is_crd_established(),
-        )
-        .await?;
-    }
     Ok(())
 }

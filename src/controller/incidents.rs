@@ -169,13 +169,21 @@ pub fn announce(
 }
 
 pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Deliveries are decided from the Incident as stored now, not from the cache: a reconcile
+    // right after a send could otherwise see the attempt unrecorded and send it again.
+    let api: Api<Incident> = Api::namespaced(
+        ctx.client.clone(),
+        &incident.namespace().unwrap_or_default(),
+    );
+    let Some(incident) = api.get_opt(&incident.name_any()).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     let now = Timestamp::now();
     let ns = incident.namespace().unwrap_or_default();
     let rollouts: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
     let rollout = rollouts.get_opt(&incident.spec.rollout_ref.name).await?;
     let view = view_of(&incident, rollout.as_ref().and_then(|r| r.status.as_ref()));
     let mut status = advance(&incident, &view, now);
-    let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &ns);
     // Persist first: what is about to be sent is on record before it is sent.
     if incident.status.as_ref() != Some(&status) {
         write_status(&api, &incident, &status).await?;

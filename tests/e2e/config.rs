@@ -55,6 +55,12 @@ async fn configured_app(
         .await;
     let c = f.controller();
     f.wait_phase("app", Phase::Healthy, MINUTE).await;
+    // The adopted target's own pods (mounting the live objects) are gone; only stable serves.
+    f.wait("only the stable pods serving", MINUTE, || async {
+        let m = mounts(f).await;
+        (m.len() == replicas as usize && m.iter().all(|x| x.0 == "stable")).then_some(())
+    })
+    .await;
     f.wait_for_rates(&f.env.prometheus_url).await;
     c
 }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use rollgate::api::{Phase, Rollout};
@@ -32,8 +31,12 @@ impl Fixture {
     pub async fn new(prefix: &str) -> Fixture {
         rollgate_platform::install_crypto_provider();
         let env = rollgate_platform::shared();
-        CRDS.get_or_init(|| async { install_crds(&env.client().await).await })
-            .await;
+        CRDS.get_or_init(|| async {
+            rollgate::api::install_crds(&env.client().await, "rollgate-e2e")
+                .await
+                .expect("install the CRDs")
+        })
+        .await;
         let mut ns = TestNamespace::create(env, prefix)
             .await
             .expect("test namespace");
@@ -326,36 +329,6 @@ fn is_ready(p: &Pod) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in rollgate::api::crds() {
-        let name = crd.name_any();
-        api.patch(
-            &name,
-            &PatchParams::apply("rollgate-e2e").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply CRD");
-        let start = Instant::now();
-        loop {
-            let c = api.get(&name).await.expect("get CRD");
-            let established = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            });
-            if established {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "CRD {name} not established"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 /// A controller process watching one namespace; killed when dropped.
