@@ -61,6 +61,12 @@ if ! command -v go >/dev/null; then
   echo "setup.sh: Go is required to build the control plane (see docs/PLATFORM.md)" >&2
   exit 1
 fi
+# lupa (a Lua runtime from PyPI) runs the Argo CD health checks of docs/GITOPS.md in the tests.
+if ! python3 -c "import lupa" 2>/dev/null; then
+  echo "setup.sh: installing lupa==2.8 from PyPI" >&2
+  python3 -m pip install --quiet "lupa==2.8"
+fi
+
 # helm (for the chart tests), from its pinned Go module, cached the same way.
 "$repo/hack/platform/helm/build.sh" >/dev/null
 exec "$repo/hack/platform/build.sh"
