@@ -3,7 +3,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
@@ -324,14 +325,33 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
         .await?;
         return Err(Error::HandBackPending(name.clone()));
     }
-    let st = target.status.clone().unwrap_or_default();
-    let current = st.observed_generation.unwrap_or(0) >= target.metadata.generation.unwrap_or(0);
-    if current
-        && st.ready_replicas.unwrap_or(0) >= replicas
-        && st.updated_replicas.unwrap_or(0) >= replicas
-    {
+    // Count the target's own ready pods rather than trust its status: a ReplicaSet's status can
+    // lag behind its pods under load, and letting the tracks go early would drop capacity.
+    let selector = target
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.clone())
+        .unwrap_or_default();
+    let mut labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    labels.push(format!("!{}", crate::workload::TRACK_LABEL));
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let ready = pods
+        .list(&ListParams::default().labels(&labels.join(",")))
+        .await?
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && pod_ready(p))
+        .count();
+    if ready >= replicas as usize {
         Ok(Action::await_change())
     } else {
         Err(Error::HandBackPending(name.clone()))
     }
+}
+
+fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }

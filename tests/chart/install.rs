@@ -223,6 +223,7 @@ async fn the_service_account_has_exactly_the_rights_the_controller_needs() {
     for verb in ["get", "list", "watch", "create", "patch", "update"] {
         granted.push((verb, "apps", "deployments", "default"));
     }
+    granted.push(("list", "", "pods", "default"));
     // Freezes are set by people; the controller only reads them.
     for verb in ["get", "list", "watch"] {
         granted.push((verb, "rollgate.dev", "freezes", ""));
@@ -236,6 +237,7 @@ async fn the_service_account_has_exactly_the_rights_the_controller_needs() {
     }
     let denied = [
         ("delete", "", "pods", "default"),
+        ("patch", "", "pods", "default"),
         ("create", "", "pods/exec", "default"),
         ("get", "", "nodes", ""),
         ("list", "", "namespaces", ""),

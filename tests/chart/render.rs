@@ -149,7 +149,15 @@ fn rbac_has_no_wildcards_and_leases_only_in_the_release_namespace() {
         !all.contains(&"leases"),
         "leases are granted by the namespaced Role only"
     );
-    assert!(!all.contains(&"pods"));
+    // Pods: list only (counting ready pods at hand-back), never write.
+    let pod_verbs: Vec<&str> = cluster_role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| strings(&r["resources"]).contains(&"pods"))
+        .flat_map(|r| strings(&r["verbs"]))
+        .collect();
+    assert_eq!(pod_verbs, ["list"]);
     let role = find(&objects, "Role");
     assert_eq!(role["metadata"]["namespace"], "rollgate-system");
     assert_eq!(strings(&role["rules"][0]["resources"]), ["leases"]);
