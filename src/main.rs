@@ -28,7 +28,11 @@ enum Command {
         #[arg(long, default_value_t = 50, env = "ROLLGATE_MAX_CANARIES")]
         max_canaries: usize,
         /// Most Rollouts in a canary phase at once in one namespace.
-        #[arg(long, default_value_t = 10, env = "ROLLGATE_MAX_CANARIES_PER_NAMESPACE")]
+        #[arg(
+            long,
+            default_value_t = 10,
+            env = "ROLLGATE_MAX_CANARIES_PER_NAMESPACE"
+        )]
         max_canaries_per_namespace: usize,
         /// Run several replicas: only the holder of the Lease reconciles.
         #[arg(long)]
@@ -69,7 +73,8 @@ fn init_logging(format: LogFormat) {
 
 /// SIGTERM (Kubernetes) or Ctrl-C.
 async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -113,7 +118,10 @@ async fn main() -> Result<()> {
                 namespace,
                 instance,
                 default_channel,
-                caps: rollgate::controller::Caps { total: max_canaries, per_namespace: max_canaries_per_namespace },
+                caps: rollgate::controller::Caps {
+                    total: max_canaries,
+                    per_namespace: max_canaries_per_namespace,
+                },
             };
             tracing::info!(namespace = ?settings.namespace, "rollgate controller starting");
             let metrics = std::sync::Arc::new(rollgate::controller::metrics::Metrics::default());
@@ -125,9 +133,14 @@ async fn main() -> Result<()> {
                 let _ = stop_tx.send(true);
             });
             let mut server_stop = stop.clone();
-            let server = rollgate::controller::serve::serve(metrics_addr, metrics.clone(), health.clone(), async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            });
+            let server = rollgate::controller::serve::serve(
+                metrics_addr,
+                metrics.clone(),
+                health.clone(),
+                async move {
+                    let _ = server_stop.wait_for(|s| *s).await;
+                },
+            );
             let server = tokio::spawn(server);
             if leader_elect {
                 let lease = rollgate::controller::leader::LeaseSettings {
@@ -135,10 +148,14 @@ async fn main() -> Result<()> {
                     namespace: lease_namespace.unwrap_or_else(|| "default".into()),
                     duration: lease_duration,
                 };
-                let stopped =
-                    rollgate::controller::leader::run_elected(client, settings, lease, metrics, health, stop).await?;
+                let stopped = rollgate::controller::leader::run_elected(
+                    client, settings, lease, metrics, health, stop,
+                )
+                .await?;
                 if stopped == rollgate::controller::leader::Stopped::LostLease {
-                    anyhow::bail!("lost the leader lease: exiting so a restart rejoins as a follower");
+                    anyhow::bail!(
+                        "lost the leader lease: exiting so a restart rejoins as a follower"
+                    );
                 }
             } else {
                 let mut stop = stop;

@@ -1,0 +1,432 @@
+//! The Rollout lifecycle (DESIGN.md §5) as one pure pass over the previous status.
+
+mod rollback;
+mod stage;
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::capacity::{canary_pods, retiring_pods, stable_pods};
+use super::gates::{self, Due, Purpose, after};
+use super::{
+    Action, Decision, Event, EventType, HISTORY_LIMIT, Input, Spec, SpecError, Track, TrackPlan,
+    Workloads,
+};
+use crate::api::{
+    Exposure, GateStatus, Phase, Preflight, RollbackRecord, RolloutStatus, StageStatus, Transition,
+    Verdict, Verification,
+};
+
+/// Look again at least this often, even when nothing is scheduled.
+const RESYNC: Duration = Duration::from_secs(300);
+/// While a canary is in flight, look again at least this often.
+const IN_FLIGHT_RESYNC: Duration = Duration::from_secs(30);
+/// Retry a preflight that Prometheus could not answer.
+const PREFLIGHT_RETRY: Duration = Duration::from_secs(5);
+const MIN_REQUEUE: Duration = Duration::from_millis(100);
+/// A queued rollout looks for a free canary slot this often.
+const QUEUE_RECHECK: Duration = Duration::from_secs(2);
+
+pub(super) fn decide(input: Input<'_>) -> Decision {
+    let mut p = Planner {
+        now: input.now,
+        st: input.status.clone(),
+        events: Vec::new(),
+        wants: Vec::new(),
+        wake: None,
+        input: &input,
+    };
+    let workloads = match input.spec {
+        Ok(spec) => p.run(spec),
+        Err(e) => p.invalid(e),
+    };
+    p.finish(workloads)
+}
+
+struct Planner<'a> {
+    input: &'a Input<'a>,
+    now: Timestamp,
+    st: RolloutStatus,
+    events: Vec<Event>,
+    wants: Vec<Due>,
+    wake: Option<Timestamp>,
+}
+
+impl Planner<'_> {
+    fn finish(mut self, workloads: Workloads) -> Decision {
+        self.st.observed_generation = Some(self.input.generation);
+        super::conditions::derive(&mut self.st, self.input.generation, self.now);
+        let in_flight = matches!(
+            self.st.phase,
+            Phase::Progressing | Phase::RollingBack | Phase::Pending
+        ) || self
+            .st
+            .verification
+            .as_ref()
+            .is_some_and(|v| v.until > self.now);
+        let cap = if in_flight { IN_FLIGHT_RESYNC } else { RESYNC };
+        let requeue_after = self
+            .wake
+            .map(|w| self.now.duration_until(w).unsigned_abs())
+            .map_or(cap, |d| d.min(cap))
+            .max(MIN_REQUEUE);
+        Decision {
+            status: self.st,
+            workloads,
+            events: self.events,
+            requeue_after,
+            wants: self.wants,
+        }
+    }
+
+    fn wake_at(&mut self, t: Timestamp) {
+        self.wake = Some(self.wake.map_or(t, |w| w.min(t)));
+    }
+
+    fn event(&mut self, type_: EventType, reason: &str, note: impl Into<String>) {
+        self.events.push(Event {
+            type_,
+            reason: reason.to_string(),
+            note: note.into(),
+        });
+    }
+
+    /// Moves to `to`, recording history and an Event when the phase changes.
+    fn transition(&mut self, to: Phase, reason: &str, message: impl Into<String>) {
+        let message = message.into();
+        if self.st.phase != to {
+            let type_ = match to {
+                Phase::RollingBack | Phase::RolledBack | Phase::Invalid => EventType::Warning,
+                _ => EventType::Normal,
+            };
+            self.record(to, reason, &message);
+            self.event(type_, reason, message.clone());
+            self.st.phase = to;
+        }
+        self.st.message = Some(message);
+    }
+
+    /// A milestone inside a phase (a new stage, a new canary): history and an Event.
+    fn milestone(&mut self, type_: EventType, reason: &str, message: impl Into<String>) {
+        let message = message.into();
+        self.record(self.st.phase, reason, &message);
+        self.event(type_, reason, message.clone());
+        self.st.message = Some(message);
+    }
+
+    fn record(&mut self, to: Phase, reason: &str, message: &str) {
+        let h = &mut self.st.history;
+        h.push(Transition {
+            at: self.now,
+            from: self.st.phase,
+            to,
+            reason: reason.into(),
+            message: message.into(),
+        });
+        if h.len() > HISTORY_LIMIT {
+            h.drain(..h.len() - HISTORY_LIMIT);
+        }
+    }
+
+    fn invalid(&mut self, e: &SpecError) -> Workloads {
+        self.transition(Phase::Invalid, "InvalidSpec", e.to_string());
+        // Leave every workload as it is: a typo must not disturb what serves.
+        Workloads::default()
+    }
+
+    /// Records the freeze (or its end) with an Event, once.
+    fn note_freeze(&mut self) {
+        let now = self.input.freeze.cloned();
+        if now == self.st.frozen {
+            return;
+        }
+        match &now {
+            Some(f) => self.event(EventType::Warning, "Frozen", freeze_note(f)),
+            None => self.event(
+                EventType::Normal,
+                "Unfrozen",
+                "the freeze was lifted; rollouts resume",
+            ),
+        }
+        self.st.frozen = now;
+    }
+
+    /// Why transitions are held: a freeze, a pause request, or `spec.paused`.
+    fn hold_reason(&self) -> String {
+        match &self.st.frozen {
+            Some(f) => freeze_note(f),
+            None => "paused".to_string(),
+        }
+    }
+
+    /// A request not handled before, once.
+    fn take_request(&mut self) -> Option<Action> {
+        let r = self.input.request?;
+        if self.st.last_request_id.as_deref() == Some(r.id.as_str()) {
+            return None;
+        }
+        self.st.last_request_id = Some(r.id.clone());
+        self.event(
+            EventType::Normal,
+            "RequestReceived",
+            format!("{} (id {})", r.action.as_str(), r.id),
+        );
+        Some(r.action)
+    }
+
+    fn run(&mut self, spec: &Spec) -> Workloads {
+        let obs = self.input.observed;
+        let desired = obs.desired_revision.clone();
+        let request = self.take_request();
+        match request {
+            Some(Action::Pause) => self.st.paused_by_request = true,
+            Some(Action::Resume) => self.st.paused_by_request = false,
+            _ => {}
+        }
+        self.note_freeze();
+        let paused = spec.paused || self.st.paused_by_request || self.st.frozen.is_some();
+
+        let Some(stable) = obs.stable.clone() else {
+            self.transition(
+                Phase::Pending,
+                "Adopting",
+                "creating the stable workload from the target's template",
+            );
+            return Workloads {
+                stable: Some(TrackPlan {
+                    revision: desired,
+                    replicas: spec.replicas,
+                }),
+                ..Default::default()
+            };
+        };
+        if self.st.stable_revision.is_none() {
+            if stable.ready < spec.replicas {
+                self.transition(
+                    Phase::Pending,
+                    "Adopting",
+                    format!(
+                        "waiting for stable pods before handing over: {}/{} ready",
+                        stable.ready, spec.replicas
+                    ),
+                );
+                return Workloads {
+                    stable: Some(TrackPlan {
+                        revision: desired,
+                        replicas: spec.replicas,
+                    }),
+                    ..Default::default()
+                };
+            }
+            self.st.stable_revision = Some(stable.revision.clone());
+            self.transition(
+                Phase::Healthy,
+                "Adopted",
+                format!(
+                    "stable revision {} serves; the target is held at 0",
+                    stable.revision
+                ),
+            );
+        }
+        self.st.stable_revision = Some(stable.revision.clone());
+        let mut w = self.serving(spec, &stable, &desired, request, paused);
+        w.target_replicas = Some(0);
+        w
+    }
+
+    /// Everything after adoption: the tracks serve and the target is held at 0.
+    fn serving(
+        &mut self,
+        spec: &Spec,
+        stable: &Track,
+        desired: &str,
+        request: Option<Action>,
+        paused: bool,
+    ) -> Workloads {
+        if self.st.phase == Phase::RollingBack {
+            return self.rolling_back(spec, stable);
+        }
+        let retry = request == Some(Action::Retry);
+        if self.st.phase == Phase::RolledBack
+            && desired != stable.revision
+            && self.st.canary_revision.as_deref() == Some(desired)
+            && !retry
+        {
+            return self.rolled_back(spec, stable);
+        }
+        if desired == stable.revision {
+            return self.settle(spec, stable, paused);
+        }
+        // Preflight found a broken query for this revision and nothing changed since.
+        if self.st.phase == Phase::Invalid
+            && self.st.observed_generation == Some(self.input.generation)
+            && self
+                .st
+                .preflight
+                .as_ref()
+                .is_some_and(|p| p.revision == desired && !p.errors.is_empty())
+        {
+            return self.hold(spec, stable);
+        }
+        let in_flight = self.st.canary_revision.clone().filter(|c| {
+            // Invalid keeps the canary in flight: a spec fixed (or a cache caught up) resumes
+            // where it was instead of starting over.
+            matches!(
+                self.st.phase,
+                Phase::Progressing | Phase::Paused | Phase::Invalid
+            ) && *c != stable.revision
+        });
+        match in_flight {
+            Some(c) if c == desired || paused => self.progress(spec, stable, &c, request, paused),
+            _ if paused => {
+                let why = self.hold_reason();
+                self.transition(
+                    Phase::Paused,
+                    "Paused",
+                    format!("revision {desired} waits: {why}"),
+                );
+                self.hold(spec, stable)
+            }
+            _ if !self.input.admitted => {
+                let since = *self.st.queued_since.get_or_insert(self.now);
+                self.transition(
+                    Phase::Queued,
+                    "Queued",
+                    format!("revision {desired} waits for a canary slot (queued since {since})"),
+                );
+                self.wake_at(after(self.now, QUEUE_RECHECK));
+                self.hold(spec, stable)
+            }
+            _ => {
+                self.st.queued_since = None;
+                self.start_canary(desired, retry);
+                self.progress(spec, stable, desired, request, paused)
+            }
+        }
+    }
+
+    /// Stable at full capacity, any canary at zero.
+    fn hold(&self, spec: &Spec, stable: &Track) -> Workloads {
+        let canary = self.input.observed.canary.as_ref().map(|c| TrackPlan {
+            revision: c.revision.clone(),
+            replicas: 0,
+        });
+        Workloads {
+            stable: Some(TrackPlan {
+                revision: stable.revision.clone(),
+                replicas: spec.replicas,
+            }),
+            canary,
+            target_replicas: None,
+        }
+    }
+
+    fn start_canary(&mut self, revision: &str, retry: bool) {
+        self.st.canary_revision = Some(revision.to_string());
+        self.st.stage = None;
+        self.st.exposure = None;
+        self.st.gates.clear();
+        self.st.verification = None;
+        if self
+            .st
+            .preflight
+            .as_ref()
+            .is_some_and(|p| p.revision != revision || retry)
+        {
+            self.st.preflight = None;
+        }
+        let why = if retry {
+            "retry requested"
+        } else {
+            "new revision"
+        };
+        self.transition(
+            Phase::Progressing,
+            "CanaryStarted",
+            format!("revision {revision}: {why}"),
+        );
+        if self
+            .events
+            .last()
+            .is_none_or(|e| e.reason != "CanaryStarted")
+        {
+            self.milestone(
+                EventType::Normal,
+                "CanaryStarted",
+                format!("revision {revision}: {why}"),
+            );
+        }
+    }
+
+    /// No canary is wanted: stable serves the desired revision. A canary still running (a
+    /// promotion completing, or a revert) retires as stable becomes ready.
+    fn settle(&mut self, spec: &Spec, stable: &Track, paused: bool) -> Workloads {
+        let promoting = self.st.canary_revision.as_deref() == Some(stable.revision.as_str())
+            && matches!(self.st.phase, Phase::Progressing | Phase::Paused);
+        let canary_obs = self.input.observed.canary.clone();
+        let canary = canary_obs.as_ref().map(|c| TrackPlan {
+            revision: c.revision.clone(),
+            replicas: retiring_pods(spec.replicas, stable.ready),
+        });
+        let done = stable.ready >= spec.replicas
+            && canary_obs
+                .as_ref()
+                .is_none_or(|c| c.replicas == 0 && c.ready == 0);
+        if done {
+            self.st.stage = None;
+            self.st.exposure = None;
+            if paused {
+                self.transition(
+                    Phase::Paused,
+                    "Paused",
+                    format!(
+                        "revision {} serves; {}",
+                        stable.revision,
+                        self.hold_reason()
+                    ),
+                );
+            } else if promoting {
+                self.transition(
+                    Phase::Healthy,
+                    "Promoted",
+                    format!("revision {} promoted and serving", stable.revision),
+                );
+            } else {
+                self.transition(
+                    Phase::Healthy,
+                    "UpToDate",
+                    format!("revision {} serves", stable.revision),
+                );
+            }
+        } else if promoting || self.st.phase != Phase::Healthy {
+            self.transition(
+                Phase::Progressing,
+                "Settling",
+                format!(
+                    "stable revision {} taking over: {}/{} ready",
+                    stable.revision, stable.ready, spec.replicas
+                ),
+            );
+        }
+        self.verify(spec, stable);
+        Workloads {
+            stable: Some(TrackPlan {
+                revision: stable.revision.clone(),
+                replicas: spec.replicas,
+            }),
+            canary,
+            target_replicas: None,
+        }
+    }
+}
+
+fn freeze_note(f: &crate::api::FrozenBy) -> String {
+    let by = f.by.as_deref().unwrap_or("someone");
+    let reason = f
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    format!("frozen by {by} (Freeze {}){reason}", f.name)
+}
