@@ -147,9 +147,10 @@ async fn list_status_get_and_watch_follow_a_release() {
         .await
         .expect("the watch ends when the rollout settles")
         .unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).await.unwrap();
-    let text = String::from_utf8_lossy(&first).into_owned() + &rest;
+    // The first read may end inside a multi-byte character (the progress bar): decode once,
+    // after the whole output is in.
+    stdout.read_to_end(&mut first).await.unwrap();
+    let text = String::from_utf8_lossy(&first).into_owned();
     assert!(status.success(), "{text}");
     let frames: Vec<_> = text
         .split("Rollout:    ")
