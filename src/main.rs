@@ -71,6 +71,9 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// How long in-flight reconciles may finish after a signal (Kubernetes waits 30 s by default).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// SIGTERM (Kubernetes) or Ctrl-C.
 async fn wait_for_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -131,6 +134,11 @@ async fn main() -> Result<()> {
                 wait_for_signal().await;
                 tracing::info!("shutting down");
                 let _ = stop_tx.send(true);
+                // Reconciles are idempotent, so one cut short is redone by the next leader;
+                // a stuck one must not hold the process past the pod's grace period.
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+                tracing::warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running; exiting anyway");
+                std::process::exit(0);
             });
             let mut server_stop = stop.clone();
             let server = rollgate::controller::serve::serve(

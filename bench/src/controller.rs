@@ -44,7 +44,11 @@ impl Controller {
         }
         let child = cmd
             .env("KUBECONFIG", &cluster.controller_kubeconfig)
-            .env("RUST_LOG", rust_log)
+            // ROLLGATE_BENCH_LOG overrides the scenario's filter when a run needs explaining.
+            .env(
+                "RUST_LOG",
+                std::env::var("ROLLGATE_BENCH_LOG").unwrap_or_else(|_| rust_log.to_string()),
+            )
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()

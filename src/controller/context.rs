@@ -1,4 +1,5 @@
 use futures::channel::mpsc;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
@@ -33,6 +34,8 @@ pub struct Context {
     pub client: Client,
     pub settings: Settings,
     pub deployments: Store<Deployment>,
+    /// Whether the Deployment cache is filled, for any number of waiting reconciles.
+    pub deployments_ready: CacheReady,
     pub prometheus: PrometheusPool,
     pub recorder: Recorder,
     /// HTTP client for incident destinations (ring rustls provider).
@@ -82,6 +85,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             settings,
+            deployments_ready: CacheReady::of(stores.deployments.clone()),
             deployments: stores.deployments,
             config: stores.config,
             config_maps: stores.config_maps,
@@ -92,5 +96,75 @@ impl Context {
             metrics,
             prometheus: PrometheusPool::default(),
         }
+    }
+}
+
+/// Resolves (true) once a cache has been filled, for any number of concurrent waiters.
+///
+/// kube's `Store::wait_until_ready` wakes only the latest of several concurrent waiters: its
+/// `DelayedInit` polls one oneshot receiver, which keeps a single waker. The Rollouts a
+/// controller finds at start-up all wait at once, inside one `FuturesUnordered`, so all but one
+/// would sleep for good, and kube-runtime never starts a second reconcile of a Rollout whose
+/// first is still pending. Here one waiter feeds a `Shared` future, which wakes them all.
+#[derive(Clone)]
+pub struct CacheReady(Shared<BoxFuture<'static, bool>>);
+
+impl CacheReady {
+    pub fn of(store: Store<Deployment>) -> Self {
+        Self(
+            async move { store.wait_until_ready().await.is_ok() }
+                .boxed()
+                .shared(),
+        )
+    }
+
+    /// False only when the cache's writer went away without filling it.
+    pub async fn wait(&self) -> bool {
+        self.0.clone().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use futures::stream::FuturesUnordered;
+    use kube::runtime::{reflector, watcher};
+
+    use super::*;
+
+    /// Twenty reconciles waiting together, polled the way kube-runtime's runner polls them
+    /// (one `FuturesUnordered`), all go on once the cache is filled.
+    #[tokio::test]
+    async fn every_concurrent_waiter_wakes_when_the_cache_fills() {
+        let (store, mut writer) = reflector::store::<Deployment>();
+        let ready = CacheReady::of(store);
+        let mut waiters: FuturesUnordered<_> = (0..20)
+            .map(|_| {
+                let ready = ready.clone();
+                async move { ready.wait().await }
+            })
+            .collect();
+        // Everyone is parked before the cache fills.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), waiters.next())
+                .await
+                .is_err()
+        );
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let woke = tokio::time::timeout(Duration::from_secs(5), waiters.collect::<Vec<bool>>())
+            .await
+            .expect("every waiter wakes");
+        assert_eq!(woke, vec![true; 20]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_gone_before_filling_reads_as_not_ready() {
+        let (store, writer) = reflector::store::<Deployment>();
+        let ready = CacheReady::of(store);
+        drop(writer);
+        assert!(!ready.wait().await);
     }
 }

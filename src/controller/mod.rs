@@ -139,9 +139,10 @@ pub async fn run(
 
 /// Ready once the caches are filled; then keeps the rollouts-by-phase gauge current.
 async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>) {
-    // The Deployment cache is what observation reads (kube's Controller store does not report
-    // readiness here, so it is not waited on).
-    let _ = ctx.deployments.wait_until_ready().await;
+    // The Deployment cache is what observation reads. The Controller's own store is not waited
+    // on: kube's runner already waits on it, and its readiness wakes only one waiter (see
+    // `CacheReady`).
+    ctx.deployments_ready.wait().await;
     health
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);

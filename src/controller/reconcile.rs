@@ -70,7 +70,7 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
 async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     // Before the Deployment cache is filled every target looks missing; deciding then would
     // mark the Rollout Invalid for nothing (and a fresh leader would act on it).
-    if ctx.deployments.wait_until_ready().await.is_err() {
+    if !ctx.deployments_ready.wait().await {
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
     let now = Timestamp::now();
