@@ -24,6 +24,7 @@ impl Controller {
         binary: &Path,
         cluster: &Cluster,
         namespace: Option<&str>,
+        extra_args: &[&str],
         log_name: &str,
         rust_log: &str,
     ) -> Result<Controller> {
@@ -38,10 +39,14 @@ impl Controller {
             "controller",
             "--prometheus-url",
             &cluster.env.prometheus_url,
+            // Any free port: a controller left over from an interrupted run keeps 8080.
+            "--metrics-addr",
+            "127.0.0.1:0",
         ]);
         if let Some(ns) = namespace {
             cmd.args(["--namespace", ns]);
         }
+        cmd.args(extra_args);
         let child = cmd
             .env("KUBECONFIG", &cluster.controller_kubeconfig)
             // ROLLGATE_BENCH_LOG overrides the scenario's filter when a run needs explaining.

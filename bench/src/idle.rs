@@ -56,6 +56,7 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize, idle: Duration) -> 
         binary,
         cluster,
         None,
+        &[],
         &format!("controller-idle{n}"),
         "info,kube_runtime=warn",
     )?;

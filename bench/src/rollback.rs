@@ -133,6 +133,7 @@ pub async fn run(cluster: &Cluster, binary: &Path, releases: usize) -> Result<Re
         binary,
         cluster,
         Some(NS),
+        &[],
         "controller-rollback",
         "info,rollgate=debug,kube_runtime=warn",
     )?;

@@ -82,6 +82,14 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize) -> Result<Report> {
         binary,
         cluster,
         None,
+        // Every Rollout at once: the concurrency cap (50, 10 per namespace by default) would
+        // measure the queue, not the controller.
+        &[
+            "--max-canaries",
+            "100000",
+            "--max-canaries-per-namespace",
+            "100000",
+        ],
         &format!("controller-scale{n}"),
         "info,kube_runtime=warn",
     )?;

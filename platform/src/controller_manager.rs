@@ -41,6 +41,12 @@ pub(crate) fn spawn(
             format!("--cluster-signing-key-file={}", certs.ca.key.display()),
             format!("--service-cluster-ip-range={SERVICE_CIDR}"),
             "--profiling=false".to_string(),
+            // The defaults (20 QPS, 5 syncs) make the controller manager, not the controller
+            // under test, the bottleneck once a test or benchmark has hundreds of Deployments.
+            "--kube-api-qps=1000".to_string(),
+            "--kube-api-burst=2000".to_string(),
+            "--concurrent-deployment-syncs=20".to_string(),
+            "--concurrent-replicaset-syncs=20".to_string(),
         ]),
         work.log(NAME),
     )?;

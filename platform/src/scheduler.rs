@@ -27,6 +27,9 @@ pub(crate) fn spawn(
             format!("--secure-port={port}"),
             "--leader-elect=false".to_string(),
             "--profiling=false".to_string(),
+            // Binding thousands of benchmark pods at the default 50 QPS takes minutes.
+            "--kube-api-qps=1000".to_string(),
+            "--kube-api-burst=2000".to_string(),
         ]),
         work.log(NAME),
     )?;

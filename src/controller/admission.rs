@@ -38,12 +38,16 @@ pub struct Slot {
     pub namespace: String,
     pub name: String,
     pub state: SlotState,
+    /// The cached object's resourceVersion: tells whether the cache has caught up with a grant.
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SlotState {
     InFlight,
     Queued(Timestamp),
+    /// Neither holds nor waits for a slot (Healthy, Degraded, new...).
+    Idle,
 }
 
 /// Whether a status holds a canary slot.
@@ -71,6 +75,7 @@ pub fn admitted(me: (&str, &str), since: Timestamp, others: &[Slot], caps: Caps)
                 *per_ns.entry(&s.namespace).or_default() += 1;
             }
             SlotState::Queued(t) => queue.push((t, &s.namespace, &s.name)),
+            SlotState::Idle => {}
         }
     }
     queue.sort();
@@ -87,19 +92,31 @@ pub fn admitted(me: (&str, &str), since: Timestamp, others: &[Slot], caps: Caps)
     false
 }
 
-/// Slots granted by this controller and not yet visible in the cache.
+/// Slots granted by this controller and not yet visible in the cache: each remembers the
+/// resourceVersion the granting reconcile started from.
 #[derive(Default)]
-pub struct Reservations(HashMap<(String, String), Instant>);
+pub struct Reservations(HashMap<(String, String), (Option<String>, Instant)>);
 
 impl Reservations {
-    pub fn grant(&mut self, namespace: &str, name: &str) {
-        self.0
-            .insert((namespace.into(), name.into()), Instant::now());
+    pub fn grant(&mut self, namespace: &str, name: &str, from_version: Option<String>) {
+        self.0.insert(
+            (namespace.into(), name.into()),
+            (from_version, Instant::now()),
+        );
     }
 
-    /// The cache's view plus live reservations (counted as in flight).
+    /// The cache's view plus live reservations (counted as in flight). A reservation ends once
+    /// the cache shows a newer version of its Rollout: from then on the cache tells the truth,
+    /// including a canary that has already finished (holding its slot for the whole TTL would
+    /// throttle a queue to one canary per slot per TTL).
     pub fn overlay(&mut self, mut slots: Vec<Slot>) -> Vec<Slot> {
-        self.0.retain(|_, at| at.elapsed() < RESERVATION_TTL);
+        self.0.retain(|(ns, name), (from, at)| {
+            let caught_up = slots
+                .iter()
+                .find(|s| s.namespace == *ns && s.name == *name)
+                .is_some_and(|s| s.version != *from);
+            !caught_up && at.elapsed() < RESERVATION_TTL
+        });
         for (ns, name) in self.0.keys() {
             match slots
                 .iter_mut()
@@ -110,6 +127,7 @@ impl Reservations {
                     namespace: ns.clone(),
                     name: name.clone(),
                     state: SlotState::InFlight,
+                    version: None,
                 }),
             }
         }
@@ -129,6 +147,7 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
             state,
+            version: Some("1".into()),
         }
     }
     const CAPS: Caps = Caps {
@@ -186,8 +205,40 @@ mod tests {
     #[test]
     fn reservations_count_until_the_cache_catches_up() {
         let mut r = Reservations::default();
-        r.grant("a", "x");
+        r.grant("a", "x", Some("1".into()));
         let slots = r.overlay(vec![slot("a", "x", SlotState::Queued(t(1)))]);
+        assert_eq!(
+            slots[0].state,
+            SlotState::InFlight,
+            "the cache still shows version 1"
+        );
+        let slots = r.overlay(vec![]);
+        assert_eq!(slots.len(), 1, "not in the cache yet: reserved");
         assert_eq!(slots[0].state, SlotState::InFlight);
+    }
+
+    #[test]
+    fn a_newer_version_in_the_cache_ends_the_reservation() {
+        let mut r = Reservations::default();
+        r.grant("a", "x", Some("1".into()));
+        let finished = Slot {
+            version: Some("7".into()),
+            ..slot("a", "x", SlotState::Idle)
+        };
+        let slots = r.overlay(vec![finished.clone()]);
+        assert_eq!(
+            slots[0].state,
+            SlotState::Idle,
+            "the canary already finished"
+        );
+        let busy = [finished, slot("a", "y", SlotState::InFlight)];
+        let caps = Caps {
+            total: 2,
+            per_namespace: 2,
+        };
+        assert!(
+            admitted(("a", "next"), t(9), &r.overlay(busy.to_vec()), caps),
+            "the finished canary's slot is free again"
+        );
     }
 }

@@ -130,9 +130,14 @@ async fn hold_target(
     Ok(())
 }
 
-pub async fn status(ctx: &Context, rollout: &Rollout, status: &RolloutStatus) -> Result<(), Error> {
+/// Writes the status when it changed; returns the new resourceVersion if it wrote.
+pub async fn status(
+    ctx: &Context,
+    rollout: &Rollout,
+    status: &RolloutStatus,
+) -> Result<Option<String>, Error> {
     if rollout.status.as_ref() == Some(status) {
-        return Ok(());
+        return Ok(None);
     }
     let api: Api<Rollout> =
         Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
@@ -141,13 +146,14 @@ pub async fn status(ctx: &Context, rollout: &Rollout, status: &RolloutStatus) ->
         "kind": Rollout::kind(&()),
         "status": status,
     });
-    api.patch_status(
-        &rollout.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(patch),
-    )
-    .await?;
-    Ok(())
+    let written = api
+        .patch_status(
+            &rollout.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(patch),
+        )
+        .await?;
+    Ok(written.resource_version())
 }
 
 pub async fn events(ctx: &Context, rollout: &Rollout, events: &[Event]) {

@@ -52,6 +52,8 @@ pub struct Context {
     /// Canary slots granted moments ago; held while a slot is being decided.
     pub admission: tokio::sync::Mutex<Reservations>,
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
+    /// Status versions this controller wrote past, for reconciles that run ahead of the cache.
+    pub own_writes: super::own_writes::OwnWrites,
 }
 
 /// The caches `run` builds before the context.
@@ -93,6 +95,7 @@ impl Context {
             rollouts: stores.rollouts,
             freezes: stores.freezes,
             admission: Default::default(),
+            own_writes: Default::default(),
             metrics,
             prometheus: PrometheusPool::default(),
         }

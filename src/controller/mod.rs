@@ -14,6 +14,7 @@ mod incidents;
 pub mod leader;
 pub mod metrics;
 mod observe;
+mod own_writes;
 mod reconcile;
 pub mod serve;
 

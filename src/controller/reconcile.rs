@@ -31,8 +31,16 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
 }
 
 async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Action, Error> {
-    let api: Api<Rollout> =
-        Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let ns = rollout.namespace().unwrap_or_default();
+    if ctx.own_writes.is_stale(
+        &ns,
+        &rollout.name_any(),
+        rollout.resource_version().as_deref(),
+    ) {
+        // The newer status's watch event wakes this Rollout; the requeue is a backstop.
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer(&api, FINALIZER, rollout, |event| async {
         match event {
             Finalizer::Apply(r) => drive(&r, ctx).await,
@@ -161,6 +169,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         reservations.grant(
             &rollout.namespace().unwrap_or_default(),
             &rollout.name_any(),
+            rollout.resource_version(),
         );
     }
     drop(admission);
@@ -189,7 +198,13 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     if let Some(name) = incidents::open(ctx, rollout, &decision.status, images).await? {
         decision.status.incident_ref = Some(crate::api::LocalObjectRef { name });
     }
-    apply::status(ctx, rollout, &decision.status).await?;
+    let written = apply::status(ctx, rollout, &decision.status).await?;
+    ctx.own_writes.wrote(
+        &rollout.namespace().unwrap_or_default(),
+        &rollout.name_any(),
+        rollout.resource_version(),
+        written,
+    );
     incidents::announce(ctx, rollout, &decision.status, &decision.events);
     apply::events(ctx, rollout, &decision.events).await;
     Ok(Action::requeue(decision.requeue_after))
@@ -262,20 +277,20 @@ fn slots(ctx: &Context) -> Vec<super::admission::Slot> {
     ctx.rollouts
         .state()
         .iter()
-        .filter_map(|r| {
-            let st = r.status.as_ref()?;
-            let state = if in_flight(st) {
-                SlotState::InFlight
-            } else if st.phase == crate::api::Phase::Queued {
-                SlotState::Queued(st.queued_since?)
-            } else {
-                return None;
+        .map(|r| {
+            let state = match r.status.as_ref() {
+                Some(st) if in_flight(st) => SlotState::InFlight,
+                Some(st) if st.phase == crate::api::Phase::Queued => {
+                    st.queued_since.map_or(SlotState::Idle, SlotState::Queued)
+                }
+                _ => SlotState::Idle,
             };
-            Some(Slot {
+            Slot {
                 namespace: r.namespace().unwrap_or_default(),
                 name: r.name_any(),
                 state,
-            })
+                version: r.resource_version(),
+            }
         })
         .collect()
 }
