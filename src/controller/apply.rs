@@ -156,27 +156,41 @@ pub async fn status(
     Ok(written.resource_version())
 }
 
-pub async fn events(ctx: &Context, rollout: &Rollout, events: &[Event]) {
+/// Publishes the decision's Events in the background, in order: they are for people, and a
+/// reconcile (the next stage's timer, a rollback) must not wait on them when the API server
+/// is busy.
+pub fn events(ctx: &std::sync::Arc<Context>, rollout: &Rollout, events: &[Event]) {
+    if events.is_empty() {
+        return;
+    }
     let reference = rollout.object_ref(&());
-    for e in events {
-        let ev = KubeEvent {
-            type_: match e.type_ {
-                EventType::Normal => KubeEventType::Normal,
-                EventType::Warning => KubeEventType::Warning,
-            },
-            reason: e.reason.clone(),
-            note: Some(truncate(&e.note, 1000)),
-            // The recorder folds events with equal (reason, action) into one series; a key per
-            // distinct note keeps each stage of a rollout its own event.
-            action: format!(
-                "{}-{}",
-                e.reason,
-                &hex::encode(Sha256::digest(e.note.as_bytes()))[..8]
-            ),
-            secondary: None,
-        };
-        if let Err(err) = ctx.recorder.publish(&ev, &reference).await {
-            tracing::warn!(rollout = %rollout.name_any(), reason = %e.reason, error = %err, "cannot record event");
+    let name = rollout.name_any();
+    let events: Vec<KubeEvent> = events.iter().map(to_kube_event).collect();
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        for ev in events {
+            if let Err(err) = ctx.recorder.publish(&ev, &reference).await {
+                tracing::warn!(rollout = %name, reason = %ev.reason, error = %err, "cannot record event");
+            }
         }
+    });
+}
+
+fn to_kube_event(e: &Event) -> KubeEvent {
+    KubeEvent {
+        type_: match e.type_ {
+            EventType::Normal => KubeEventType::Normal,
+            EventType::Warning => KubeEventType::Warning,
+        },
+        reason: e.reason.clone(),
+        note: Some(truncate(&e.note, 1000)),
+        // The recorder folds events with equal (reason, action) into one series; a key per
+        // distinct note keeps each stage of a rollout its own event.
+        action: format!(
+            "{}-{}",
+            e.reason,
+            &hex::encode(Sha256::digest(e.note.as_bytes()))[..8]
+        ),
+        secondary: None,
     }
 }

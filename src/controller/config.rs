@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Secret};
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
@@ -295,33 +295,42 @@ pub async fn collect_garbage(
     in_use: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let ns = rollout.namespace().unwrap_or_default();
-    let lp = ListParams::default().labels(&format!("{SNAPSHOT_ROLLOUT}={}", rollout.name_any()));
+    let name = rollout.name_any();
+    // The metadata caches hold every snapshot's labels: no LIST per canary start and end. One
+    // the cache has not seen yet is new, so it is not garbage; one already gone gives a 404.
     let cms = Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns);
-    let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &ns);
-    for name in doomed(
-        cms.list_metadata(&lp)
-            .await?
-            .items
-            .into_iter()
-            .map(|m| m.metadata)
-            .collect(),
-        in_use,
-    ) {
-        delete(&cms, &name).await?;
+    for doomed in doomed(snapshots_of(&ctx.config_maps, &ns, &name), in_use) {
+        delete(&cms, &doomed).await?;
     }
-    for name in doomed(
-        secrets
-            .list_metadata(&lp)
-            .await?
-            .items
-            .into_iter()
-            .map(|m| m.metadata)
-            .collect(),
-        in_use,
-    ) {
-        delete(&secrets, &name).await?;
+    let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &ns);
+    for doomed in doomed(snapshots_of(&ctx.secrets, &ns, &name), in_use) {
+        delete(&secrets, &doomed).await?;
     }
     Ok(())
+}
+
+/// The metadata of a Rollout's snapshots, from a metadata cache.
+fn snapshots_of<K>(
+    cache: &kube::runtime::reflector::Store<kube::core::PartialObjectMeta<K>>,
+    ns: &str,
+    rollout: &str,
+) -> Vec<ObjectMeta>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    cache
+        .state()
+        .iter()
+        .filter(|m| {
+            m.metadata.namespace.as_deref() == Some(ns)
+                && m.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SNAPSHOT_ROLLOUT))
+                    .is_some_and(|r| r == rollout)
+        })
+        .map(|m| m.metadata.clone())
+        .collect()
 }
 
 fn doomed(mut snapshots: Vec<ObjectMeta>, in_use: &BTreeSet<String>) -> Vec<String> {

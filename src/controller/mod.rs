@@ -59,7 +59,7 @@ pub async fn run(
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     let (store, writer) = reflector::store::<Deployment>();
-    let deployment_events = watcher::watcher(deployments, WatcherConfig::default().any_semantic())
+    let deployment_events = watcher::watcher(deployments, watch_config())
         .default_backoff()
         .modify(|d| {
             // Managed fields are the bulk of a Deployment and never read here.
@@ -77,29 +77,33 @@ pub async fn run(
     let (secrets, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
     let cm_events = watcher::watcher(
         scoped::<PartialObjectMeta<ConfigMap>>(&client, &settings),
-        WatcherConfig::default().any_semantic(),
+        watch_config(),
     )
     .default_backoff()
     .reflect(cm_writer)
     .touched_objects();
     let secret_events = watcher::watcher(
         scoped::<PartialObjectMeta<Secret>>(&client, &settings),
-        WatcherConfig::default().any_semantic(),
+        watch_config(),
     )
     .default_backoff()
     .reflect(secret_writer)
     .touched_objects();
     // Freezes are cluster-scoped and few: every change wakes the Rollouts it covers.
     let (freezes, freeze_writer) = reflector::store::<Freeze>();
-    let freeze_events = watcher::watcher(
-        Api::<Freeze>::all(client.clone()),
-        WatcherConfig::default().any_semantic(),
-    )
-    .default_backoff()
-    .reflect(freeze_writer)
-    .touched_objects();
-    let controller = Controller::new(rollouts, WatcherConfig::default().any_semantic());
-    let rollout_store = controller.store();
+    let freeze_events = watcher::watcher(Api::<Freeze>::all(client.clone()), watch_config())
+        .default_backoff()
+        .reflect(freeze_writer)
+        .touched_objects();
+    // Managed fields are dropped from the cache here too: on a Rollout they mirror its whole
+    // status (history included) a second time.
+    let (rollout_store, rollout_writer) = reflector::store::<Rollout>();
+    let rollout_events = watcher::watcher(rollouts, watch_config())
+        .default_backoff()
+        .modify(|r| r.managed_fields_mut().clear())
+        .reflect(rollout_writer)
+        .applied_objects();
+    let controller = Controller::for_stream(rollout_events, rollout_store.clone());
     let stores = Stores {
         rollouts: rollout_store.clone(),
         freezes,
@@ -130,12 +134,19 @@ pub async fn run(
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
         .for_each(log_result);
-    let incident_loop = Controller::new(incidents, WatcherConfig::default().any_semantic())
+    let incident_loop = Controller::new(incidents, watch_config())
         .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown)
         .run(incidents::reconcile, incidents::error_policy, ctx)
         .for_each(log_result);
     futures::join!(rollout_loop, incident_loop);
+}
+
+/// Every cache fills by a streaming list (the initial objects arrive as watch events, one by
+/// one), so neither side holds a whole cluster's Deployments in one response: at 1,000
+/// Rollouts the one-shot list was most of the controller's peak memory.
+fn watch_config() -> WatcherConfig {
+    WatcherConfig::default().streaming_lists()
 }
 
 /// Ready once the caches are filled; then keeps the rollouts-by-phase gauge current.

@@ -206,8 +206,16 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         written,
     );
     incidents::announce(ctx, rollout, &decision.status, &decision.events);
-    apply::events(ctx, rollout, &decision.events).await;
-    Ok(Action::requeue(decision.requeue_after))
+    apply::events(ctx, rollout, &decision.events);
+    // The planner's timers count from `now`; a reconcile slowed by a busy API server must not
+    // push the next stage back by its own duration.
+    let spent = Timestamp::now().duration_since(now).unsigned_abs();
+    Ok(Action::requeue(
+        decision
+            .requeue_after
+            .saturating_sub(spent)
+            .max(plan::MIN_REQUEUE),
+    ))
 }
 
 /// Which config a new canary changes (for status and its incident), and snapshot garbage

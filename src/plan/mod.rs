@@ -20,6 +20,7 @@ use crate::api::{FrozenBy, RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
 pub use conditions::truncate;
 pub use gates::{Due, Purpose};
+pub use lifecycle::MIN_REQUEUE;
 pub use request::{Action, Request};
 pub use spec::{GateSpec, Spec, SpecError, StageSpec};
 

@@ -24,7 +24,8 @@ const RESYNC: Duration = Duration::from_secs(300);
 const IN_FLIGHT_RESYNC: Duration = Duration::from_secs(30);
 /// Retry a preflight that Prometheus could not answer.
 const PREFLIGHT_RETRY: Duration = Duration::from_secs(5);
-const MIN_REQUEUE: Duration = Duration::from_millis(100);
+/// The shortest wait before the next look at a Rollout.
+pub const MIN_REQUEUE: Duration = Duration::from_millis(100);
 /// A queued rollout looks for a free canary slot this often.
 const QUEUE_RECHECK: Duration = Duration::from_secs(2);
 
