@@ -34,6 +34,10 @@ enum Command {
             env = "ROLLGATE_MAX_CANARIES_PER_NAMESPACE"
         )]
         max_canaries_per_namespace: usize,
+        /// Most Rollouts reconciled at once. Each reconcile in flight may hold an API
+        /// connection and its buffers: unbounded, 10,000 Rollouts found at start-up cost 700 MB.
+        #[arg(long, default_value_t = 64, env = "ROLLGATE_CONCURRENCY")]
+        concurrency: u16,
         /// Run several replicas: only the holder of the Lease reconciles.
         #[arg(long)]
         leader_elect: bool,
@@ -103,6 +107,7 @@ async fn main() -> Result<()> {
             default_channel,
             max_canaries,
             max_canaries_per_namespace,
+            concurrency,
             leader_elect,
             lease_namespace,
             lease_name,
@@ -125,6 +130,7 @@ async fn main() -> Result<()> {
                     total: max_canaries,
                     per_namespace: max_canaries_per_namespace,
                 },
+                concurrency,
             };
             tracing::info!(namespace = ?settings.namespace, "rollgate controller starting");
             let metrics = std::sync::Arc::new(rollgate::controller::metrics::Metrics::default());

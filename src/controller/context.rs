@@ -27,6 +27,8 @@ pub struct Settings {
     pub default_channel: Option<String>,
     /// Most Rollouts in a canary phase at once.
     pub caps: Caps,
+    /// Most reconciles in flight at once (0: unbounded).
+    pub concurrency: u16,
 }
 
 /// Shared by every reconcile.

@@ -51,6 +51,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let settings_concurrency = settings.concurrency;
     let (rollouts, deployments): (Api<Rollout>, Api<Deployment>) = match &settings.namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),
@@ -131,6 +132,7 @@ pub async fn run(
         .watches_stream(secret_events, move |m| {
             users(&secret_users, ConfigKind::Secret, &m)
         })
+        .with_config(kube::runtime::controller::Config::default().concurrency(settings_concurrency))
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
         .for_each(log_result);
