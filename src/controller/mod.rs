@@ -51,7 +51,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let settings_concurrency = settings.concurrency;
+    // Read before `settings` moves into the context.
+    let reconcile_config =
+        kube::runtime::controller::Config::default().concurrency(settings.concurrency);
     let (rollouts, deployments): (Api<Rollout>, Api<Deployment>) = match &settings.namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),
@@ -132,7 +134,7 @@ pub async fn run(
         .watches_stream(secret_events, move |m| {
             users(&secret_users, ConfigKind::Secret, &m)
         })
-        .with_config(kube::runtime::controller::Config::default().concurrency(settings_concurrency))
+        .with_config(reconcile_config)
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
         .for_each(log_result);
