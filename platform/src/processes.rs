@@ -170,7 +170,8 @@ impl Process {
         }
     }
 
-    fn kill(&mut self) {
+    /// SIGKILL and reap: the process gets no chance to finish anything.
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

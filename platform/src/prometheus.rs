@@ -89,6 +89,12 @@ impl PrometheusServer {
         self.process.stop_async(Duration::from_secs(10)).await;
     }
 
+    /// Kills Prometheus at once (SIGKILL), as a crash or a lost node would: no
+    /// graceful shutdown during which it still answers queries.
+    pub fn crash(&mut self) {
+        self.process.kill();
+    }
+
     /// Starts it again on the same port with the same data, waiting until ready.
     pub async fn restart(&mut self) -> Result<(), PlatformError> {
         self.process.restart().await?;

@@ -8,6 +8,7 @@ use rollgate_platform::PrometheusServer;
 use crate::support::{Fixture, error_ratio_gate};
 
 const MINUTE: Duration = Duration::from_secs(60);
+const BAKE_0: Duration = Duration::from_secs(10);
 
 async fn own_prometheus(f: &Fixture) -> PrometheusServer {
     let target = f.env.exporter_url.trim_start_matches("http://").to_string();
@@ -46,8 +47,10 @@ async fn prometheus_outage_holds_the_stage_and_nothing_is_promoted_until_it_retu
     let mut gate = error_ratio_gate(0.05);
     gate["errorLimit"] = 1000.into();
     let url = prom.url();
+    // The first bake is long enough that it cannot end between the gate
+    // passing and the crash below; the wait then outlasts it.
     let _c = f
-        .adopted(&[(50, "2s"), (100, "2s")], vec![gate], &url)
+        .adopted(&[(50, "10s"), (100, "2s")], vec![gate], &url)
         .await;
     let stable = f
         .rollout("app")
@@ -59,9 +62,19 @@ async fn prometheus_outage_holds_the_stage_and_nothing_is_promoted_until_it_retu
     f.set_image("app", "app:v2").await;
     gate_passing_at_stage(&f, 0).await;
 
-    prom.stop().await;
-    // Longer than the bake: with Prometheus up, the stage would have advanced by now.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    prom.crash();
+    let st = f.rollout("app").await.status.unwrap();
+    let stage = st.stage.expect("a stage in progress");
+    assert_eq!(
+        stage.index, 0,
+        "still baking stage 1 when Prometheus went down"
+    );
+    // With Prometheus up, the stage would have advanced by the end of the bake.
+    let bake_end = stage.bake_until.unwrap_or(stage.ready_at.unwrap() + BAKE_0);
+    let left =
+        Duration::try_from(bake_end.duration_since(jiff::Timestamp::now())).unwrap_or_default();
+    let past_bake = left + Duration::from_secs(5);
+    tokio::time::sleep(past_bake).await;
     let st = f.rollout("app").await.status.unwrap();
     assert_eq!(
         st.stage.as_ref().map(|s| s.index),
