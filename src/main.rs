@@ -36,7 +36,10 @@ enum Command {
         max_canaries_per_namespace: usize,
         /// Most Rollouts reconciled at once. Each reconcile in flight may hold an API
         /// connection and its buffers: unbounded, 10,000 Rollouts found at start-up cost 700 MB.
-        #[arg(long, default_value_t = 64, env = "ROLLGATE_CONCURRENCY")]
+        /// Too few, and a busy API server's latency queues the reconciles behind each other:
+        /// at 64, the 1,000-Rollout release's stage lag p99 was 7-24 s; at 256, 2.6 s
+        /// (docs/BENCHMARKS.md).
+        #[arg(long, default_value_t = 256, env = "ROLLGATE_CONCURRENCY")]
         concurrency: u16,
         /// Run several replicas: only the holder of the Lease reconciles.
         #[arg(long)]

@@ -67,7 +67,11 @@ pub(crate) fn spawn(
             ),
             format!("--service-cluster-ip-range={SERVICE_CIDR}"),
             "--allow-privileged=true".to_string(),
-            "--profiling=false".to_string(),
+            // `/debug/pprof` on demand, to profile the API server under a benchmark's load.
+            format!(
+                "--profiling={}",
+                std::env::var_os("ROLLGATE_PLATFORM_PROFILING").is_some()
+            ),
         ]),
         work.log(NAME),
     )?;
