@@ -109,11 +109,14 @@ async fn adopted(
     f.create_deployment("app", 4, "app:v1").await;
     f.metrics("app", "stable", 50.0, 0.0).await;
     f.metrics("app", "canary", 50.0, 0.0).await;
+    // The first bake outlasts the failing gate's two evaluations (and Prometheus' first scrape
+    // of the bad canary), so the rollback always comes from stage 1: with 2 s it sometimes came
+    // a stage later.
     let mut r = rollout(
         "app",
         "app",
         4,
-        &[(25, "2s"), (100, "2s")],
+        &[(25, "10s"), (100, "2s")],
         vec![error_ratio_gate(0.05)],
     );
     r["spec"]["incident"] = json!({"severity": "sev2", "owner": "team-payments", "runbook": "https://runbooks.example/app", "channels": channels});
