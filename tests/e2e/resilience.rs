@@ -8,7 +8,6 @@ use rollgate_platform::PrometheusServer;
 use crate::support::{Fixture, error_ratio_gate};
 
 const MINUTE: Duration = Duration::from_secs(60);
-const BAKE_0: Duration = Duration::from_secs(10);
 
 async fn own_prometheus(f: &Fixture) -> PrometheusServer {
     let target = f.env.exporter_url.trim_start_matches("http://").to_string();
@@ -70,7 +69,7 @@ async fn prometheus_outage_holds_the_stage_and_nothing_is_promoted_until_it_retu
         "still baking stage 1 when Prometheus went down"
     );
     // With Prometheus up, the stage would have advanced by the end of the bake.
-    let bake_end = stage.bake_until.unwrap_or(stage.ready_at.unwrap() + BAKE_0);
+    let bake_end = stage.bake_until.expect("the bake is set with readyAt");
     let left =
         Duration::try_from(bake_end.duration_since(jiff::Timestamp::now())).unwrap_or_default();
     let past_bake = left + Duration::from_secs(5);
