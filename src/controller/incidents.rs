@@ -65,10 +65,6 @@ pub async fn open(
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &ns);
     if status.incident_ref.as_ref().is_some_and(|r| r.name == name) {
         // Already opened; a repeated failure is noticed by the incident's own reconcile.
-        let _ = ctx
-            .incident_trigger
-            .clone()
-            .try_send(ObjectRef::new(&name).within(&ns));
         return Ok(Some(name));
     }
     let settings = rollout.spec.incident.clone().unwrap_or_default();
@@ -114,11 +110,21 @@ pub async fn open(
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }
-    let _ = ctx
-        .incident_trigger
-        .clone()
-        .try_send(ObjectRef::new(&name).within(&ns));
     Ok(Some(name))
+}
+
+/// Wakes the incident of a rollback once the Rollout's status is written: its reconcile reads
+/// the Rollout, so woken earlier it could miss the end of the rollback until its next requeue.
+pub fn wake(ctx: &Context, rollout: &Rollout, status: &RolloutStatus) {
+    if let Some(incident) = &status.incident_ref
+        && matches!(status.phase, Phase::RollingBack | Phase::RolledBack)
+    {
+        let ns = rollout.namespace().unwrap_or_default();
+        let _ = ctx
+            .incident_trigger
+            .clone()
+            .try_send(ObjectRef::new(&incident.name).within(&ns));
+    }
 }
 
 /// PagerDuty change events for a rollout start and a rollback, so responders see deploys next

@@ -205,6 +205,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         rollout.resource_version(),
         written,
     );
+    incidents::wake(ctx, rollout, &decision.status);
     incidents::announce(ctx, rollout, &decision.status, &decision.events);
     apply::events(ctx, rollout, &decision.events);
     // The planner's timers count from `now`; a reconcile slowed by a busy API server must not

@@ -186,9 +186,18 @@ async fn bad_release_opens_exactly_one_incident_delivered_to_every_channel() {
     let _c = adopted(&f, &CHANNELS, Fixture::controller).await;
     bad_release(&f).await;
     f.wait_phase("app", Phase::RolledBack, MINUTE).await;
-    let i = the_incident(&f, "the incident delivered everywhere", |i| {
-        all_delivered(i, MessageKind::Trigger)
-    })
+    // The incident reconcile is woken after the Rollout's status is written, so it records the
+    // end of the rollback without waiting for a requeue; a fetch can still land just between.
+    let i = the_incident(
+        &f,
+        "the incident delivered everywhere, rollback done",
+        |i| {
+            all_delivered(i, MessageKind::Trigger)
+                && i.status
+                    .as_ref()
+                    .is_some_and(|s| s.rollback_completed_at.is_some())
+        },
+    )
     .await;
 
     // Every field the on-call needs.
