@@ -1,6 +1,7 @@
 //! The controller under test: `target/release/rollgate controller` as a child process, and
 //! what `/proc` says about it (and about every other process of the platform).
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -79,6 +80,19 @@ impl Controller {
                 tail(&self.log, 30)
             ))),
             Err(e) => Err(Error::io("checking the controller process", e)),
+        }
+    }
+
+    /// Awaits `wait`, but fails at once (with the end of the log) if the controller exits
+    /// meanwhile: a controller that died at start would otherwise be waited for in full.
+    pub async fn while_running<T>(&mut self, wait: impl Future<Output = Result<T>>) -> Result<T> {
+        let mut wait = std::pin::pin!(wait);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                r = &mut wait => return r,
+                _ = tick.tick() => self.check_running()?,
+            }
         }
     }
 

@@ -61,26 +61,28 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize, idle: Duration) -> 
         "info,kube_runtime=warn",
     )?;
     let sampler = Sampler::start(controller.pid(), Duration::from_secs(2));
-    let reconciled = fleet::wait_all(
-        &rollouts,
-        n,
-        "reconciled",
-        Duration::from_secs(1800 + n as u64 / 2),
-        |_, s| s.reconciled(),
-    )
-    .await?;
+    let reconciled = controller
+        .while_running(fleet::wait_all(
+            &rollouts,
+            n,
+            "reconciled",
+            Duration::from_secs(1800 + n as u64 / 2),
+            |_, s| s.reconciled(),
+        ))
+        .await?;
     eprintln!(
         "  all {n} reconciled {:.1} s after start",
         reconciled.as_secs_f64()
     );
-    fleet::wait_all(
-        &rollouts,
-        n,
-        "Healthy",
-        Duration::from_secs(1800 + n as u64 / 2),
-        |_, s| s.reconciled() && s.phase() == "Healthy",
-    )
-    .await?;
+    controller
+        .while_running(fleet::wait_all(
+            &rollouts,
+            n,
+            "Healthy",
+            Duration::from_secs(1800 + n as u64 / 2),
+            |_, s| s.reconciled() && s.phase() == "Healthy",
+        ))
+        .await?;
     let healthy = controller.started.elapsed();
     controller.check_running()?;
     let usage = controller.usage();

@@ -138,10 +138,12 @@ pub async fn run(cluster: &Cluster, binary: &Path, releases: usize) -> Result<Re
         "info,rollgate=debug,kube_runtime=warn",
     )?;
     let key = format!("{NS}/{APP}");
-    rollouts
-        .wait("the Rollout Healthy", Duration::from_secs(120), |all| {
-            all.get(&key).filter(|s| s.phase() == "Healthy").map(drop)
-        })
+    controller
+        .while_running(
+            rollouts.wait("the Rollout Healthy", Duration::from_secs(120), |all| {
+                all.get(&key).filter(|s| s.phase() == "Healthy").map(drop)
+            }),
+        )
         .await?;
     prometheus::wait_for_value(
         &cluster.env.prometheus_url,
@@ -155,16 +157,16 @@ pub async fn run(cluster: &Cluster, binary: &Path, releases: usize) -> Result<Re
     let cpu = CpuSnapshot::take(cluster, Some(&controller));
     let mut samples = Vec::new();
     for i in 0..releases {
-        controller.check_running()?;
-        let sample = one_release(
-            cluster,
-            &rollouts,
-            &deployments,
-            &receiver,
-            incidents_wired,
-            i,
-        )
-        .await?;
+        let sample = controller
+            .while_running(one_release(
+                cluster,
+                &rollouts,
+                &deployments,
+                &receiver,
+                incidents_wired,
+                i,
+            ))
+            .await?;
         print_release(i, &sample);
         samples.push(sample);
         // Back to good, and wait until Prometheus' 5 s window forgets the bad samples, so the

@@ -96,14 +96,15 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize) -> Result<Report> {
     let sampler = Sampler::start(controller.pid(), Duration::from_secs(1));
     let prefix = format!("{}-", fleet.prefix);
     let mine = |k: &str| k.starts_with(&prefix);
-    let adoption = fleet::wait_all(
-        &rollouts,
-        n,
-        "adopted and Healthy",
-        Duration::from_secs(600 + n as u64),
-        |k, s| mine(k) && s.reconciled() && s.phase() == "Healthy",
-    )
-    .await?;
+    let adoption = controller
+        .while_running(fleet::wait_all(
+            &rollouts,
+            n,
+            "adopted and Healthy",
+            Duration::from_secs(600 + n as u64),
+            |k, s| mine(k) && s.reconciled() && s.phase() == "Healthy",
+        ))
+        .await?;
     controller.check_running()?;
     let adopted = Counters::take(&cluster.client, &cluster.env.prometheus_url).await?;
     let adoption_cpu = controller.usage().cpu_seconds;
@@ -129,16 +130,19 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize) -> Result<Report> {
         .buffer_unordered(16)
         .try_collect::<Vec<()>>()
         .await?;
-    let release = fleet::wait_all(
-        &rollouts,
-        n,
-        "released and Healthy",
-        Duration::from_secs(900 + 2 * n as u64),
-        |k, s| {
-            mine(k) && s.phase() == "Healthy" && s.status.stable_revision.as_ref() != initial.get(k)
-        },
-    )
-    .await?;
+    let release = controller
+        .while_running(fleet::wait_all(
+            &rollouts,
+            n,
+            "released and Healthy",
+            Duration::from_secs(900 + 2 * n as u64),
+            |k, s| {
+                mine(k)
+                    && s.phase() == "Healthy"
+                    && s.status.stable_revision.as_ref() != initial.get(k)
+            },
+        ))
+        .await?;
     controller.check_running()?;
     let after = Counters::take(&cluster.client, &cluster.env.prometheus_url).await?;
     let regressions = rollouts.with(crate::watch::regressions);
