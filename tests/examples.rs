@@ -3,12 +3,10 @@
 //! a server-side dry run.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::discovery::{Scope, pinned_kind};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, ResourceExt};
 use rollgate_platform::TestNamespace;
 
 fn examples() -> Vec<PathBuf> {
@@ -79,7 +77,9 @@ async fn every_example_is_accepted_by_the_api_server() {
     rollgate_platform::install_crypto_provider();
     let env = rollgate_platform::shared();
     let client = env.client().await;
-    install_crds(&client).await;
+    rollgate::api::install_crds(&client, "rollgate-examples")
+        .await
+        .expect("install the CRDs");
     let ns = TestNamespace::create(env, "examples")
         .await
         .expect("namespace");
@@ -104,35 +104,4 @@ async fn every_example_is_accepted_by_the_api_server() {
         }
     }
     ns.cleanup().await;
-}
-
-/// Installs the CRDs from the Rust types and waits until they are served.
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in rollgate::api::crds() {
-        let name = crd.name_any();
-        api.patch(
-            &name,
-            &PatchParams::apply("rollgate-examples").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply CRD");
-        let start = Instant::now();
-        loop {
-            let c = api.get(&name).await.expect("get CRD");
-            let established = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            });
-            if established {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "CRD {name} not established"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
