@@ -56,6 +56,8 @@ pub struct Context {
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     /// Status versions this controller wrote past, for reconciles that run ahead of the cache.
     pub own_writes: super::own_writes::OwnWrites,
+    /// Passing evaluations kept in memory instead of status, until a change or a heartbeat.
+    pub unwritten: super::unwritten::Unwritten,
 }
 
 /// The caches `run` builds before the context.
@@ -98,6 +100,7 @@ impl Context {
             freezes: stores.freezes,
             admission: Default::default(),
             own_writes: Default::default(),
+            unwritten: Default::default(),
             metrics,
             prometheus: PrometheusPool::default(),
         }

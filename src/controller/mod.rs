@@ -17,6 +17,7 @@ mod observe;
 mod own_writes;
 mod reconcile;
 pub mod serve;
+mod unwritten;
 
 use std::sync::Arc;
 

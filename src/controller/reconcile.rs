@@ -87,7 +87,12 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|_| validate(ctx, rollout));
-    let status = rollout.status.clone().unwrap_or_default();
+    let written = rollout.status.clone().unwrap_or_default();
+    let unwritten = ctx.unwritten.get(
+        &rollout.namespace().unwrap_or_default(),
+        &rollout.name_any(),
+    );
+    let status = plan::evaluations::recall(&written, &unwritten);
     let request = rollout
         .annotations()
         .get(plan::request::ANNOTATION)
@@ -198,13 +203,13 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     if let Some(name) = incidents::open(ctx, rollout, &decision.status, images).await? {
         decision.status.incident_ref = Some(crate::api::LocalObjectRef { name });
     }
-    let written = apply::status(ctx, rollout, &decision.status).await?;
-    ctx.own_writes.wrote(
-        &rollout.namespace().unwrap_or_default(),
-        &rollout.name_any(),
-        rollout.resource_version(),
-        written,
-    );
+    let (ns, name) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
+    if plan::evaluations::worth_writing(&written, &decision.status) {
+        let version = apply::status(ctx, rollout, &decision.status).await?;
+        ctx.own_writes
+            .wrote(&ns, &name, rollout.resource_version(), version);
+    }
+    ctx.unwritten.keep(&ns, &name, &decision.status.gates);
     incidents::wake(ctx, rollout, &decision.status);
     incidents::announce(ctx, rollout, &decision.status, &decision.events);
     apply::events(ctx, rollout, &decision.events);
@@ -327,6 +332,7 @@ fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {
 /// once the target's own pods are ready, so serving never stops.
 async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     let ns = rollout.namespace().unwrap_or_default();
+    ctx.unwritten.keep(&ns, &rollout.name_any(), &[]);
     let name = &rollout.spec.target_ref.name;
     let Some(target) = ctx.deployments.get(&ObjectRef::new(name).within(&ns)) else {
         return Ok(Action::await_change());

@@ -3,10 +3,12 @@
 //!
 //! No kube client, no I/O, no clock: the controller observes, calls [`schedule`] to learn which
 //! gates to evaluate, evaluates them, then calls [`decide`] and applies the result. Because the
-//! status is the only memory, a controller killed at any instant continues from it.
+//! status is the only memory that matters, a controller killed at any instant continues from
+//! it (the controller also remembers unwritten passing evaluations: see [`evaluations`]).
 
 mod capacity;
 mod conditions;
+pub mod evaluations;
 mod gates;
 mod lifecycle;
 pub mod request;

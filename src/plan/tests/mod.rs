@@ -71,6 +71,10 @@ struct World {
     decisions: Vec<Decision>,
     /// Simulates a controller killed between applying workloads and writing status.
     drop_status: Box<dyn FnMut(usize) -> bool>,
+    /// Evaluations the controller keeps in memory instead of writing (lost in a crash).
+    remembered: Vec<crate::api::GateStatus>,
+    /// Status writes made.
+    writes: usize,
 }
 
 impl World {
@@ -90,6 +94,8 @@ impl World {
             admitted: true,
             decisions: vec![],
             drop_status: Box::new(|_| false),
+            remembered: vec![],
+            writes: 0,
         }
     }
 
@@ -107,10 +113,11 @@ impl World {
 
     fn decide_once(&self, readings: &[Reading]) -> Decision {
         let obs = self.observed();
+        let status = super::evaluations::recall(&self.status, &self.remembered);
         decide(Input {
             spec: Ok(&self.spec),
             generation: 1,
-            status: &self.status,
+            status: &status,
             observed: &obs,
             readings,
             request: self.request.as_ref(),
@@ -150,8 +157,14 @@ impl World {
         }
         self.apply(&d);
         let n = self.decisions.len();
-        if !(self.drop_status)(n) {
-            self.status = d.status.clone();
+        if (self.drop_status)(n) {
+            self.remembered.clear();
+        } else {
+            if super::evaluations::worth_writing(&self.status, &d.status) {
+                self.status = d.status.clone();
+                self.writes += 1;
+            }
+            self.remembered = d.status.gates.clone();
         }
         self.decisions.push(d.clone());
         d
@@ -257,6 +270,39 @@ fn adoption_waits_for_stable_pods_then_holds_the_target_at_zero() {
     assert_eq!(last.workloads.target_replicas, Some(0));
     assert_eq!(w.status.stable_revision.as_deref(), Some("v1"));
     assert!(w.reasons().contains(&"Adopted".to_string()));
+}
+
+#[test]
+fn a_passing_bake_writes_status_on_changes_and_heartbeats_not_per_evaluation() {
+    let spec = rollout_spec(&[(50, "90s"), (100, "1s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.run_until(60, |w| {
+        w.status
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.bake_until.is_some())
+    });
+    let (writes, decisions) = (w.writes, w.decisions.len());
+    w.run_until(80, |_| false);
+    let evaluated = w.decisions[decisions..]
+        .iter()
+        .filter_map(|d| d.status.gates.first().map(|g| g.evaluated_at))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert!(evaluated >= 70, "evaluated every second: {evaluated}");
+    // 80 s of a passing bake: the heartbeat every 30 s, nothing else changed.
+    assert!(
+        w.writes - writes <= 3,
+        "{} status writes in 80 s of a passing bake",
+        w.writes - writes
+    );
+    let last = w.status.gates[0].evaluated_at;
+    assert!(
+        w.now.duration_since(last).unsigned_abs() <= super::evaluations::HEARTBEAT,
+        "status shows an evaluation at most a heartbeat old"
+    );
+    w.run_until(120, World::settled);
+    assert_eq!(w.status.stable_revision.as_deref(), Some("v2"));
 }
 
 #[test]
