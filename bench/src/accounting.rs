@@ -102,6 +102,43 @@ async fn apiserver_metrics(client: &Client) -> Result<String> {
         .map_err(|e| Error::kube("reading the API server's /metrics", e))
 }
 
+/// What the controller counts of its own gate work, from its `/metrics`: status shows only
+/// evaluations that changed something (or a heartbeat), so it cannot be counted from there.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GateWork {
+    /// `rollgate_gate_evaluations_total`, every verdict.
+    pub evaluations: f64,
+    /// `rollgate_gate_rounds_total`: distinct seconds at which gates were evaluated.
+    pub rounds: f64,
+    /// `rollgate_prometheus_queries_total`: queries sent after coalescing.
+    pub queries: f64,
+}
+
+impl GateWork {
+    pub async fn take(controller_metrics_url: &str) -> Result<GateWork> {
+        let text = prometheus_metrics(controller_metrics_url).await?;
+        let mut work = GateWork::default();
+        for sample in parse(&text) {
+            match sample.name {
+                "rollgate_gate_evaluations_total" => work.evaluations += sample.value,
+                "rollgate_gate_rounds_total" => work.rounds = sample.value,
+                "rollgate_prometheus_queries_total" => work.queries = sample.value,
+                _ => {}
+            }
+        }
+        Ok(work)
+    }
+
+    pub fn since(&self, before: &GateWork) -> GateWork {
+        GateWork {
+            evaluations: self.evaluations - before.evaluations,
+            rounds: self.rounds - before.rounds,
+            queries: self.queries - before.queries,
+        }
+    }
+}
+
+/// `<url>/metrics` of a Prometheus-format endpoint.
 async fn prometheus_metrics(url: &str) -> Result<String> {
     let url = format!("{url}/metrics");
     reqwest::get(&url)

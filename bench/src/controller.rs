@@ -16,6 +16,8 @@ pub struct Controller {
     child: Child,
     pub log: PathBuf,
     pub started: Instant,
+    /// Where its metrics are served, e.g. `http://127.0.0.1:40123`.
+    pub metrics_url: String,
 }
 
 impl Controller {
@@ -35,14 +37,17 @@ impl Controller {
         let err = out
             .try_clone()
             .map_err(|e| Error::io("duplicating the log handle", e))?;
+        // A free port (not 8080: a controller left over from an interrupted run may hold it).
+        let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| Error::io("finding a free port for the controller's metrics", e))?;
         let mut cmd = Command::new(binary);
         cmd.args([
             "controller",
             "--prometheus-url",
             &cluster.env.prometheus_url,
-            // Any free port: a controller left over from an interrupted run keeps 8080.
             "--metrics-addr",
-            "127.0.0.1:0",
+            &metrics_addr.to_string(),
         ]);
         if let Some(ns) = namespace {
             cmd.args(["--namespace", ns]);
@@ -63,6 +68,7 @@ impl Controller {
             child,
             log,
             started: Instant::now(),
+            metrics_url: format!("http://{metrics_addr}"),
         })
     }
 

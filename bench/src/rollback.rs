@@ -242,7 +242,9 @@ async fn one_release(
         .and_then(|s| s.status.stable_revision)
         .unwrap_or_default();
     cluster::set_image(&cluster.deployments(NS), APP, &image).await?;
-    // The canary serves its first stage and its gate has passed since its pods became ready.
+    // The canary serves its first stage and its gate passes. Status holds the gate's standing:
+    // a later evaluation that changed it (a failure) would have been written, while repeated
+    // passes reach status only with a heartbeat, so `evaluatedAt` may predate the stage.
     let canary = rollouts
         .wait(
             &format!("{image}: stage 1 ready with a passing gate"),
@@ -250,14 +252,10 @@ async fn one_release(
             |all| {
                 let st = &all.get(&key)?.status;
                 let canary = st.canary_revision.as_ref().filter(|c| **c != stable)?;
-                let ready_at = st.stage.as_ref().filter(|s| s.index == 0)?.ready_at?;
+                st.stage.as_ref().filter(|s| s.index == 0)?.ready_at?;
                 st.gates
                     .iter()
-                    .any(|g| {
-                        g.revision.as_ref() == Some(canary)
-                            && g.verdict == "Pass"
-                            && g.evaluated_at >= ready_at
-                    })
+                    .any(|g| g.revision.as_ref() == Some(canary) && g.verdict == "Pass")
                     .then(|| canary.clone())
             },
         )

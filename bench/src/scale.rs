@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::accounting::{Counters, Delta};
+use crate::accounting::{Counters, Delta, GateWork};
 use crate::cluster::{self, Cluster};
 use crate::controller::{Controller, CpuProfile, CpuSnapshot, Sample, Sampler, mb};
 use crate::error::Result;
@@ -51,11 +51,11 @@ pub struct Report {
     /// Requests the controller made during the release, per Rollout.
     pub release_requests_per_rollout: f64,
     pub release_api: Delta,
-    /// Gate evaluations the controller recorded during the release (distinct evaluatedAt per
-    /// Rollout and gate, plus preflights).
-    pub evaluations: usize,
-    /// Distinct whole seconds in which at least one evaluation happened.
-    pub evaluation_rounds: usize,
+    /// Gate evaluations during the release (preflights included), the controller's count.
+    pub evaluations: f64,
+    /// Distinct whole seconds at which gates were evaluated, the controller's count.
+    pub evaluation_rounds: f64,
+    /// Instant queries Prometheus answered during the release (its own count).
     pub prometheus_queries: f64,
     pub queries_per_evaluation: f64,
     pub queries_per_round: f64,
@@ -122,6 +122,7 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize) -> Result<Report> {
     });
 
     let cpu_before = CpuSnapshot::take(cluster, Some(&controller));
+    let gate_work_before = GateWork::take(&controller.metrics_url).await?;
     let released = Timestamp::now();
     futures::stream::iter(fleet.members())
         .map(|(ns, name)| async move {
@@ -151,7 +152,9 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize) -> Result<Report> {
     eprintln!("  released {n} in {:.1} s", release.as_secs_f64());
 
     let lags = rollouts.with(|all| stage_lags(all, released));
-    let (evaluations, rounds) = rollouts.with(|all| evaluations(all.values(), released));
+    let gate_work = GateWork::take(&controller.metrics_url)
+        .await?
+        .since(&gate_work_before);
     let release_api = after.since(&adopted);
     let adoption_api = adopted.since(&before);
     let queries = release_api.prometheus_queries;
@@ -174,11 +177,11 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize) -> Result<Report> {
         release_cpu_seconds: usage.cpu_seconds - adoption_cpu,
         release_requests_per_rollout: release_api.controller_requests / n as f64,
         release_api,
-        evaluations,
-        evaluation_rounds: rounds,
+        evaluations: gate_work.evaluations,
+        evaluation_rounds: gate_work.rounds,
         prometheus_queries: queries,
-        queries_per_evaluation: queries / evaluations.max(1) as f64,
-        queries_per_round: queries / rounds.max(1) as f64,
+        queries_per_evaluation: queries / gate_work.evaluations.max(1.0),
+        queries_per_round: queries / gate_work.rounds.max(1.0),
         cpu,
         rss: sampler.samples(60),
         warnings: controller.log_warnings(20),
@@ -263,23 +266,4 @@ fn stage_lags(all: &HashMap<String, Seen>, since: Timestamp) -> Lags {
         beyond: summarize(&beyond),
         unmatched,
     }
-}
-
-/// Gate evaluations and preflights after `since`, and the distinct seconds they fell in.
-fn evaluations<'a>(all: impl Iterator<Item = &'a Seen>, since: Timestamp) -> (usize, usize) {
-    let mut count = 0;
-    let mut seconds = std::collections::BTreeSet::new();
-    for s in all {
-        let times = s
-            .evaluations
-            .iter()
-            .map(|(_, _, at)| *at)
-            .chain(s.preflights.iter().map(|(_, at)| *at))
-            .filter(|at| *at >= since);
-        for at in times {
-            count += 1;
-            seconds.insert(at.as_second());
-        }
-    }
-    (count, seconds.len())
 }

@@ -3,7 +3,7 @@
 //! as each change arrives).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -70,8 +70,6 @@ pub struct Status {
     pub history: Vec<Transition>,
     #[serde(default)]
     pub gates: Vec<Gate>,
-    #[serde(default)]
-    pub preflight: Option<Preflight>,
 }
 
 #[derive(Deserialize, Clone, Debug)]
@@ -103,18 +101,9 @@ pub struct Transition {
 #[derive(Deserialize, Clone, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct Gate {
-    pub name: String,
     #[serde(default)]
     pub revision: Option<String>,
     pub verdict: String,
-    pub evaluated_at: Timestamp,
-}
-
-#[derive(Deserialize, Clone, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Preflight {
-    pub revision: String,
-    pub at: Timestamp,
 }
 
 /// Everything seen of one Rollout.
@@ -127,9 +116,6 @@ pub struct Seen {
     /// By stage index: the stage's `readyAt` (the start of the reconcile that set the bake
     /// timer) and when the status carrying it reached the benchmark.
     pub bake_set: BTreeMap<i32, (Timestamp, Timestamp)>,
-    /// Distinct (gate, revision, evaluatedAt): one per gate evaluation the controller recorded.
-    pub evaluations: BTreeSet<(String, String, Timestamp)>,
-    pub preflights: BTreeSet<(String, Timestamp)>,
     /// Status versions received.
     pub updates: u64,
     /// Status versions whose history lost an entry an earlier version had: a status written
@@ -217,16 +203,6 @@ impl Rollouts {
                     {
                         s.bake_until.entry(stage.index).or_insert(b);
                         s.bake_set.entry(stage.index).or_insert((ready, received));
-                    }
-                    for g in &st.gates {
-                        s.evaluations.insert((
-                            g.name.clone(),
-                            g.revision.clone().unwrap_or_default(),
-                            g.evaluated_at,
-                        ));
-                    }
-                    if let Some(p) = &st.preflight {
-                        s.preflights.insert((p.revision.clone(), p.at));
                     }
                     if let Some(lost) = lost_entry(&s.status.history, &st.history) {
                         s.history_regressions.push(lost);

@@ -12,7 +12,7 @@ use kube::core::PartialObjectMeta;
 use super::admission::{Caps, Reservations};
 use super::config::ConfigCache;
 use crate::api::{Freeze, Incident, Rollout};
-use crate::gates::PrometheusPool;
+use crate::gates::{PoolSettings, PrometheusPool};
 
 /// What the controller is told at start.
 #[derive(Debug, Clone, Default)]
@@ -101,8 +101,11 @@ impl Context {
             admission: Default::default(),
             own_writes: Default::default(),
             unwritten: Default::default(),
+            prometheus: PrometheusPool::counted(
+                PoolSettings::default(),
+                metrics.prometheus.clone(),
+            ),
             metrics,
-            prometheus: PrometheusPool::default(),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Metrics {
     pub duration: Family<Loop, Histogram>,
     pub rollouts: Family<PhaseLabels, Gauge>,
     pub gate_evaluations: Family<VerdictLabels, Counter>,
+    /// Counted by the Prometheus pool itself.
+    pub prometheus: crate::gates::PoolCounters,
     pub rollbacks: Family<ReasonLabels, Counter>,
     pub incidents_opened: Counter,
     pub deliveries: Family<DeliveryLabels, Counter>,
@@ -68,6 +70,7 @@ impl Default for Metrics {
             }),
             rollouts: Family::default(),
             gate_evaluations: Family::default(),
+            prometheus: Default::default(),
             rollbacks: Family::default(),
             incidents_opened: Counter::default(),
             deliveries: Family::default(),
@@ -90,6 +93,16 @@ impl Default for Metrics {
             "gate_evaluations",
             "Gate evaluations by verdict",
             m.gate_evaluations.clone(),
+        );
+        registry.register(
+            "prometheus_queries",
+            "Queries sent to Prometheus (equal queries at one instant share one)",
+            m.prometheus.queries.clone(),
+        );
+        registry.register(
+            "gate_rounds",
+            "Distinct instants (seconds) at which gates were evaluated",
+            m.prometheus.rounds.clone(),
         );
         registry.register(
             "rollbacks",

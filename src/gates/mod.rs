@@ -11,5 +11,5 @@ pub mod prometheus;
 pub mod template;
 
 pub use judge::{Judgement, MaxIncrease, Measurement, apply_no_data_policy, judge};
-pub use prometheus::{Endpoint, PoolSettings, PrometheusPool, QueryError};
+pub use prometheus::{Endpoint, PoolCounters, PoolSettings, PrometheusPool, QueryError};
 pub use template::{Place, Placeholder, TemplateError, TemplateVars, check, placeholders, render};

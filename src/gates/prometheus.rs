@@ -2,13 +2,14 @@
 //! the same instant ask Prometheus once: concurrent identical queries share one request and
 //! its answer is kept for a few seconds, then dropped, so memory follows the live load.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
 use prometheus_http_query::{Client, Error as PromError, response::Data};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use tokio::sync::OnceCell;
@@ -90,6 +91,16 @@ impl Default for PoolSettings {
     }
 }
 
+/// What the pool counts, shared with the controller's metrics.
+#[derive(Clone, Debug, Default)]
+pub struct PoolCounters {
+    /// Queries actually sent to Prometheus (after coalescing).
+    pub queries: Counter,
+    /// Distinct instants (whole seconds) at which gates were evaluated: one round of
+    /// evaluations, which coalescing lets share their queries.
+    pub rounds: Counter,
+}
+
 /// Shared Prometheus clients, one per endpoint and credentials. Cheap to clone.
 #[derive(Clone)]
 pub struct PrometheusPool {
@@ -101,7 +112,7 @@ struct Inner {
     clients: Mutex<HashMap<Endpoint, Pooled>>,
     flights: Mutex<Flights>,
     next_id: AtomicU64,
-    sent: AtomicU64,
+    counters: PoolCounters,
 }
 
 struct Pooled {
@@ -129,7 +140,12 @@ struct Flight {
 struct Flights {
     map: HashMap<FlightKey, Flight>,
     swept: Instant,
+    /// Instants asked about lately, to count rounds.
+    instants: BTreeSet<i64>,
 }
+
+/// Instants older than this (before the newest asked) are forgotten by the round count.
+const ROUND_MEMORY_SECONDS: i64 = 120;
 
 /// Clients nobody asked through for this long are dropped (rotated tokens, deleted rollouts).
 const CLIENT_IDLE: Duration = Duration::from_secs(600);
@@ -142,6 +158,11 @@ impl Default for PrometheusPool {
 
 impl PrometheusPool {
     pub fn new(settings: PoolSettings) -> Self {
+        Self::counted(settings, PoolCounters::default())
+    }
+
+    /// A pool that counts its queries and rounds into `counters`.
+    pub fn counted(settings: PoolSettings, counters: PoolCounters) -> Self {
         // One crypto provider for kube and reqwest; whoever installs it first wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let inner = Inner {
@@ -150,9 +171,10 @@ impl PrometheusPool {
             flights: Mutex::new(Flights {
                 map: HashMap::new(),
                 swept: Instant::now(),
+                instants: BTreeSet::new(),
             }),
             next_id: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
+            counters,
         };
         Self {
             inner: Arc::new(inner),
@@ -161,7 +183,7 @@ impl PrometheusPool {
 
     /// HTTP requests actually sent, for benchmarks and metrics.
     pub fn queries_sent(&self) -> u64 {
-        self.inner.sent.load(Ordering::Relaxed)
+        self.inner.counters.queries.get()
     }
 
     /// An instant query at `at` (to the second): the values of the vector, or the scalar.
@@ -218,6 +240,14 @@ impl PrometheusPool {
             None => now.duration_since(flight.started) >= settings.timeout + settings.cache_for,
         };
         let mut flights = self.inner.flights.lock().expect("flights lock");
+        if flights.instants.insert(key.at) {
+            self.inner.counters.rounds.inc();
+            let oldest = flights
+                .instants
+                .last()
+                .map_or(key.at, |newest| newest - ROUND_MEMORY_SECONDS);
+            flights.instants.retain(|at| *at >= oldest);
+        }
         if now.duration_since(flights.swept) >= settings.cache_for {
             flights.map.retain(|_, flight| !stale(flight));
             flights.swept = now;
@@ -238,7 +268,7 @@ impl PrometheusPool {
     }
 
     async fn send(&self, client: &Client, address: &str, query: &str, at: i64) -> Answer {
-        self.inner.sent.fetch_add(1, Ordering::Relaxed);
+        self.inner.counters.queries.inc();
         let timeout = self.inner.settings.timeout;
         // POST: templated queries can outgrow what proxies accept in a URL.
         let request = client

@@ -129,6 +129,27 @@ async fn answers_are_shared_only_for_the_same_query_second_and_credentials() {
 }
 
 #[tokio::test]
+async fn rounds_count_the_distinct_seconds_asked_about_into_shared_counters() {
+    let (address, _fake) = serve(Duration::ZERO).await;
+    let counters = PoolCounters::default();
+    let pool = PrometheusPool::counted(PoolSettings::default(), counters.clone());
+    let prometheus = endpoint(&address);
+    // An instant is rounded to its nearest second: T + 0.9 s is T + 1.
+    for (query, second, millis) in [
+        ("scalar", T, 0),
+        ("vector", T, 300),
+        ("scalar", T + 1, 0),
+        ("scalar", T, 900),
+    ] {
+        pool.query(&prometheus, query, at(second, millis))
+            .await
+            .unwrap();
+    }
+    assert_eq!(counters.rounds.get(), 2, "seconds T and T+1");
+    assert_eq!(counters.queries.get(), 3, "scalar@T, vector@T, scalar@T+1");
+}
+
+#[tokio::test]
 async fn answers_are_reused_for_a_while_then_asked_again_and_dropped() {
     let (address, fake) = serve(Duration::ZERO).await;
     let pool = pool(5_000, 500);
