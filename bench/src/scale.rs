@@ -57,6 +57,8 @@ pub struct Report {
     pub evaluation_rounds: f64,
     /// Instant queries Prometheus answered during the release (its own count).
     pub prometheus_queries: f64,
+    /// The same, as the controller counted what it sent.
+    pub controller_prometheus_queries: f64,
     pub queries_per_evaluation: f64,
     pub queries_per_round: f64,
     pub cpu: CpuProfile,
@@ -180,6 +182,7 @@ pub async fn run(cluster: &Cluster, binary: &Path, n: usize) -> Result<Report> {
         evaluations: gate_work.evaluations,
         evaluation_rounds: gate_work.rounds,
         prometheus_queries: queries,
+        controller_prometheus_queries: gate_work.queries,
         queries_per_evaluation: queries / gate_work.evaluations.max(1.0),
         queries_per_round: queries / gate_work.rounds.max(1.0),
         cpu,
