@@ -82,17 +82,14 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
     let now = Timestamp::now();
+    let (ns, name) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
     let seen = observe::workloads(ctx, rollout).await?;
     let validated = seen
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|_| validate(ctx, rollout));
     let written = rollout.status.clone().unwrap_or_default();
-    let unwritten = ctx.unwritten.get(
-        &rollout.namespace().unwrap_or_default(),
-        &rollout.name_any(),
-    );
-    let status = plan::evaluations::recall(&written, &unwritten);
+    let status = plan::evaluations::recall(&written, &ctx.unwritten.get(&ns, &name));
     let request = rollout
         .annotations()
         .get(plan::request::ANNOTATION)
@@ -126,8 +123,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         Some(reservations) => {
             let since = status.queued_since.unwrap_or(now);
             let slots = reservations.overlay(slots(ctx));
-            let ns = rollout.namespace().unwrap_or_default();
-            super::admission::admitted((&ns, &rollout.name_any()), since, &slots, ctx.settings.caps)
+            super::admission::admitted((&ns, &name), since, &slots, ctx.settings.caps)
         }
         None => true,
     };
@@ -171,11 +167,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     if let Some(reservations) = admission.as_mut()
         && decision.events.iter().any(|e| e.reason == "CanaryStarted")
     {
-        reservations.grant(
-            &rollout.namespace().unwrap_or_default(),
-            &rollout.name_any(),
-            rollout.resource_version(),
-        );
+        reservations.grant(&ns, &name, rollout.resource_version());
     }
     drop(admission);
     if decision.status.phase == crate::api::Phase::RollingBack
@@ -203,7 +195,6 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     if let Some(name) = incidents::open(ctx, rollout, &decision.status, images).await? {
         decision.status.incident_ref = Some(crate::api::LocalObjectRef { name });
     }
-    let (ns, name) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
     if plan::evaluations::worth_writing(&written, &decision.status) {
         let version = apply::status(ctx, rollout, &decision.status).await?;
         ctx.own_writes

@@ -1,10 +1,10 @@
 //! Which gate evaluations are worth a status write.
 //!
-//! Every evaluation used to be written to status. At 1,000 Rollouts with a 2 s gate interval
-//! that asks the API server for up to 500 writes a second, mostly to say "still passing", and
-//! stage timers queue behind them. So an evaluation whose standing (verdict, failure and error
-//! counters, query, threshold) is unchanged is kept in the controller's memory and written only
-//! with the next real change, or once the written one is [`HEARTBEAT`] old.
+//! Every evaluation used to be written to status: for a bake longer than the gate interval, a
+//! write every interval per Rollout, mostly to say "still passing" (1,000 writes a second for
+//! 1,000 Rollouts baking with a 1 s interval). So an evaluation whose standing (verdict, failure
+//! and error counters, query, threshold) is unchanged is kept in the controller's memory and
+//! written only with the next real change, or once the written one is [`HEARTBEAT`] old.
 //!
 //! Safety does not depend on that memory: every failure and error is a counter change and is
 //! written, so a controller that restarts (and forgets) never loses a count towards a rollback;
