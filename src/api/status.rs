@@ -58,6 +58,9 @@ pub struct RolloutStatus {
     /// Id of the last manual request handled (see `rollgate.dev/request`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_id: Option<String>,
+    /// A track found deleted or edited by hand, being restored to the recorded revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
     /// Why the last rollback happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackRecord>,
@@ -176,6 +179,17 @@ pub struct RollbackRecord {
     /// The failing gates as they stood when the decision was made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateStatus>,
+}
+
+/// A track that is not what rollgate wrote: deleted, pointed at another revision, or edited.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub at: Timestamp,
+    pub message: String,
+    /// Whether rollgate holds the recorded revision's template and is restoring it; when false
+    /// nothing is changed (the target's template is never used in its place).
+    pub restorable: bool,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

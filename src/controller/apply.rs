@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
@@ -28,20 +28,33 @@ pub async fn workloads(
         .controller_owner_ref(&())
         .expect("a stored Rollout has a name and uid");
     // Canary first: on a rollback its share reaches zero before anything else is written.
-    for (kind, plan, current) in [
-        (TrackKind::Canary, &want.canary, &seen.canary),
-        (TrackKind::Stable, &want.stable, &seen.stable),
+    for (kind, plan, current, observed) in [
+        (
+            TrackKind::Canary,
+            &want.canary,
+            &seen.canary,
+            &seen.observed.canary,
+        ),
+        (
+            TrackKind::Stable,
+            &want.stable,
+            &seen.stable,
+            &seen.observed.stable,
+        ),
     ] {
-        let Some(plan) = plan else { continue };
-        let now = current.as_deref().and_then(observe_track);
-        if now
-            .as_ref()
-            .is_some_and(|t| t.revision == plan.revision && t.replicas == plan.replicas)
+        if let (Some(d), Some(t)) = (current, observed)
+            && t.drift.is_none()
         {
-            continue;
+            // A track written before its revision was recorded (an upgrade, or a crash
+            // between the two writes) is recorded as it runs.
+            super::records::keep(ctx, rollout, &seen.records, &t.revision, d).await?;
         }
-        if now.is_none() && plan.replicas == 0 {
-            continue; // no need to create an empty track
+        let Some(plan) = plan else { continue };
+        let as_planned = observed.as_ref().is_some_and(|t| {
+            t.revision == plan.revision && t.replicas == plan.replicas && t.drift.is_none()
+        });
+        if as_planned || (observed.is_none() && plan.replicas == 0) {
+            continue; // nothing to change, or no need to create an empty track
         }
         apply_track(ctx, rollout, &api, seen, kind, plan, owner.clone()).await?;
     }
@@ -58,13 +71,23 @@ async fn apply_track(
     owner: OwnerReference,
 ) -> Result<(), Error> {
     let template_of = |d: &Option<std::sync::Arc<Deployment>>| {
+        let intact = |d: &&Deployment| {
+            super::records::drift(&seen.records, d, &plan.revision).is_none()
+                && observe_track(d).is_some_and(|t| t.revision == plan.revision)
+        };
         d.as_deref()
-            .filter(|d| observe_track(d).is_some_and(|t| t.revision == plan.revision))
+            .filter(intact)
             .and_then(|d| d.spec.as_ref().map(|s| s.template.clone()))
     };
-    // A track that already runs the revision has its template (snapshots included); a new
-    // desired revision is the target's template pointed at fresh snapshots of its config.
-    let existing = template_of(&seen.stable).or_else(|| template_of(&seen.canary));
+    // A recorded revision is restored exactly as recorded; a track that already runs the
+    // revision unedited has its template (snapshots included); only the desired revision may
+    // be built from the target's template, pointed at fresh snapshots of its config.
+    let existing = seen
+        .records
+        .get(&plan.revision)
+        .cloned()
+        .or_else(|| template_of(&seen.stable))
+        .or_else(|| template_of(&seen.canary));
     let template = match existing {
         Some(t) => t,
         None if seen.observed.desired_revision == plan.revision => {
@@ -88,16 +111,34 @@ async fn apply_track(
         owner,
     );
     let name = track_name(&seen.target.name_any(), kind);
-    let mut value = serde_json::to_value(&d).expect("Deployments serialize");
-    value["apiVersion"] = json!("apps/v1");
-    value["kind"] = json!("Deployment");
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(value),
-    )
-    .await?;
-    Ok(())
+    let current = match kind {
+        TrackKind::Stable => &seen.stable,
+        TrackKind::Canary => &seen.canary,
+    };
+    let written = match current.as_deref().filter(|c| {
+        let revision = observe_track(c).map(|t| t.revision).unwrap_or_default();
+        super::records::drift(&seen.records, c, &revision).is_some()
+    }) {
+        // An apply keeps fields another manager added by hand; a replace, conditional on the
+        // version read, writes back exactly the recorded track.
+        Some(edited) => {
+            let mut d = d;
+            d.metadata.resource_version = edited.resource_version();
+            api.replace(&name, &PostParams::default(), &d).await?
+        }
+        None => {
+            let mut value = serde_json::to_value(&d).expect("Deployments serialize");
+            value["apiVersion"] = json!("apps/v1");
+            value["kind"] = json!("Deployment");
+            api.patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(value),
+            )
+            .await?
+        }
+    };
+    super::records::keep(ctx, rollout, &seen.records, &plan.revision, &written).await
 }
 
 /// Marks the target as driven by this Rollout and, once the tracks serve, holds it at 0.

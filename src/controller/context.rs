@@ -1,6 +1,6 @@
 use futures::channel::mpsc;
 use futures::future::{BoxFuture, FutureExt, Shared};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -51,6 +51,9 @@ pub struct Context {
     pub secrets: Store<PartialObjectMeta<Secret>>,
     pub rollouts: Store<Rollout>,
     pub freezes: Store<Freeze>,
+    /// rollgate's records of each revision's pod template (see `workload::record`).
+    pub records: Store<ControllerRevision>,
+    pub records_ready: CacheReady,
     /// Canary slots granted moments ago; held while a slot is being decided.
     pub admission: tokio::sync::Mutex<Reservations>,
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
@@ -68,6 +71,7 @@ pub struct Stores {
     pub config: std::sync::Arc<ConfigCache>,
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub records: Store<ControllerRevision>,
 }
 
 impl Context {
@@ -98,6 +102,8 @@ impl Context {
             secrets: stores.secrets,
             rollouts: stores.rollouts,
             freezes: stores.freezes,
+            records_ready: CacheReady::of(stores.records.clone()),
+            records: stores.records,
             admission: Default::default(),
             own_writes: Default::default(),
             unwritten: Default::default(),
@@ -121,7 +127,11 @@ impl Context {
 pub struct CacheReady(Shared<BoxFuture<'static, bool>>);
 
 impl CacheReady {
-    pub fn of(store: Store<Deployment>) -> Self {
+    pub fn of<K>(store: Store<K>) -> Self
+    where
+        K: kube::Resource + Clone + Send + Sync + 'static,
+        K::DynamicType: std::hash::Hash + Eq + Clone + Default + Send + Sync,
+    {
         Self(
             async move { store.wait_until_ready().await.is_ok() }
                 .boxed()

@@ -16,19 +16,21 @@ pub mod metrics;
 mod observe;
 mod own_writes;
 mod reconcile;
+mod records;
 pub mod serve;
 mod unwritten;
 
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher::{self, Config as WatcherConfig};
 
 use crate::workload::config::ConfigKind;
+use crate::workload::record;
 use kube::runtime::{Controller, WatchStreamExt};
 use kube::{Api, Client, ResourceExt};
 
@@ -107,6 +109,22 @@ pub async fn run(
         .modify(|r| r.managed_fields_mut().clear())
         .reflect(rollout_writer)
         .applied_objects();
+    // rollgate's records of verified templates: read on every reconcile, never a trigger.
+    let (records, record_writer) = reflector::store::<ControllerRevision>();
+    let record_events = watcher::watcher(
+        scoped::<ControllerRevision>(&client, &settings),
+        watch_config().labels(&format!(
+            "{}={}",
+            record::MANAGED_BY.0,
+            record::MANAGED_BY.1
+        )),
+    )
+    .default_backoff()
+    .modify(|r| r.managed_fields_mut().clear())
+    .reflect(record_writer)
+    .touched_objects()
+    .for_each(|_| futures::future::ready(()));
+    tokio::spawn(record_events);
     let controller = Controller::for_stream(rollout_events, rollout_store.clone());
     let stores = Stores {
         rollouts: rollout_store.clone(),
@@ -115,6 +133,7 @@ pub async fn run(
         config: config.clone(),
         config_maps,
         secrets,
+        records,
     };
     let ctx = Arc::new(Context::new(client, settings, stores, trigger, metrics));
     tokio::spawn(watch_readiness(ctx.clone(), health));

@@ -19,6 +19,8 @@ pub struct Workloads {
     pub stable: Option<std::sync::Arc<Deployment>>,
     pub canary: Option<std::sync::Arc<Deployment>>,
     pub observed: Observed,
+    /// rollgate's records of this Rollout's revisions, by revision.
+    pub records: super::records::Records,
 }
 
 pub async fn workloads(
@@ -62,8 +64,16 @@ pub async fn workloads(
         .as_ref()
         .map(|s| s.template.clone())
         .unwrap_or_default();
+    let records = super::records::of(ctx, rollout, &[stable.as_deref(), canary.as_deref()]);
     let track = |d: &Option<std::sync::Arc<Deployment>>| -> Option<Track> {
-        d.as_deref().and_then(observe_track)
+        let d = d.as_deref()?;
+        let mut t = observe_track(d)?;
+        t.drift = super::records::drift(&records, d, &t.revision);
+        if t.drift.is_some() {
+            // Its pods are not the revision's: they count for nothing until it is restored.
+            t.ready = 0;
+        }
+        Some(t)
     };
     let config = super::config::read(ctx, rollout, template).await?;
     let digests: Vec<(String, String, String)> = config
@@ -80,6 +90,7 @@ pub async fn workloads(
         desired_revision: revision_of(template, &digests),
         stable: track(&stable),
         canary: track(&canary),
+        kept: records.keys().cloned().collect(),
     };
     Ok(Ok(Workloads {
         target,
@@ -87,6 +98,7 @@ pub async fn workloads(
         stable,
         canary,
         observed,
+        records,
     }))
 }
 

@@ -78,7 +78,7 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
 async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     // Before the Deployment cache is filled every target looks missing; deciding then would
     // mark the Rollout Invalid for nothing (and a fresh leader would act on it).
-    if !ctx.deployments_ready.wait().await {
+    if !ctx.deployments_ready.wait().await || !ctx.records_ready.wait().await {
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
     let now = Timestamp::now();
@@ -104,6 +104,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         desired_revision: String::new(),
         stable: None,
         canary: None,
+        kept: vec![],
     };
     let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
     let freeze = freeze_of(ctx, rollout);
@@ -252,7 +253,18 @@ async fn config_bookkeeping(
         let mut in_use = super::config::mounted(template(&seen.stable).as_ref());
         in_use.extend(super::config::mounted(template(&seen.canary).as_ref()));
         in_use.extend(super::config::snapshot_names(&seen.config).into_values());
+        // A kept revision's snapshots stay with it: a track restored from its record needs them.
+        let st = &decision.status;
+        let kept: Vec<&str> = [&st.stable_revision, &st.canary_revision]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        for revision in &kept {
+            in_use.extend(super::config::mounted(seen.records.get(*revision)));
+        }
         super::config::collect_garbage(ctx, rollout, &in_use).await?;
+        super::records::collect(ctx, rollout, &kept).await?;
     }
     Ok(())
 }

@@ -12,7 +12,9 @@ pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp
     let reason = format!("{phase:?}");
     let ready = phase == Phase::Healthy;
     // Queued is not stalled: it progresses on its own once a slot frees.
-    let stalled = matches!(phase, Phase::RolledBack | Phase::Invalid);
+    // A track that cannot be restored needs a person, whatever the phase.
+    let lost = status.drift.as_ref().is_some_and(|d| !d.restorable);
+    let stalled = matches!(phase, Phase::RolledBack | Phase::Invalid) || lost;
     let mut wanted = vec![
         ("Ready", ready, reason.clone(), message.clone()),
         (
@@ -40,6 +42,16 @@ pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp
             msg,
         ));
     }
+    let (intact, reason, msg) = match &status.drift {
+        None => (
+            true,
+            "AsRecorded",
+            "the tracks run what rollgate wrote".to_string(),
+        ),
+        Some(d) if d.restorable => (false, "Restoring", d.message.clone()),
+        Some(d) => (false, "TemplateLost", d.message.clone()),
+    };
+    wanted.push(("TracksIntact", intact, reason.into(), msg));
     if let Some(f) = &status.frozen {
         let by = f.by.clone().unwrap_or_default();
         let why = f.reason.clone().unwrap_or_default();

@@ -37,6 +37,9 @@ pub struct Track {
     pub replicas: i32,
     /// Ready pods of `revision` (pods of an older template are not counted).
     pub ready: i32,
+    /// Why the track is not what rollgate wrote (its template was edited by hand), if so.
+    /// A drifted track counts no ready pods and is repaired from rollgate's record.
+    pub drift: Option<String>,
 }
 
 /// What the controller saw in the cluster this time.
@@ -46,6 +49,9 @@ pub struct Observed {
     pub desired_revision: String,
     pub stable: Option<Track>,
     pub canary: Option<Track>,
+    /// Revisions whose pod template rollgate keeps a copy of (outliving the tracks), so a
+    /// deleted or edited track can be restored to exactly what was verified.
+    pub kept: Vec<String>,
 }
 
 /// A gate evaluated by the controller for this decision.

@@ -6,6 +6,7 @@
 //! selects both and the ready-pod share is the traffic share) plus `rollgate.dev/track`.
 
 pub mod config;
+pub mod record;
 mod revision;
 mod tracks;
 

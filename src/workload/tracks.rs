@@ -130,6 +130,7 @@ pub fn observe_track(d: &Deployment) -> Option<Track> {
         revision,
         replicas,
         ready,
+        drift: None,
     })
 }
 

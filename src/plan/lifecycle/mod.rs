@@ -14,8 +14,8 @@ use super::{
     Workloads,
 };
 use crate::api::{
-    Exposure, GateStatus, Phase, Preflight, RollbackRecord, RolloutStatus, StageStatus, Transition,
-    Verdict, Verification,
+    Drift, Exposure, GateStatus, Phase, Preflight, RollbackRecord, RolloutStatus, StageStatus,
+    Transition, Verdict, Verification,
 };
 
 /// Look again at least this often, even when nothing is scheduled.
@@ -188,52 +188,120 @@ impl Planner<'_> {
         self.note_freeze();
         let paused = spec.paused || self.st.paused_by_request || self.st.frozen.is_some();
 
-        let Some(stable) = obs.stable.clone() else {
-            self.transition(
-                Phase::Pending,
-                "Adopting",
-                "creating the stable workload from the target's template",
-            );
-            return Workloads {
-                stable: Some(TrackPlan {
-                    revision: desired,
-                    replicas: spec.replicas,
-                }),
-                ..Default::default()
-            };
+        let stable = match self.st.stable_revision.clone() {
+            None => match self.adopt(spec, &desired) {
+                Ok(stable) => stable,
+                Err(waiting) => return waiting,
+            },
+            Some(recorded) => match self.stable_of(spec, &recorded) {
+                Some(stable) => stable,
+                // Nothing verified to restore: leave every workload as it is, visibly.
+                None => return Workloads::default(),
+            },
         };
-        if self.st.stable_revision.is_none() {
-            if stable.ready < spec.replicas {
-                self.transition(
-                    Phase::Pending,
-                    "Adopting",
-                    format!(
-                        "waiting for stable pods before handing over: {}/{} ready",
-                        stable.ready, spec.replicas
-                    ),
-                );
-                return Workloads {
-                    stable: Some(TrackPlan {
-                        revision: desired,
-                        replicas: spec.replicas,
-                    }),
-                    ..Default::default()
-                };
-            }
-            self.st.stable_revision = Some(stable.revision.clone());
-            self.transition(
-                Phase::Healthy,
-                "Adopted",
-                format!(
-                    "stable revision {} serves; the target is held at 0",
-                    stable.revision
-                ),
-            );
-        }
-        self.st.stable_revision = Some(stable.revision.clone());
         let mut w = self.serving(spec, &stable, &desired, request, paused);
         w.target_replicas = Some(0);
         w
+    }
+
+    /// Before any revision is verified: the stable track is built from the target's template
+    /// (the running release), and serves once its pods are ready.
+    fn adopt(&mut self, spec: &Spec, desired: &str) -> Result<Track, Workloads> {
+        let waiting = match &self.input.observed.stable {
+            None => Some("creating the stable workload from the target's template".to_string()),
+            Some(s) if s.ready < spec.replicas => Some(format!(
+                "waiting for stable pods before handing over: {}/{} ready",
+                s.ready, spec.replicas
+            )),
+            Some(_) => None,
+        };
+        if let Some(message) = waiting {
+            self.transition(Phase::Pending, "Adopting", message);
+            return Err(Workloads {
+                stable: Some(TrackPlan {
+                    revision: desired.to_string(),
+                    replicas: spec.replicas,
+                }),
+                ..Default::default()
+            });
+        }
+        let stable = self.input.observed.stable.clone().expect("checked above");
+        self.st.stable_revision = Some(stable.revision.clone());
+        self.transition(
+            Phase::Healthy,
+            "Adopted",
+            format!(
+                "stable revision {} serves; the target is held at 0",
+                stable.revision
+            ),
+        );
+        Ok(stable)
+    }
+
+    /// The stable track as rollgate recorded it. A deleted, re-pointed or hand-edited track is
+    /// restored to the recorded revision from rollgate's copy of its template — never rebuilt
+    /// from the target, whose template is the unverified release. `None` when no copy exists.
+    fn stable_of(&mut self, spec: &Spec, recorded: &str) -> Option<Track> {
+        let obs = self.input.observed;
+        // Right after a promotion the track switches to the promoted revision: expected.
+        let promoting = self.st.canary_revision.as_deref() == Some(recorded)
+            && matches!(self.st.phase, Phase::Progressing | Phase::Paused);
+        let drift = match &obs.stable {
+            Some(t) if t.revision == recorded => t.drift.clone(),
+            Some(_) if promoting => None,
+            Some(t) => Some(format!(
+                "the stable track runs revision {} instead of the verified {recorded}",
+                t.revision
+            )),
+            None => Some("the stable track was deleted".to_string()),
+        };
+        let restoring = Track {
+            revision: recorded.to_string(),
+            replicas: spec.replicas,
+            ready: 0,
+            drift: None,
+        };
+        let Some(why) = drift else {
+            if self.st.drift.take().is_some() {
+                self.event(
+                    EventType::Normal,
+                    "TrackRestored",
+                    format!("the stable track runs the verified revision {recorded} again"),
+                );
+            }
+            return Some(
+                obs.stable
+                    .clone()
+                    .filter(|t| t.revision == recorded)
+                    .unwrap_or(restoring),
+            );
+        };
+        let restorable = obs.kept.iter().any(|k| k == recorded);
+        let message = if restorable {
+            format!("{why}; restoring revision {recorded} from rollgate's record")
+        } else {
+            format!(
+                "{why}, and rollgate holds no copy of revision {recorded}'s template: nothing is changed (re-create the Rollout to adopt what runs)"
+            )
+        };
+        if self.st.drift.as_ref().is_none_or(|d| d.message != message) {
+            let reason = if restorable {
+                "TrackDrift"
+            } else {
+                "TrackLost"
+            };
+            self.event(EventType::Warning, reason, message.clone());
+            self.st.drift = Some(Drift {
+                at: self.now,
+                message: message.clone(),
+                restorable,
+            });
+        }
+        if !restorable {
+            self.st.message = Some(message);
+            return None;
+        }
+        Some(restoring)
     }
 
     /// Everything after adoption: the tracks serve and the target is held at 0.

@@ -75,6 +75,8 @@ struct World {
     remembered: Vec<crate::api::GateStatus>,
     /// Status writes made.
     writes: usize,
+    /// Revisions whose template the controller keeps (every revision it wrote to a track).
+    kept: Vec<String>,
 }
 
 impl World {
@@ -96,6 +98,7 @@ impl World {
             drop_status: Box::new(|_| false),
             remembered: vec![],
             writes: 0,
+            kept: vec![],
         }
     }
 
@@ -108,6 +111,7 @@ impl World {
             desired_revision: self.desired.clone(),
             stable: self.stable.clone(),
             canary: self.canary.clone(),
+            kept: self.kept.clone(),
         }
     }
 
@@ -184,12 +188,18 @@ impl World {
                         revision: p.revision.clone(),
                         replicas: p.replicas,
                         ready: 0,
+                        drift: None,
                     })
                 }
             }
         }
         step(&mut self.stable, &d.workloads.stable);
         step(&mut self.canary, &d.workloads.canary);
+        for t in [&self.stable, &self.canary].into_iter().flatten() {
+            if !self.kept.contains(&t.revision) {
+                self.kept.push(t.revision.clone());
+            }
+        }
     }
 
     /// Reconciles every second until `done` or `limit` seconds.
@@ -610,6 +620,7 @@ fn invalid_spec_touches_no_workload() {
         desired_revision: "v1".into(),
         stable: None,
         canary: None,
+        kept: vec![],
     };
     let err = SpecError::new("spec.gates[0].query", "placeholder {{trak}} is unknown");
     let d = decide(Input {
@@ -691,4 +702,5 @@ fn decisions_are_deterministic() {
 }
 
 mod freeze;
+mod integrity;
 mod properties;
