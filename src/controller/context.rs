@@ -59,6 +59,9 @@ pub struct Context {
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     /// Status versions this controller wrote past, for reconciles that run ahead of the cache.
     pub own_writes: super::own_writes::OwnWrites,
+    /// The rollback (by its decision time) whose Incident this process made sure of, per
+    /// Rollout: one create per rollback decision, however many reconciles follow.
+    pub opened: std::sync::Mutex<std::collections::HashMap<(String, String), jiff::Timestamp>>,
     /// Passing evaluations kept in memory instead of status, until a change or a heartbeat.
     pub unwritten: super::unwritten::Unwritten,
 }
@@ -106,6 +109,7 @@ impl Context {
             records: stores.records,
             admission: Default::default(),
             own_writes: Default::default(),
+            opened: Default::default(),
             unwritten: Default::default(),
             prometheus: PrometheusPool::counted(
                 PoolSettings::default(),

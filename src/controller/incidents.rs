@@ -46,27 +46,46 @@ pub fn channels_of(ctx: &Context, rollout: &Rollout) -> Vec<String> {
     names
 }
 
-/// Makes sure the Incident of the rollback in `status` exists; returns its name.
-pub async fn open(
-    ctx: &Context,
-    rollout: &Rollout,
-    status: &RolloutStatus,
-    images: Vec<crate::api::ImageChange>,
-) -> Result<Option<String>, Error> {
-    let Some(rb) = status
+/// Names the incident of the rollback in `status` (one per rollout and revision), so the name
+/// is on record with the decision, before the incident is created.
+pub fn name(rollout: &Rollout, status: &mut RolloutStatus) {
+    if let Some(rb) = status
         .rollback
         .as_ref()
         .filter(|_| matches!(status.phase, Phase::RollingBack | Phase::RolledBack))
-    else {
-        return Ok(status.incident_ref.as_ref().map(|r| r.name.clone()));
-    };
+    {
+        let name = record::name(&rollout.name_any(), &rb.revision);
+        status.incident_ref = Some(crate::api::LocalObjectRef { name });
+    }
+}
+
+/// Makes sure the Incident of a rollback in flight exists, once per rollback decision and
+/// controller process: `written` is the status this reconcile started from, so a rollback
+/// decided by a controller killed before it opened the incident is found here after a restart.
+/// An existing Incident (a revision that failed again) is joined, not recreated.
+pub async fn open(
+    ctx: &Context,
+    rollout: &Rollout,
+    written: &RolloutStatus,
+    status: &RolloutStatus,
+    images: Vec<crate::api::ImageChange>,
+) -> Result<(), Error> {
     let ns = rollout.namespace().unwrap_or_default();
+    let key = (ns.clone(), rollout.name_any());
+    let in_flight = |s: &RolloutStatus| s.phase == Phase::RollingBack;
+    let Some(rb) = status
+        .rollback
+        .as_ref()
+        .filter(|_| in_flight(written) || in_flight(status))
+    else {
+        ctx.opened.lock().expect("not poisoned").remove(&key);
+        return Ok(());
+    };
+    if ctx.opened.lock().expect("not poisoned").get(&key) == Some(&rb.at) {
+        return Ok(());
+    }
     let name = record::name(&rollout.name_any(), &rb.revision);
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &ns);
-    if status.incident_ref.as_ref().is_some_and(|r| r.name == name) {
-        // Already opened; a repeated failure is noticed by the incident's own reconcile.
-        return Ok(Some(name));
-    }
     let settings = rollout.spec.incident.clone().unwrap_or_default();
     let prometheus = rollout
         .spec
@@ -106,11 +125,13 @@ pub async fn open(
     match api.create(&PostParams::default(), &incident).await {
         Ok(_) => {
             ctx.metrics.incidents_opened.inc();
+            super::crash::point(super::crash::AFTER_INCIDENT_CREATED);
         }
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(Some(name))
+    ctx.opened.lock().expect("not poisoned").insert(key, rb.at);
+    Ok(())
 }
 
 /// Wakes the incident of a rollback once the Rollout's status is written: its reconcile reads

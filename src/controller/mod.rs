@@ -8,6 +8,7 @@ mod admission;
 mod apply;
 mod config;
 mod context;
+pub mod crash;
 mod error;
 mod evaluate;
 mod incidents;

@@ -188,19 +188,26 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
     }
-    // The rollback is written (canary at zero) before the incident is opened: speed first.
+    // Speed first: the canary is at zero before anything else is written. Then the rollback
+    // decision, naming its incident, is on record before the incident exists: a controller
+    // killed in between finds the decision on restart and opens that one incident, instead of
+    // deciding (and paging) again.
+    incidents::name(rollout, &mut decision.status);
     let images = seen
         .as_ref()
         .map(super::observe::image_changes)
         .unwrap_or_default();
-    if let Some(name) = incidents::open(ctx, rollout, &decision.status, images).await? {
-        decision.status.incident_ref = Some(crate::api::LocalObjectRef { name });
-    }
     if plan::evaluations::worth_writing(&written, &decision.status) {
         let version = apply::status(ctx, rollout, &decision.status).await?;
         ctx.own_writes
             .wrote(&ns, &name, rollout.resource_version(), version);
     }
+    if decision.status.phase == crate::api::Phase::RollingBack
+        && written.phase != crate::api::Phase::RollingBack
+    {
+        super::crash::point(super::crash::AFTER_ROLLBACK_STATUS);
+    }
+    incidents::open(ctx, rollout, &written, &decision.status, images).await?;
     ctx.unwritten.keep(&ns, &name, &decision.status.gates);
     incidents::wake(ctx, rollout, &decision.status);
     incidents::announce(ctx, rollout, &decision.status, &decision.events);

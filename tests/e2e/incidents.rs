@@ -13,19 +13,19 @@ use serde_json::{Value, json};
 
 use crate::support::{ControllerProcess, Fixture, error_ratio_gate, rollout};
 
-const MINUTE: Duration = Duration::from_secs(60);
+pub const MINUTE: Duration = Duration::from_secs(60);
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Receivers for every SaaS destination, and IncidentChannels (with Secrets) pointing at them.
-struct Destinations {
-    pagerduty: Receiver,
-    slack: Receiver,
+pub struct Destinations {
+    pub pagerduty: Receiver,
+    pub slack: Receiver,
     teams: Receiver,
     webhook: Receiver,
 }
 
 impl Destinations {
-    async fn create(f: &Fixture) -> Destinations {
+    pub async fn create(f: &Fixture) -> Destinations {
         let d = Destinations {
             pagerduty: Receiver::start().unwrap(),
             slack: Receiver::start().unwrap(),
@@ -101,7 +101,7 @@ pub async fn channel(f: &Fixture, name: &str, spec: Value) {
 const CHANNELS: [&str; 5] = ["pd", "slack", "teams", "hook", "am"];
 
 /// A Rollout whose incidents go to `channels`, adopted and Healthy, with gate data present.
-async fn adopted(
+pub async fn adopted(
     f: &Fixture,
     channels: &[&str],
     controller: impl FnOnce(&Fixture) -> ControllerProcess,
@@ -127,12 +127,12 @@ async fn adopted(
     c
 }
 
-async fn bad_release(f: &Fixture) {
+pub async fn bad_release(f: &Fixture) {
     f.metrics("app", "canary", 50.0, 0.5).await;
     f.set_image("app", "app:bad").await;
 }
 
-fn incidents(f: &Fixture) -> Api<Incident> {
+pub fn incidents(f: &Fixture) -> Api<Incident> {
     Api::namespaced(f.client.clone(), f.name())
 }
 
@@ -160,7 +160,7 @@ fn all_delivered(i: &Incident, message: MessageKind) -> bool {
     })
 }
 
-fn bodies(r: &Receiver, path: &str) -> Vec<Value> {
+pub fn bodies(r: &Receiver, path: &str) -> Vec<Value> {
     r.requests()
         .into_iter()
         .filter(|q| q.path.starts_with(path))

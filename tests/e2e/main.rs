@@ -5,6 +5,7 @@
 mod adoption;
 mod config;
 mod controls;
+mod crashes;
 mod freeze;
 mod incidents;
 mod platform;
@@ -13,3 +14,4 @@ mod resilience;
 mod schema;
 mod support;
 mod surface;
+mod tracks;

@@ -338,6 +338,8 @@ pub struct ControllerProcess {
     namespace: String,
     prometheus_url: String,
     extra: Vec<String>,
+    /// A crash point (`ROLLGATE_CRASH_AT`) the process aborts at, if any.
+    crash_at: Option<String>,
     /// Where this process serves /metrics, /healthz and /readyz.
     pub metrics_port: u16,
     /// Its leader-election identity.
@@ -373,6 +375,7 @@ impl ControllerProcess {
             namespace: namespace.into(),
             prometheus_url: prometheus_url.into(),
             extra: extra.iter().map(|a| a.to_string()).collect(),
+            crash_at: None,
             metrics_port: free_port(),
             identity: format!("controller-{}", free_port()),
             log,
@@ -400,6 +403,7 @@ impl ControllerProcess {
                 &format!("127.0.0.1:{}", self.metrics_port),
             ])
             .args(&self.extra)
+            .envs(self.crash_at.iter().map(|p| ("ROLLGATE_CRASH_AT", p)))
             .env("POD_NAME", &self.identity)
             .env("KUBECONFIG", &self.env.kubeconfig)
             .env("RUST_LOG", "info,rollgate=debug,kube_runtime=warn")
@@ -421,6 +425,32 @@ impl ControllerProcess {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Restarts the process so that it aborts when it reaches crash point `point`.
+    pub fn crash_at(&mut self, point: &str) {
+        self.crash_at = Some(point.to_string());
+        self.restart();
+    }
+
+    /// Waits until the process has exited by itself (at its crash point); false on timeout.
+    pub async fn exited_within(&mut self, timeout: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < timeout {
+            if let Some(c) = self.child.as_mut()
+                && c.try_wait().ok().flatten().is_some()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Starts a fresh process without a crash point (a restarted controller).
+    pub fn recover(&mut self) {
+        self.crash_at = None;
+        self.restart();
     }
 }
 
