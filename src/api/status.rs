@@ -138,6 +138,9 @@ pub struct GateStatus {
     pub consecutive_failures: i32,
     #[serde(default)]
     pub consecutive_errors: i32,
+    /// When Prometheus answered again after errors: no data is inconclusive for a grace after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<Timestamp>,
     pub evaluated_at: Timestamp,
 }
 
@@ -153,6 +156,10 @@ pub struct Preflight {
     /// Gates whose query Prometheus rejected, with its message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Since when the release waits before exposure (gates without data, or Prometheus
+    /// unreachable); the progress deadline counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<Timestamp>,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

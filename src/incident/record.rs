@@ -169,6 +169,7 @@ mod tests {
                 message: None,
                 consecutive_failures: 2,
                 consecutive_errors: 0,
+                recovered_at: None,
                 evaluated_at: "2026-01-01T00:10:00Z".parse().unwrap(),
             }],
         }

@@ -65,6 +65,7 @@ fn same_standing(a: &GateStatus, b: &GateStatus) -> bool {
         && a.verdict == b.verdict
         && a.consecutive_failures == b.consecutive_failures
         && a.consecutive_errors == b.consecutive_errors
+        && a.recovered_at == b.recovered_at
         && a.threshold == b.threshold
         && a.query == b.query
 }
@@ -92,6 +93,7 @@ mod tests {
             message: None,
             consecutive_failures: failures,
             consecutive_errors: 0,
+            recovered_at: None,
             evaluated_at: at(s),
         }
     }

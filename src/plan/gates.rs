@@ -45,16 +45,43 @@ pub(super) fn is_due(
 }
 
 /// Folds a reading into the gate's status. Counters restart when the measured revision changes.
+///
+/// No data is judged in context: within the gate's data grace after Prometheus answers again
+/// (following errors), or after `settling` (a rollback: stable's windows refill), it is
+/// inconclusive — held, neither a pass nor a failure. After the grace, `onNoData` applies.
 pub(super) fn fold(
     spec: &GateSpec,
     prev: Option<&GateStatus>,
     reading: &Reading,
     now: Timestamp,
+    settling: Option<Timestamp>,
 ) -> GateStatus {
     let same = prev.filter(|p| p.revision.as_deref() == Some(reading.revision.as_str()));
     let (mut failures, mut errors) =
         same.map_or((0, 0), |p| (p.consecutive_failures, p.consecutive_errors));
-    match apply_no_data_policy(reading.verdict, spec.on_no_data) {
+    let recovered_at = match reading.verdict {
+        Verdict::Error | Verdict::Pass => None,
+        _ if same.is_some_and(|p| p.consecutive_errors > 0) => Some(now),
+        _ => same.and_then(|p| p.recovered_at),
+    };
+    let grace_until = [recovered_at, settling]
+        .into_iter()
+        .flatten()
+        .max()
+        .map(|t| after(t, spec.data_grace))
+        .filter(|end| now < *end);
+    let mut message = reading.message.clone();
+    let verdict = match (reading.verdict, grace_until) {
+        (Verdict::NoData, Some(end)) => {
+            message = format!(
+                "no data yet: inconclusive until {} while the query's window refills, then onNoData applies",
+                end.strftime("%Y-%m-%dT%H:%M:%SZ")
+            );
+            Verdict::NoData
+        }
+        (v, _) => apply_no_data_policy(v, spec.on_no_data),
+    };
+    match verdict {
         Verdict::Pass => (failures, errors) = (0, 0),
         Verdict::Fail => (failures, errors) = (failures.saturating_add(1), 0),
         Verdict::Error => errors = errors.saturating_add(1),
@@ -69,9 +96,10 @@ pub(super) fn fold(
         stable_value: reading.stable_value,
         threshold: reading.threshold.clone(),
         query: Some(reading.query.clone()),
-        message: Some(reading.message.clone()).filter(|m| !m.is_empty()),
+        message: Some(message).filter(|m| !m.is_empty()),
         consecutive_failures: failures,
         consecutive_errors: errors,
+        recovered_at,
         evaluated_at: now,
     }
 }

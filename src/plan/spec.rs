@@ -14,6 +14,10 @@ pub const DEFAULT_PROGRESS_DEADLINE: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_VERIFY_AFTER_ROLLBACK: Duration = Duration::from_secs(2 * 60);
 /// A gate cannot be asked more often than this: it protects Prometheus from a typo like `1ms`.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// The window assumed for a query without a range selector.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+/// The longest no data is ever inconclusive.
+const MAX_DATA_GRACE: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -39,6 +43,9 @@ pub struct GateSpec {
     pub failure_limit: u32,
     pub error_limit: u32,
     pub on_no_data: NoDataPolicy,
+    /// How long no data is inconclusive (held, not failed) after Prometheus comes back or a
+    /// rollback starts: the query's longest range must fill with samples again first.
+    pub data_grace: Duration,
 }
 
 impl GateSpec {
@@ -160,6 +167,10 @@ pub fn validate(
             failure_limit: limit(g.failure_limit, "failureLimit", DEFAULT_FAILURE_LIMIT)?,
             error_limit: limit(g.error_limit, "errorLimit", DEFAULT_ERROR_LIMIT)?,
             on_no_data: g.on_no_data.unwrap_or_default(),
+            // The window fills again, plus two evaluations to see it filled.
+            data_grace: (crate::gates::longest_range(&g.query).unwrap_or(DEFAULT_WINDOW)
+                + 2 * interval)
+                .min(MAX_DATA_GRACE),
         });
     }
     Ok(Spec {

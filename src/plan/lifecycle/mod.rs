@@ -67,9 +67,10 @@ impl Planner<'_> {
             .as_ref()
             .is_some_and(|v| v.until > self.now);
         let cap = if in_flight { IN_FLIGHT_RESYNC } else { RESYNC };
+        // A wake time already past means "now", never "as long ago as it was".
         let requeue_after = self
             .wake
-            .map(|w| self.now.duration_until(w).unsigned_abs())
+            .map(|w| Duration::try_from(self.now.duration_until(w)).unwrap_or(Duration::ZERO))
             .map_or(cap, |d| d.min(cap))
             .max(MIN_REQUEUE);
         Decision {

@@ -124,7 +124,9 @@ impl Planner<'_> {
             &stable.revision,
             None,
         );
-        let verdict = if let Some(g) = summary.failed.first() {
+        // Unhealthy needs failures with data: no data alone never escalates an incident.
+        let failed_with_data = summary.failed.iter().find(|g| g.verdict == Verdict::Fail);
+        let verdict = if let Some(g) = failed_with_data {
             Some((
                 false,
                 format!(

@@ -8,11 +8,9 @@ impl Planner<'_> {
     /// Returns false while the preflight is not complete (the caller holds).
     pub(super) fn preflight(&mut self, spec: &Spec, stable: &Track, canary: &str) -> bool {
         if spec.gates.is_empty()
-            || self
-                .st
-                .preflight
-                .as_ref()
-                .is_some_and(|p| p.revision == canary && p.errors.is_empty())
+            || self.st.preflight.as_ref().is_some_and(|p| {
+                p.revision == canary && p.errors.is_empty() && p.waiting_since.is_none()
+            })
         {
             return true;
         }
@@ -60,6 +58,7 @@ impl Planner<'_> {
                 at: self.now,
                 no_data: vec![],
                 errors: errors.clone(),
+                waiting_since: None,
             });
             self.transition(
                 Phase::Invalid,
@@ -68,34 +67,101 @@ impl Planner<'_> {
             );
             return false;
         }
+        // Whatever the preflight waits for, it waits within the progress deadline.
+        let waiting_since = self
+            .st
+            .preflight
+            .as_ref()
+            .filter(|p| p.revision == canary)
+            .and_then(|p| p.waiting_since)
+            .unwrap_or(self.now);
+        let deadline = after(waiting_since, spec.progress_deadline);
         let unreachable = named(&|r| r.verdict == Verdict::Error);
-        if !unreachable.is_empty() {
-            self.st.message = Some(format!(
-                "preflight waits for Prometheus (gates {})",
-                unreachable.join(", ")
-            ));
-            self.wake_at(after(self.now, PREFLIGHT_RETRY));
+        // A gate that may not pass on no data holds the release before any exposure: a typo'd
+        // label must not expose the canary and then page someone for a rollback.
+        let no_data: Vec<String> = readings
+            .iter()
+            .filter(|r| r.verdict == Verdict::NoData)
+            .filter(|r| {
+                spec.gates
+                    .iter()
+                    .find(|g| g.name() == r.gate)
+                    .is_none_or(|g| g.on_no_data != crate::api::NoDataPolicy::Pass)
+            })
+            .map(|r| r.gate.clone())
+            .collect();
+        if unreachable.is_empty() && no_data.is_empty() {
+            self.st.preflight = Some(Preflight {
+                revision: canary.into(),
+                at: self.now,
+                no_data: vec![],
+                errors: vec![],
+                waiting_since: None,
+            });
+            return true;
+        }
+        let (what, gates) = if unreachable.is_empty() {
+            ("return no data against the stable revision", &no_data)
+        } else {
+            ("cannot reach Prometheus", &unreachable)
+        };
+        if self.now >= deadline {
+            let errors: Vec<String> = gates
+                .iter()
+                .map(|g| {
+                    let i = spec.gates.iter().position(|s| s.name() == g).unwrap_or(0);
+                    format!("spec.gates[{i}].query ({g}): {what} within the progress deadline")
+                })
+                .collect();
+            self.st.preflight = Some(Preflight {
+                revision: canary.into(),
+                at: self.now,
+                no_data: no_data.clone(),
+                errors: errors.clone(),
+                waiting_since: Some(waiting_since),
+            });
+            self.transition(
+                Phase::Invalid,
+                "PreflightNoData",
+                format!(
+                    "revision {canary} was never exposed: {}; fix the gates or `rollgate retry`",
+                    errors.join("; ")
+                ),
+            );
             return false;
         }
-        let no_data = named(&|r| r.verdict == Verdict::NoData);
-        if !no_data.is_empty() {
+        let newly = self
+            .st
+            .preflight
+            .as_ref()
+            .filter(|p| p.revision == canary)
+            .is_none_or(|p| p.no_data != no_data);
+        if newly && !no_data.is_empty() {
             self.event(
                 EventType::Warning,
                 "GateNoData",
                 format!(
-                    "gates {} return no data against the stable revision {}; check their queries (by default no data fails the gate)",
+                    "gates {} return no data against the stable revision {}: the canary waits, unexposed, until they do (check their queries; progress deadline {})",
                     no_data.join(", "),
-                    stable.revision
+                    stable.revision,
+                    deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
                 ),
             );
         }
         self.st.preflight = Some(Preflight {
             revision: canary.into(),
             at: self.now,
-            no_data,
+            no_data: no_data.clone(),
             errors: vec![],
+            waiting_since: Some(waiting_since),
         });
-        true
+        self.st.message = Some(format!(
+            "revision {canary} waits before exposure: gates {} {what} (no canary pod until they do; deadline {})",
+            gates.join(", "),
+            deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ));
+        self.wake_at(after(self.now, PREFLIGHT_RETRY).min(deadline));
+        false
     }
 
     pub(super) fn progress(
@@ -231,7 +297,11 @@ impl Planner<'_> {
             if !paused && baked && approved && summary.all_pass {
                 return self.advance(spec, canary, &stage, workloads);
             }
-            if let Some(b) = stage.bake_until.filter(|_| !stage.approved) {
+            // A bake still running ends the wait; one already over is no reason to look again.
+            if let Some(b) = stage
+                .bake_until
+                .filter(|b| !stage.approved && *b > self.now)
+            {
                 self.wake_at(b);
             }
             // A stage that stops making progress after its bake (gates flapping, errors that
@@ -405,7 +475,11 @@ impl Planner<'_> {
                 .iter()
                 .find(|r| r.purpose == purpose && r.gate == g.name() && r.revision == revision);
             if let Some(reading) = reading {
-                let folded = gates::fold(g, prev_status.as_ref(), reading, self.now);
+                // After a rollback, stable's windows may hold no samples for a moment.
+                let settling = (purpose == Purpose::Verification)
+                    .then(|| self.st.rollback.as_ref().map(|r| r.at))
+                    .flatten();
+                let folded = gates::fold(g, prev_status.as_ref(), reading, self.now, settling);
                 match prev {
                     Some(p) => self.st.gates[p] = folded,
                     None => self.st.gates.push(folded),
