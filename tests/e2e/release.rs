@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use kube::api::{Patch, PatchParams};
 use rollgate::api::{Phase, Verdict};
 use serde_json::json;
 
@@ -168,7 +169,7 @@ async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn gate_without_data_is_reported_by_preflight_and_blocks_promotion() {
+async fn gate_without_data_holds_the_release_unexposed_and_stops_it_at_the_deadline() {
     let f = Fixture::new("nodata").await;
     // A label typo: `rollgate_trak` matches nothing, on stable or canary.
     let typo = json!({
@@ -186,9 +187,14 @@ async fn gate_without_data_is_reported_by_preflight_and_blocks_promotion() {
         .unwrap()
         .stable_revision
         .unwrap();
+    let patch = json!({"spec": {"progressDeadline": "15s"}});
+    f.rollouts()
+        .patch("app", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
     f.set_image("app", "app:v2").await;
 
-    // Preflight saw it against stable before the canary got a share.
+    // Preflight saw it against stable, and the release waits with no canary pod.
     let r = f
         .wait_rollout("app", "preflight to report no data", MINUTE, |r| {
             r.status
@@ -205,30 +211,39 @@ async fn gate_without_data_is_reported_by_preflight_and_blocks_promotion() {
         .expect("GatesHaveData condition");
     assert_eq!(cond.status, "False");
     assert!(cond.message.contains("typo"));
-    let preflight_at = st.preflight.unwrap().at;
-    let exposed_at = st.exposure.map(|e| e.since);
     assert!(
-        exposed_at.is_none_or(|t| t >= preflight_at),
-        "preflight ran before exposure"
+        st.message
+            .as_deref()
+            .is_some_and(|m| m.contains("waits before exposure") && m.contains("typo")),
+        "{:?}",
+        st.message
     );
+    assert!(st.exposure.is_none(), "nothing exposed");
 
-    // No data is not a pass: it is never promoted.
-    let r = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
+    // At the deadline it stops, never exposed: no rollback, no incident, stable unchanged.
+    let r = f.wait_phase("app", Phase::Invalid, MINUTE).await;
     let st = r.status.unwrap();
     assert_eq!(st.stable_revision.as_deref(), Some(stable.as_str()));
-    assert_eq!(st.rollback.unwrap().gates[0].verdict, Verdict::NoData);
-    let events = f.event_reasons("app").await;
-    let no_data = events
-        .iter()
-        .position(|e| e == "GateNoData")
-        .expect("GateNoData event");
-    let first_stage = events
-        .iter()
-        .position(|e| e == "StageStarted")
-        .expect("StageStarted event");
+    assert!(st.rollback.is_none() && st.incident_ref.is_none());
     assert!(
-        no_data < first_stage,
-        "no-data reported before the canary got traffic: {events:?}"
+        st.history.last().is_some_and(|h| h.reason == "PreflightNoData"),
+        "{:?}",
+        st.history.last()
+    );
+    let canary = f.deployments().get_opt("app-canary").await.unwrap();
+    assert!(
+        canary.is_none_or(|d| d.spec.and_then(|s| s.replicas) == Some(0)),
+        "no canary pod was ever asked for"
+    );
+    let events = f.event_reasons("app").await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "GateNoData").count(),
+        1,
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e == "StageStarted" || e == "GateFailed"),
+        "{events:?}"
     );
     f.cleanup().await;
 }
