@@ -1,5 +1,5 @@
 //! A controller process with nothing but the chart's rights (the ServiceAccount's token, the
-//! rendered args and env) does its whole job: adoption, a config
+//! rendered args and env, the admission policy in force) does its whole job: adoption, a config
 //! release (snapshots), a bad image release rolled back by itself on a failing gate (Incident
 //! delivered), the hand-back. Once with the cluster-wide rights, once with a watched namespace.
 
@@ -230,7 +230,9 @@ async fn a_controller_with_only_the_charts_namespaced_rights_runs_releases_confi
 
 async fn runs_releases_config_and_incidents(chart: Installed) {
     let prometheus = rollgate_platform::shared().prometheus_url.clone();
-    let (kubeconfig, _) = chart.service_account_login().await;
+    let (kubeconfig, sa) = chart.service_account_login().await;
+    // Every write below goes through the admission policy as well as RBAC.
+    chart.wait_policy_enforced(&sa).await;
     let controller = Controller::start(&chart, &kubeconfig);
     let ns = chart.apps().to_string();
     let deployments: Api<Deployment> = Api::namespaced(chart.admin.clone(), &ns);

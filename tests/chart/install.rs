@@ -123,6 +123,35 @@ impl Installed {
         self.watched.as_ref().map_or(&self.ns.name, |w| &w.name)
     }
 
+    /// Waits until the API server enforces the chart's admission policy on `sa` (it loads a new
+    /// policy within a few seconds): a dry run of a plain ConfigMap is refused by it. Returns
+    /// the policy's name.
+    pub async fn wait_policy_enforced(&self, sa: &Client) -> String {
+        let policy = find(&self.objects, "ValidatingAdmissionPolicy")["metadata"]["name"]
+            .as_str()
+            .expect("the policy's name")
+            .to_string();
+        let probe: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "probe"}})).unwrap();
+        let dry_run = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let configs: Api<ConfigMap> = Api::namespaced(sa.clone(), self.apps());
+        let start = Instant::now();
+        loop {
+            match configs.create(&dry_run, &probe).await {
+                Err(e) if refused_by(&policy, &e) => return policy,
+                _ => {}
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "policy {policy} not enforced after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     fn service_account(&self) -> String {
         find(&self.objects, "ServiceAccount")["metadata"]["name"]
             .as_str()
@@ -189,6 +218,15 @@ impl Installed {
         }
         self.ns.cleanup().await;
     }
+}
+
+/// Whether `error` is a refusal by one of the rules of the admission policy `policy`. An
+/// expression that failed to evaluate refuses too (`failurePolicy: Fail`), with another message.
+pub fn refused_by(policy: &str, error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(e)
+        if e.code == 403
+            && e.message.contains(&format!("ValidatingAdmissionPolicy '{policy}'"))
+            && e.message.contains("denied request: rollgate's controller may"))
 }
 
 async fn wait_established(client: &Client, name: &str) {

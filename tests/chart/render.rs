@@ -19,6 +19,7 @@ fn helm_lint_is_clean_with_defaults_and_every_option() {
         "watchNamespace=shop",
         "replicas=1",
         "logFormat=text",
+        "admissionPolicy.enabled=false",
     ])
     .expect("helm lint --strict with options");
 }
@@ -282,6 +283,37 @@ fn config_and_deployment_rights_are_no_wider_than_the_controller_uses() {
         ["get", "list", "watch", "create", "patch"]
     );
     assert_eq!(verbs("incidentchannels"), ["get"]);
+}
+
+#[test]
+fn the_admission_policy_binds_the_controllers_service_account_and_can_be_turned_off() {
+    let objects = template("rollgate", "rollgate-system", false, &[]).unwrap();
+    let policy = find(&objects, "ValidatingAdmissionPolicy");
+    assert_eq!(policy["metadata"]["name"], "rollgate-own-objects");
+    assert_eq!(policy["spec"]["failurePolicy"], "Fail");
+    let condition = policy["spec"]["matchConditions"][0]["expression"]
+        .as_str()
+        .unwrap();
+    assert!(
+        condition.contains("'system:serviceaccount:rollgate-system:rollgate'"),
+        "{condition}"
+    );
+    let binding = find(&objects, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(binding["spec"]["policyName"], "rollgate-own-objects");
+    assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+    let off = template(
+        "rollgate",
+        "rollgate-system",
+        false,
+        &["admissionPolicy.enabled=false"],
+    )
+    .unwrap();
+    assert!(!off.iter().any(|o| {
+        o["kind"]
+            .as_str()
+            .unwrap()
+            .starts_with("ValidatingAdmissionPolicy")
+    }));
 }
 
 #[test]
