@@ -1,6 +1,7 @@
 //! A controller process with nothing but the chart's rights (the ServiceAccount's token, the
-//! rendered args and env) does its whole job: adoption, a config release (snapshots), an
-//! bad image release rolled back by itself on a failing gate (Incident delivered), the hand-back.
+//! rendered args and env, the admission policy in force) does its whole job: adoption, a config
+//! release (snapshots), a bad image release rolled back by itself on a failing gate (Incident
+//! delivered), the hand-back. Once with the cluster-wide rights, once with a watched namespace.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -51,7 +52,13 @@ impl Controller {
             .work_dir
             .join(format!("controller-{}-chart.log", chart.ns.name));
         let out = std::fs::File::create(&log).expect("controller log");
-        let child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rollgate"));
+        if !args.iter().any(|a| a.starts_with("--namespace=")) {
+            // Cluster mode: the rights are cluster-wide, but the process is kept to the test's
+            // namespace, as the other tests' Rollouts on the shared platform are not its business.
+            command.env("ROLLGATE_NAMESPACE", chart.apps());
+        }
+        let child = command
             .args(&args)
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", format!("{}-0", chart.ns.name))
@@ -100,7 +107,7 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
 /// A Deployment `app` of 3 pods mounting ConfigMap `app-config`, under a Rollout gated on the
 /// test exporter's error ratio, whose incidents go to a signed webhook (`receiver`).
 async fn app(chart: &Installed, receiver: &Receiver) {
-    let ns = &chart.ns.name;
+    let ns = chart.apps();
     let exporter = rollgate_platform::shared().exporter();
     for track in ["stable", "canary"] {
         exporter
@@ -202,18 +209,32 @@ async fn settled(
 }
 
 #[tokio::test]
-async fn a_controller_with_only_the_charts_rights_runs_releases_config_and_incidents() {
+async fn a_controller_with_only_the_charts_cluster_rights_runs_releases_config_and_incidents() {
     let prometheus = rollgate_platform::shared().prometheus_url.clone();
-    let chart = Installed::new("chart-run", |ns| {
-        vec![
-            format!("watchNamespace={ns}"),
-            format!("prometheus.url={prometheus}"),
-        ]
+    let chart = Installed::new("chart-run", |_| {
+        vec![format!("prometheus.url={prometheus}")]
     })
     .await;
-    let (kubeconfig, _) = chart.service_account_login().await;
+    runs_releases_config_and_incidents(chart).await;
+}
+
+#[tokio::test]
+async fn a_controller_with_only_the_charts_namespaced_rights_runs_releases_config_and_incidents() {
+    let prometheus = rollgate_platform::shared().prometheus_url.clone();
+    let chart = Installed::watching("chart-run-ns", |_| {
+        vec![format!("prometheus.url={prometheus}")]
+    })
+    .await;
+    runs_releases_config_and_incidents(chart).await;
+}
+
+async fn runs_releases_config_and_incidents(chart: Installed) {
+    let prometheus = rollgate_platform::shared().prometheus_url.clone();
+    let (kubeconfig, sa) = chart.service_account_login().await;
+    // Every write below goes through the admission policy as well as RBAC.
+    chart.wait_policy_enforced(&sa).await;
     let controller = Controller::start(&chart, &kubeconfig);
-    let ns = chart.ns.name.clone();
+    let ns = chart.apps().to_string();
     let deployments: Api<Deployment> = Api::namespaced(chart.admin.clone(), &ns);
     let rollouts: Api<Rollout> = Api::namespaced(chart.admin.clone(), &ns);
     let configs: Api<ConfigMap> = Api::namespaced(chart.admin.clone(), &ns);

@@ -10,7 +10,7 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::config::{AuthInfo, Config, KubeConfigOptions, Kubeconfig};
@@ -29,28 +29,57 @@ pub struct Installed {
     pub env: &'static PlatformEnv,
     pub admin: Client,
     pub ns: TestNamespace,
+    /// In namespaced mode, the second fresh namespace given as `watchNamespace`.
+    pub watched: Option<TestNamespace>,
     pub objects: Vec<Value>,
 }
 
 impl Installed {
+    /// Cluster mode: no `watchNamespace`, so the rights are a ClusterRole.
     pub async fn new(prefix: &str, sets: impl Fn(&str) -> Vec<String>) -> Installed {
+        Self::install(prefix, false, sets).await
+    }
+
+    /// Namespaced mode: `watchNamespace` is a second fresh namespace, apart from the release's,
+    /// so a right granted in the wrong one of the two shows.
+    pub async fn watching(prefix: &str, sets: impl Fn(&str) -> Vec<String>) -> Installed {
+        Self::install(prefix, true, sets).await
+    }
+
+    async fn install(
+        prefix: &str,
+        namespaced: bool,
+        sets: impl Fn(&str) -> Vec<String>,
+    ) -> Installed {
         rollgate_platform::install_crypto_provider();
         let env = rollgate_platform::shared();
         let admin = env.client().await;
         let ns = TestNamespace::create(env, prefix).await.expect("namespace");
+        let watched = match namespaced {
+            true => Some(
+                TestNamespace::create(env, &format!("{prefix}-apps"))
+                    .await
+                    .expect("watched namespace"),
+            ),
+            false => None,
+        };
         let restricted =
             json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
         Api::<Namespace>::all(admin.clone())
             .patch(&ns.name, &PatchParams::default(), &Patch::Merge(restricted))
             .await
             .expect("label namespace");
-        let sets = sets(&ns.name);
+        let mut sets = sets(&ns.name);
+        if let Some(watched) = &watched {
+            sets.push(format!("watchNamespace={}", watched.name));
+        }
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         let objects = template(&ns.name, &ns.name, true, &sets).expect("helm template");
         let installed = Installed {
             env,
             admin,
             ns,
+            watched,
             objects,
         };
         for object in &installed.objects {
@@ -70,7 +99,10 @@ impl Installed {
         let gvk = GroupVersionKind::try_from(&types).expect("apiVersion");
         let (resource, caps) = pinned_kind(&self.admin, &gvk).await.expect("served kind");
         let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => Api::namespaced_with(self.admin.clone(), &self.ns.name, &resource),
+            Scope::Namespaced => {
+                let ns = obj.metadata.namespace.as_deref().unwrap_or(&self.ns.name);
+                Api::namespaced_with(self.admin.clone(), ns, &resource)
+            }
             Scope::Cluster => Api::all_with(self.admin.clone(), &resource),
         };
         let name = obj.name_any();
@@ -83,6 +115,40 @@ impl Installed {
         .unwrap_or_else(|e| panic!("apply {} {name}: {e}", types.kind));
         if types.kind == "CustomResourceDefinition" {
             wait_established(&self.admin, &name).await;
+        }
+    }
+
+    /// Where the Rollouts and their apps live: the watched namespace, or the release's.
+    pub fn apps(&self) -> &str {
+        self.watched.as_ref().map_or(&self.ns.name, |w| &w.name)
+    }
+
+    /// Waits until the API server enforces the chart's admission policy on `sa` (it loads a new
+    /// policy within a few seconds): a dry run of a plain ConfigMap is refused by it. Returns
+    /// the policy's name.
+    pub async fn wait_policy_enforced(&self, sa: &Client) -> String {
+        let policy = find(&self.objects, "ValidatingAdmissionPolicy")["metadata"]["name"]
+            .as_str()
+            .expect("the policy's name")
+            .to_string();
+        let probe: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "probe"}})).unwrap();
+        let dry_run = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let configs: Api<ConfigMap> = Api::namespaced(sa.clone(), self.apps());
+        let start = Instant::now();
+        loop {
+            match configs.create(&dry_run, &probe).await {
+                Err(e) if refused_by(&policy, &e) => return policy,
+                _ => {}
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "policy {policy} not enforced after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
@@ -130,25 +196,37 @@ impl Installed {
     }
 
     pub async fn cleanup(self) {
-        // Cluster-scoped objects do not go with the namespace.
+        // Cluster-scoped objects (the ClusterRole, the admission policy, their bindings) do not
+        // go with the namespace; the CRDs stay for the other tests.
         for o in self
             .objects
             .iter()
-            .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "ClusterRoleBinding")
+            .filter(|o| o["kind"] != "CustomResourceDefinition")
         {
-            let name = o["metadata"]["name"].as_str().unwrap();
-            let gvk = GroupVersionKind::gvk(
-                "rbac.authorization.k8s.io",
-                "v1",
-                o["kind"].as_str().unwrap(),
-            );
-            let (resource, _) = pinned_kind(&self.admin, &gvk).await.unwrap();
-            let _ = Api::<DynamicObject>::all_with(self.admin.clone(), &resource)
-                .delete(name, &DeleteParams::default())
-                .await;
+            let obj: DynamicObject = serde_json::from_value(o.clone()).expect("rendered object");
+            let types = obj.types.clone().expect("apiVersion and kind");
+            let gvk = GroupVersionKind::try_from(&types).expect("apiVersion");
+            let (resource, caps) = pinned_kind(&self.admin, &gvk).await.unwrap();
+            if caps.scope == Scope::Cluster {
+                let _ = Api::<DynamicObject>::all_with(self.admin.clone(), &resource)
+                    .delete(&obj.name_any(), &DeleteParams::default())
+                    .await;
+            }
+        }
+        if let Some(watched) = self.watched {
+            watched.cleanup().await;
         }
         self.ns.cleanup().await;
     }
+}
+
+/// Whether `error` is a refusal by one of the rules of the admission policy `policy`. An
+/// expression that failed to evaluate refuses too (`failurePolicy: Fail`), with another message.
+pub fn refused_by(policy: &str, error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(e)
+        if e.code == 403
+            && e.message.contains(&format!("ValidatingAdmissionPolicy '{policy}'"))
+            && e.message.contains("denied request: rollgate's controller may"))
 }
 
 async fn wait_established(client: &Client, name: &str) {
@@ -199,58 +277,57 @@ async fn can(client: &Client, verb: &str, group: &str, resource: &str, namespace
         .is_some_and(|s| s.allowed)
 }
 
-#[tokio::test]
-async fn the_service_account_has_exactly_the_rights_the_controller_needs() {
-    let chart = Installed::new("chart-rbac", |_| vec![]).await;
-    let (_, sa) = chart.service_account_login().await;
-    let own = chart.ns.name.clone();
-    // Rollouts live in any namespace: "default" stands for one the chart knows nothing of.
+/// The rights the controller needs on namespaced objects, each granted in `ns`.
+fn namespaced_rights(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
     let mut granted = Vec::new();
     for verb in ["get", "list", "watch", "patch", "update"] {
-        for resource in ["rollouts", "incidents", "incidentchannels"] {
-            granted.push((verb, "rollgate.dev", resource, "default"));
+        for resource in ["rollouts", "incidents"] {
+            granted.push((verb, "rollgate.dev", resource));
         }
     }
     granted.extend([
-        ("create", "rollgate.dev", "incidents", "default"),
-        ("patch", "rollgate.dev", "rollouts/status", "default"),
-        ("patch", "rollgate.dev", "incidents/status", "default"),
-        ("update", "rollgate.dev", "rollouts/finalizers", "default"),
-        ("update", "rollgate.dev", "incidents/finalizers", "default"),
-        ("create", "events.k8s.io", "events", "default"),
-        ("patch", "events.k8s.io", "events", "default"),
+        ("get", "rollgate.dev", "incidentchannels"),
+        ("create", "rollgate.dev", "incidents"),
+        ("patch", "rollgate.dev", "rollouts/status"),
+        ("patch", "rollgate.dev", "incidents/status"),
+        ("update", "rollgate.dev", "rollouts/finalizers"),
+        ("update", "rollgate.dev", "incidents/finalizers"),
+        ("create", "events.k8s.io", "events"),
+        ("patch", "events.k8s.io", "events"),
+        ("list", "", "pods"),
     ]);
-    for verb in ["get", "list", "watch", "create", "patch", "update"] {
-        granted.push((verb, "apps", "deployments", "default"));
+    for verb in ["get", "list", "watch", "create", "patch"] {
+        granted.push((verb, "apps", "deployments"));
     }
-    granted.push(("list", "", "pods", "default"));
-    // Freezes are set by people; the controller only reads them.
-    for verb in ["get", "list", "watch"] {
-        granted.push((verb, "rollgate.dev", "freezes", ""));
+    for verb in ["get", "list", "watch", "create", "delete"] {
+        granted.push((verb, "", "configmaps"));
+        granted.push((verb, "", "secrets"));
     }
-    for verb in ["get", "list", "watch", "create", "patch", "delete"] {
-        granted.push((verb, "", "configmaps", "default"));
-        granted.push((verb, "", "secrets", "default"));
-    }
-    for verb in ["get", "create", "update", "patch"] {
-        granted.push((verb, "coordination.k8s.io", "leases", own.as_str()));
-    }
-    let denied = [
-        ("delete", "", "pods", "default"),
-        ("patch", "", "pods", "default"),
-        ("create", "", "pods/exec", "default"),
+    granted
+        .into_iter()
+        .map(|(v, g, r)| (v, g, r, ns.to_string()))
+        .collect()
+}
+
+/// Rights the controller never needs, wherever it runs.
+fn never(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
+    [
+        ("delete", "", "pods", ns),
+        ("patch", "", "pods", ns),
+        ("create", "", "pods/exec", ns),
         ("get", "", "nodes", ""),
         ("list", "", "namespaces", ""),
         ("create", "rbac.authorization.k8s.io", "clusterroles", ""),
-        (
-            "create",
-            "rbac.authorization.k8s.io",
-            "rolebindings",
-            "default",
-        ),
-        ("delete", "apps", "deployments", "default"),
-        ("delete", "rollgate.dev", "rollouts", "default"),
-        ("create", "rollgate.dev", "rollouts", "default"),
+        ("create", "rbac.authorization.k8s.io", "rolebindings", ns),
+        ("delete", "apps", "deployments", ns),
+        ("update", "apps", "deployments", ns),
+        ("create", "apps", "deployments/scale", ns),
+        ("patch", "", "secrets", ns),
+        ("update", "", "configmaps", ns),
+        ("delete", "rollgate.dev", "rollouts", ns),
+        ("create", "rollgate.dev", "rollouts", ns),
+        ("list", "rollgate.dev", "incidentchannels", ns),
+        ("patch", "rollgate.dev", "incidentchannels", ns),
         ("create", "rollgate.dev", "freezes", ""),
         ("delete", "rollgate.dev", "freezes", ""),
         (
@@ -259,23 +336,118 @@ async fn the_service_account_has_exactly_the_rights_the_controller_needs() {
             "customresourcedefinitions",
             "",
         ),
-        ("get", "coordination.k8s.io", "leases", "default"),
-        ("create", "", "events", "default"),
-    ];
+        ("get", "coordination.k8s.io", "leases", ns),
+        ("create", "", "events", ns),
+    ]
+    .into_iter()
+    .map(|(v, g, r, n)| (v, g, r, n.to_string()))
+    .collect()
+}
+
+type Right = (&'static str, &'static str, &'static str, String);
+
+/// What differs from expectations: rights missing from `granted`, rights held from `denied`.
+async fn wrong_rights(client: &Client, granted: Vec<Right>, denied: Vec<Right>) -> Vec<String> {
     let mut wrong = Vec::new();
     for (verb, group, resource, ns) in granted {
-        if !can(&sa, verb, group, resource, ns).await {
+        if !can(client, verb, group, resource, &ns).await {
             wrong.push(format!("missing: {verb} {group}/{resource} in {ns:?}"));
         }
     }
     for (verb, group, resource, ns) in denied {
-        if can(&sa, verb, group, resource, ns).await {
+        if can(client, verb, group, resource, &ns).await {
             wrong.push(format!(
                 "granted but must not be: {verb} {group}/{resource} in {ns:?}"
             ));
         }
     }
+    wrong
+}
+
+/// Freezes are set by people; the controller only reads them, cluster-wide.
+fn freeze_reads() -> Vec<Right> {
+    ["get", "list", "watch"]
+        .into_iter()
+        .map(|v| (v, "rollgate.dev", "freezes", String::new()))
+        .collect()
+}
+
+fn lease_rights(own: &str) -> Vec<Right> {
+    ["get", "create", "update", "patch"]
+        .into_iter()
+        .map(|v| (v, "coordination.k8s.io", "leases", own.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_service_account_has_exactly_the_rights_the_controller_needs() {
+    let chart = Installed::new("chart-rbac", |_| vec![]).await;
+    let (_, sa) = chart.service_account_login().await;
+    let own = chart.ns.name.clone();
+    // Cluster mode: Rollouts live in any namespace; "default" stands for one the chart knows
+    // nothing of.
+    let mut granted = namespaced_rights("default");
+    granted.extend(freeze_reads());
+    granted.extend(lease_rights(&own));
+    let wrong = wrong_rights(&sa, granted, never("default")).await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    chart.cleanup().await;
+}
+
+#[tokio::test]
+async fn in_namespaced_mode_the_service_account_has_rights_only_in_the_watched_namespace() {
+    let chart = Installed::watching("chart-rbac-ns", |_| vec![]).await;
+    let (_, sa) = chart.service_account_login().await;
+    let own = chart.ns.name.clone();
+    let mut granted = namespaced_rights(chart.apps());
+    granted.extend(freeze_reads());
+    granted.extend(lease_rights(&own));
+    let mut denied = never(chart.apps());
+    // Nothing of the namespaced rights anywhere else: not in a namespace the chart knows
+    // nothing of, not in kube-system, not in the release's own namespace, not cluster-wide.
+    for elsewhere in ["default", "kube-system", own.as_str(), ""] {
+        denied.extend(namespaced_rights(elsewhere));
+    }
+    let wrong = wrong_rights(&sa, granted, denied).await;
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    chart.cleanup().await;
+}
+
+#[tokio::test]
+async fn in_namespaced_mode_the_service_account_cannot_read_secrets_outside_the_watched_namespace()
+{
+    let chart = Installed::watching("chart-secrets-ns", |_| vec![]).await;
+    let (_, sa) = chart.service_account_login().await;
+    let kept: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "kept"}, "stringData": {"password": "hunter2"}
+    }))
+    .unwrap();
+    // A Secret the chart's namespace holds: the watched one is the only one it may read.
+    Api::<Secret>::namespaced(chart.admin.clone(), &chart.ns.name)
+        .create(&PostParams::default(), &kept)
+        .await
+        .expect("create a Secret outside the watched namespace");
+    let forbidden =
+        |r: Result<_, kube::Error>| matches!(r, Err(kube::Error::Api(e)) if e.code == 403);
+    let system: Api<Secret> = Api::namespaced(sa.clone(), "kube-system");
+    assert!(forbidden(
+        system.list(&Default::default()).await.map(|_| ())
+    ));
+    assert!(forbidden(system.get("anything").await.map(|_| ())));
+    let all: Api<Secret> = Api::all(sa.clone());
+    assert!(forbidden(all.list(&Default::default()).await.map(|_| ())));
+    let own: Api<Secret> = Api::namespaced(sa.clone(), &chart.ns.name);
+    assert!(forbidden(own.get("kept").await.map(|_| ())));
+    assert!(forbidden(own.list(&Default::default()).await.map(|_| ())));
+    let configs: Api<ConfigMap> = Api::namespaced(sa.clone(), "kube-system");
+    assert!(forbidden(
+        configs.list(&Default::default()).await.map(|_| ())
+    ));
+    // The watched namespace's Secrets stay readable: the denials above are not a broken token.
+    Api::<Secret>::namespaced(sa.clone(), chart.apps())
+        .list(&Default::default())
+        .await
+        .expect("list Secrets in the watched namespace");
     chart.cleanup().await;
 }
 

@@ -1,7 +1,8 @@
 //! The Helm chart in `charts/rollgate`: its CRDs are the generated ones, `helm lint` and the
 //! values schema hold, what it renders is restricted and least-privilege, and — installed
-//! into the real platform — its ServiceAccount has exactly the rights the controller needs,
-//! enough to take a release through with nothing else.
+//! into the real platform — its ServiceAccount has exactly the rights the controller needs
+//! (cluster-wide, or in the watched namespace only), its admission policy refuses the writes
+//! RBAC cannot narrow, and those rights are enough to take a release through with nothing else.
 //!
 //! helm is built from the Go module pinned in `hack/platform/helm` (cached, like the control
 //! plane); `ROLLGATE_HELM` names another binary.
@@ -9,6 +10,7 @@
 mod controller;
 mod helm;
 mod install;
+mod policy;
 mod render;
 
 #[test]

@@ -19,6 +19,7 @@ fn helm_lint_is_clean_with_defaults_and_every_option() {
         "watchNamespace=shop",
         "replicas=1",
         "logFormat=text",
+        "admissionPolicy.enabled=false",
     ])
     .expect("helm lint --strict with options");
 }
@@ -161,6 +162,158 @@ fn rbac_has_no_wildcards_and_leases_only_in_the_release_namespace() {
     let role = find(&objects, "Role");
     assert_eq!(role["metadata"]["namespace"], "rollgate-system");
     assert_eq!(strings(&role["rules"][0]["resources"]), ["leases"]);
+}
+
+/// Every resource a ClusterRole or Role rule names.
+fn resources(role: &Value) -> Vec<&str> {
+    role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| strings(&r["resources"]))
+        .collect()
+}
+
+fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+#[test]
+fn with_a_watched_namespace_every_namespaced_right_is_a_role_there() {
+    let objects = template("rg", "ops", false, &["watchNamespace=shop"]).unwrap();
+    // Only the cluster-scoped Freezes, read-only, stay cluster-wide.
+    let cluster_role = find(&objects, "ClusterRole");
+    assert_eq!(
+        cluster_role["rules"],
+        json!([{"apiGroups": ["rollgate.dev"], "resources": ["freezes"], "verbs": ["get", "list", "watch"]}])
+    );
+    let role = named(&objects, "Role", "rg-rollgate");
+    assert_eq!(role["metadata"]["namespace"], "shop");
+    for needed in [
+        "rollouts",
+        "incidents",
+        "deployments",
+        "pods",
+        "secrets",
+        "configmaps",
+        "events",
+    ] {
+        assert!(
+            resources(role).contains(&needed),
+            "{needed} missing from the Role"
+        );
+    }
+    let binding = named(&objects, "RoleBinding", "rg-rollgate");
+    assert_eq!(binding["metadata"]["namespace"], "shop");
+    assert_eq!(binding["roleRef"]["kind"], "Role");
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "rg-rollgate", "namespace": "ops"}])
+    );
+    let lease = named(&objects, "Role", "rg-rollgate-leader-election");
+    assert_eq!(lease["metadata"]["namespace"], "ops");
+    assert_eq!(resources(lease), ["leases"]);
+    // A default channel in the watched namespace needs nothing more.
+    let same = template(
+        "rg",
+        "ops",
+        false,
+        &[
+            "watchNamespace=shop",
+            "incident.defaultChannel=shop/pagerduty",
+        ],
+    )
+    .unwrap();
+    assert_eq!(same.iter().filter(|o| o["kind"] == "Role").count(), 2);
+}
+
+#[test]
+fn with_a_watched_namespace_a_default_channel_elsewhere_is_read_by_name_only() {
+    let objects = template(
+        "rg",
+        "ops",
+        false,
+        &[
+            "watchNamespace=shop",
+            "incident.defaultChannel=platform/pagerduty",
+        ],
+    )
+    .unwrap();
+    let role = named(&objects, "Role", "rg-rollgate-default-channel");
+    assert_eq!(role["metadata"]["namespace"], "platform");
+    assert_eq!(
+        role["rules"],
+        json!([
+            {"apiGroups": ["rollgate.dev"], "resources": ["incidentchannels"],
+             "resourceNames": ["pagerduty"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+        ])
+    );
+    let binding = named(&objects, "RoleBinding", "rg-rollgate-default-channel");
+    assert_eq!(binding["metadata"]["namespace"], "platform");
+}
+
+#[test]
+fn config_and_deployment_rights_are_no_wider_than_the_controller_uses() {
+    let objects = template("rollgate", "rollgate-system", false, &[]).unwrap();
+    let cluster_role = find(&objects, "ClusterRole");
+    let verbs = |resource: &str| -> Vec<&str> {
+        cluster_role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| strings(&r["resources"]).contains(&resource))
+            .flat_map(|r| strings(&r["verbs"]))
+            .collect()
+    };
+    // Snapshots are created and collected, never changed; tracks and targets are patched.
+    assert_eq!(
+        verbs("secrets"),
+        ["get", "list", "watch", "create", "delete"]
+    );
+    assert_eq!(
+        verbs("configmaps"),
+        ["get", "list", "watch", "create", "delete"]
+    );
+    assert_eq!(
+        verbs("deployments"),
+        ["get", "list", "watch", "create", "patch"]
+    );
+    assert_eq!(verbs("incidentchannels"), ["get"]);
+}
+
+#[test]
+fn the_admission_policy_binds_the_controllers_service_account_and_can_be_turned_off() {
+    let objects = template("rollgate", "rollgate-system", false, &[]).unwrap();
+    let policy = find(&objects, "ValidatingAdmissionPolicy");
+    assert_eq!(policy["metadata"]["name"], "rollgate-own-objects");
+    assert_eq!(policy["spec"]["failurePolicy"], "Fail");
+    let condition = policy["spec"]["matchConditions"][0]["expression"]
+        .as_str()
+        .unwrap();
+    assert!(
+        condition.contains("'system:serviceaccount:rollgate-system:rollgate'"),
+        "{condition}"
+    );
+    let binding = find(&objects, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(binding["spec"]["policyName"], "rollgate-own-objects");
+    assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+    let off = template(
+        "rollgate",
+        "rollgate-system",
+        false,
+        &["admissionPolicy.enabled=false"],
+    )
+    .unwrap();
+    assert!(!off.iter().any(|o| {
+        o["kind"]
+            .as_str()
+            .unwrap()
+            .starts_with("ValidatingAdmissionPolicy")
+    }));
 }
 
 #[test]

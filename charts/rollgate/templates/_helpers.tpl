@@ -26,3 +26,48 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The rights on namespaced objects: in a ClusterRole, or a Role in `watchNamespace`. */}}
+{{- define "rollgate.namespacedRules" -}}
+# Rollouts it drives (a finalizer, status) and Incidents it records.
+- apiGroups: [rollgate.dev]
+  resources: [rollouts, incidents]
+  verbs: [get, list, watch, patch, update]
+- apiGroups: [rollgate.dev]
+  resources: [incidents]
+  verbs: [create]
+# IncidentChannels are read by name when an incident is delivered.
+- apiGroups: [rollgate.dev]
+  resources: [incidentchannels]
+  verbs: [get]
+- apiGroups: [rollgate.dev]
+  resources: [rollouts/status, incidents/status]
+  verbs: [patch]
+- apiGroups: [rollgate.dev]
+  resources: [rollouts/finalizers, incidents/finalizers]
+  verbs: [update]
+# The target Deployment (its replicas) and the stable/canary tracks it owns, all written by
+# patches (server-side apply), and replaces a track edited by hand (update). No delete: the tracks go with their Rollout (owner references).
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch, update]
+# rollgate's record of each verified pod template (a ControllerRevision per revision), to
+# restore a deleted or hand-edited track; collected when no longer stable or canary.
+- apiGroups: [apps]
+  resources: [controllerrevisions]
+  verbs: [get, list, watch, create, delete]
+# Handing a workload back counts its ready pods; nothing else is done to pods.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
+# Config snapshots of the tracks (create, collect old ones); Prometheus and channel
+# credentials (get). list/watch serve a metadata-only watch, which RBAC cannot tell from a
+# full one; the admission policy limits create and delete to snapshots.
+- apiGroups: [""]
+  resources: [configmaps, secrets]
+  verbs: [get, list, watch, create, delete]
+# kube's event recorder creates events and patches their series.
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
