@@ -22,7 +22,10 @@ use super::LocalObjectRef;
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)").message("this channel type needs secretRef with its credentials"))]
+#[x_kube(
+    validation = Rule::new("self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)").message("this channel type needs secretRef with its credentials"),
+    validation = Rule::new("!(self.type == 'alertmanager' || self.type == 'webhook') || has(self.url)").message("webhook and alertmanager channels need url: where to deliver")
+)]
 pub struct IncidentChannelSpec {
     #[serde(rename = "type")]
     pub type_: ChannelType,
@@ -30,6 +33,7 @@ pub struct IncidentChannelSpec {
     /// Slack and Teams take theirs from the Secret's `url` (a webhook URL is a credential).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^https?://"))]
+    #[x_kube(validation = Rule::new("isURL(self) && url(self).getHostname() != ''").message("url must be an http(s) URL with a host"))]
     pub url: Option<String>,
     /// Secret keys by type: pagerduty `routingKey`; opsgenie/jsm `apiKey`; slack/teams `url`;
     /// webhook `signingSecret` (`whsec_…`); alertmanager optional `token`.

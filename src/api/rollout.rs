@@ -192,6 +192,7 @@ pub enum CompareAgainst {
 pub struct PrometheusRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^https?://"))]
+    #[x_kube(validation = Rule::new("isURL(self) && url(self).getHostname() != ''").message("address must be an http(s) URL with a host, e.g. http://prometheus.monitoring:9090"))]
     pub address: Option<String>,
     /// Secret in the Rollout's namespace with optional keys `token` (bearer) and `ca.crt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

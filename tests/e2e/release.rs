@@ -226,7 +226,9 @@ async fn gate_without_data_holds_the_release_unexposed_and_stops_it_at_the_deadl
     assert_eq!(st.stable_revision.as_deref(), Some(stable.as_str()));
     assert!(st.rollback.is_none() && st.incident_ref.is_none());
     assert!(
-        st.history.last().is_some_and(|h| h.reason == "PreflightNoData"),
+        st.history
+            .last()
+            .is_some_and(|h| h.reason == "PreflightNoData"),
         "{:?}",
         st.history.last()
     );
@@ -242,7 +244,9 @@ async fn gate_without_data_holds_the_release_unexposed_and_stops_it_at_the_deadl
         "{events:?}"
     );
     assert!(
-        !events.iter().any(|e| e == "StageStarted" || e == "GateFailed"),
+        !events
+            .iter()
+            .any(|e| e == "StageStarted" || e == "GateFailed"),
         "{events:?}"
     );
     f.cleanup().await;

@@ -167,3 +167,59 @@ async fn api_server_rejects_malformed_rollouts_naming_the_field() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     f.cleanup().await;
 }
+
+/// Configurations that could never page or never evaluate are refused when written.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_server_rejects_channels_without_a_destination_and_addresses_without_a_host() {
+    let f = Fixture::new("schema-refs").await;
+    let mut no_host = base();
+    no_host["spec"]["prometheus"] = json!({"address": "http://"});
+    let message = rejection(&f, no_host).await;
+    assert!(
+        message.contains("spec.prometheus.address") && message.contains("with a host"),
+        "{message}"
+    );
+    let channels: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        f.client.clone(),
+        f.name(),
+        &kube::api::ApiResource::erase::<rollgate::api::IncidentChannel>(&()),
+    );
+    let channel = |spec: Value| -> kube::api::DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "rollgate.dev/v1alpha1", "kind": "IncidentChannel",
+            "metadata": {"name": "c"}, "spec": spec
+        }))
+        .unwrap()
+    };
+    for (spec, says) in [
+        (
+            json!({"type": "webhook"}),
+            "webhook and alertmanager channels need url",
+        ),
+        (
+            json!({"type": "alertmanager"}),
+            "webhook and alertmanager channels need url",
+        ),
+        (
+            json!({"type": "webhook", "url": "https://"}),
+            "url must be an http(s) URL with a host",
+        ),
+    ] {
+        let err = channels
+            .create(&PostParams::default(), &channel(spec.clone()))
+            .await
+            .expect_err(&format!("{spec} is refused"));
+        let kube::Error::Api(s) = err else {
+            panic!("unexpected error: {err}")
+        };
+        assert!(s.message.contains(says), "{spec}: {}", s.message);
+    }
+    channels
+        .create(
+            &PostParams::default(),
+            &channel(json!({"type": "webhook", "url": "https://hooks.example/x"})),
+        )
+        .await
+        .expect("a complete webhook channel is accepted");
+    f.cleanup().await;
+}
