@@ -296,8 +296,13 @@ fn namespaced_rights(ns: &str) -> Vec<(&'static str, &'static str, &'static str,
         ("patch", "events.k8s.io", "events"),
         ("list", "", "pods"),
     ]);
-    for verb in ["get", "list", "watch", "create", "patch"] {
+    // Tracks and targets are patched; a track edited by hand is replaced (update).
+    for verb in ["get", "list", "watch", "create", "patch", "update"] {
         granted.push((verb, "apps", "deployments"));
+    }
+    // The records of verified templates, to restore a deleted or edited track.
+    for verb in ["get", "list", "watch", "create", "delete"] {
+        granted.push((verb, "apps", "controllerrevisions"));
     }
     for verb in ["get", "list", "watch", "create", "delete"] {
         granted.push((verb, "", "configmaps"));
@@ -320,7 +325,7 @@ fn never(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
         ("create", "rbac.authorization.k8s.io", "clusterroles", ""),
         ("create", "rbac.authorization.k8s.io", "rolebindings", ns),
         ("delete", "apps", "deployments", ns),
-        ("update", "apps", "deployments", ns),
+        ("update", "apps", "controllerrevisions", ns),
         ("create", "apps", "deployments/scale", ns),
         ("patch", "", "secrets", ns),
         ("update", "", "configmaps", ns),

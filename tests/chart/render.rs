@@ -269,7 +269,8 @@ fn config_and_deployment_rights_are_no_wider_than_the_controller_uses() {
             .flat_map(|r| strings(&r["verbs"]))
             .collect()
     };
-    // Snapshots are created and collected, never changed; tracks and targets are patched.
+    // Snapshots are created and collected, never changed; tracks and targets are patched, and
+    // a track edited by hand is replaced; records are created and collected, never changed.
     assert_eq!(
         verbs("secrets"),
         ["get", "list", "watch", "create", "delete"]
@@ -280,7 +281,11 @@ fn config_and_deployment_rights_are_no_wider_than_the_controller_uses() {
     );
     assert_eq!(
         verbs("deployments"),
-        ["get", "list", "watch", "create", "patch"]
+        ["get", "list", "watch", "create", "patch", "update"]
+    );
+    assert_eq!(
+        verbs("controllerrevisions"),
+        ["get", "list", "watch", "create", "delete"]
     );
     assert_eq!(verbs("incidentchannels"), ["get"]);
 }

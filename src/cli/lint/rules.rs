@@ -13,7 +13,7 @@ pub struct Violation {
 }
 
 /// The rules this module can evaluate, as they appear in the CRDs.
-pub const KNOWN: [&str; 7] = [
+pub const KNOWN: [&str; 9] = [
     "self[size(self) - 1].weight == 100",
     "self.map(s, s.weight).isSorted()",
     "self.all(g, self.exists_one(h, h.name == g.name))",
@@ -21,6 +21,8 @@ pub const KNOWN: [&str; 7] = [
     "has(self.min) || has(self.max) || has(self.compare)",
     "!has(self.min) || !has(self.max) || self.min <= self.max",
     "self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)",
+    "!(self.type == 'alertmanager' || self.type == 'webhook') || has(self.url)",
+    "isURL(self) && url(self).getHostname() != ''",
 ];
 
 /// Evaluates `rule` on `node`; `None` when the rule is not one of [`KNOWN`]. A node whose shape
@@ -96,9 +98,26 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
                 vec![at(".secretRef".into())]
             }
         }
+        r if r == KNOWN[7] => {
+            let kind = node.get("type").and_then(Value::as_str);
+            if matches!(kind, Some("alertmanager" | "webhook")) && !has("url") {
+                vec![at(".url".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[8] => match node.as_str() {
+            Some(text) if !has_host(text) => vec![at(String::new())],
+            _ => vec![],
+        },
         _ => return None,
     };
     Some(found)
+}
+
+/// Kubernetes CEL's `isURL(s) && url(s).getHostname() != ''`, closely enough for lint.
+fn has_host(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()))
 }
 
 #[cfg(test)]
