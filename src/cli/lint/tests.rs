@@ -347,3 +347,22 @@ fn incident_channels_are_checked_too() {
         ["c.yaml:4 spec.secretRef: this channel type needs secretRef with its credentials"]
     );
 }
+
+#[test]
+fn lint_rejects_a_query_with_unbalanced_braces() {
+    let unclosed = QUERY.replacen(r#""5.."}[1m]"#, r#""5.."[1m]"#, 1);
+    expect(
+        QUERY,
+        &unclosed,
+        &[
+            "r.yaml:14 spec.gates[0].query: the query is not valid PromQL: unexpected character inside braces: '['",
+        ],
+    );
+    expect(
+        QUERY,
+        &format!("{QUERY}}}"),
+        &[
+            "r.yaml:14 spec.gates[0].query: the query is not valid PromQL: unexpected right brace '}'",
+        ],
+    );
+}
