@@ -178,12 +178,7 @@ pub fn lint_document(doc: &Value) -> Vec<Finding> {
             format!("{api_version} is not served; use {}", served.join(" or ")),
         )];
     };
-    let mut findings = Vec::new();
-    let named = doc.pointer("/metadata/name").is_some_and(|n| n.is_string())
-        || doc.pointer("/metadata/generateName").is_some();
-    if !named {
-        findings.push(Finding::new("metadata.name", "is required"));
-    }
+    let mut findings = metadata(doc);
     // The API server fills apiVersion, kind and metadata itself and ignores status on create.
     let mut body = doc.clone();
     if let Some(map) = body.as_object_mut() {
@@ -200,6 +195,30 @@ pub fn lint_document(doc: &Value) -> Vec<Finding> {
     }
     if findings.is_empty() && kind == "Rollout" {
         findings.extend(semantics::check(doc));
+    }
+    findings
+}
+
+/// The API server's checks of an object's name and namespace.
+fn metadata(doc: &Value) -> Vec<Finding> {
+    let text = |field: &str| {
+        doc.pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+    };
+    let mut findings = Vec::new();
+    match text("name") {
+        Some(name) => {
+            if let Err(e) = crate::api::names::dns_subdomain(name) {
+                findings.push(Finding::new("metadata.name", e));
+            }
+        }
+        None if doc.pointer("/metadata/generateName").is_none() => {
+            findings.push(Finding::new("metadata.name", "is required"));
+        }
+        None => {}
+    }
+    if let Some(Err(e)) = text("namespace").map(crate::api::names::dns_label) {
+        findings.push(Finding::new("metadata.namespace", e));
     }
     findings
 }

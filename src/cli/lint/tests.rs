@@ -366,3 +366,51 @@ fn lint_rejects_a_query_with_unbalanced_braces() {
         ],
     );
 }
+
+#[test]
+fn lint_rejects_names_that_kubernetes_would_not_accept() {
+    let subdomain = "is not a valid name: at most 253 lower case letters, digits, '-' and '.', each part between dots starting and ending with a letter or digit";
+    expect(
+        "name: checkout}",
+        "name: Checkout_v2}",
+        &[&format!(
+            r#"r.yaml:6 spec.targetRef.name: "Checkout_v2" {subdomain}"#
+        )],
+    );
+    expect(
+        "  name: checkout\n",
+        "  name: checkout.\n",
+        &[&format!(
+            r#"r.yaml:4 metadata.name: "checkout." {subdomain}"#
+        )],
+    );
+    expect(
+        "  name: checkout\n",
+        "  name: checkout\n  namespace: Shop\n",
+        &[
+            r#"r.yaml:5 metadata.namespace: "Shop" is not a valid name: at most 63 lower case letters, digits and '-', starting and ending with a letter or digit"#,
+        ],
+    );
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n  incident: {channels: [slack, ops/pager, Ops/pager]}\n",
+        &[
+            r#"r.yaml:8 spec.incident.channels[2]: must be an IncidentChannel's name or namespace/name: "Ops" is not a valid name: at most 63 lower case letters, digits and '-', starting and ending with a letter or digit"#,
+        ],
+    );
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n  incident: {channels: [ops/pager/x]}\n",
+        &[&format!(
+            r#"r.yaml:8 spec.incident.channels[0]: must be an IncidentChannel's name or namespace/name: "pager/x" {subdomain}"#
+        )],
+    );
+    let long = "a".repeat(247);
+    expect(
+        "name: checkout}",
+        &format!("name: {long}}}"),
+        &[&format!(
+            "r.yaml:6 spec.targetRef.name: must be at most 246 characters long, so that its tracks {long}-stable and {long}-canary are valid names too"
+        )],
+    );
+}
