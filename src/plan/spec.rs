@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::api::{Approval, Gate, NoDataPolicy, RolloutSpec, names};
 use crate::duration;
 use crate::gates::MaxIncrease;
+use crate::gates::judge::{not_finite, shown};
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_FAILURE_LIMIT: u32 = 2;
@@ -158,6 +159,14 @@ pub fn validate(
                 format!("spec.gates[{i}].name"),
                 format!("duplicate gate name {:?}", g.name),
             ));
+        }
+        for (field, bound) in [("min", g.min), ("max", g.max)] {
+            if let Some(v) = bound.filter(|v| !v.is_finite()) {
+                return Err(SpecError::new(
+                    format!("spec.gates[{i}].{field}"),
+                    not_finite(&shown(v)),
+                ));
+            }
         }
         if g.min.is_none() && g.max.is_none() && g.compare.is_none() {
             return Err(SpecError::new(

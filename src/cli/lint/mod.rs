@@ -125,11 +125,7 @@ pub fn documents(file: &str, text: &str) -> (Vec<Document>, Vec<Problem>) {
 pub fn lint_text(file: &str, text: &str) -> Vec<Problem> {
     let (docs, mut problems) = documents(file, text);
     for doc in &docs {
-        problems.extend(
-            lint_document(&doc.value)
-                .into_iter()
-                .map(|f| doc.place(file, f)),
-        );
+        problems.extend(lint_document(doc).into_iter().map(|f| doc.place(file, f)));
     }
     problems
 }
@@ -142,14 +138,11 @@ fn crd_for(kind: &str) -> Option<CustomResourceDefinition> {
 }
 
 /// What is wrong with one document (nothing for documents of other groups).
-pub fn lint_document(doc: &Value) -> Vec<Finding> {
-    let d = Document {
-        value: doc.clone(),
-        positions: Positions::default(),
-    };
-    let Some(kind) = d.rollgate_kind() else {
+pub fn lint_document(document: &Document) -> Vec<Finding> {
+    let Some(kind) = document.rollgate_kind() else {
         return Vec::new();
     };
+    let doc = &document.value;
     let Some(crd) = crd_for(kind) else {
         let kinds: Vec<String> = crate::api::crds()
             .into_iter()
@@ -179,6 +172,17 @@ pub fn lint_document(doc: &Value) -> Vec<Finding> {
         )];
     };
     let mut findings = metadata(doc);
+    // kubectl cannot send these at all (JSON has no NaN or Infinity): nothing else is checked.
+    let not_finite: Vec<Finding> = document
+        .positions
+        .non_finite()
+        .iter()
+        .map(|(field, v)| Finding::new(field, not_finite(field, *v)))
+        .collect();
+    if !not_finite.is_empty() {
+        findings.extend(not_finite);
+        return findings;
+    }
     // The API server fills apiVersion, kind and metadata itself and ignores status on create.
     let mut body = doc.clone();
     if let Some(map) = body.as_object_mut() {
@@ -223,6 +227,20 @@ fn metadata(doc: &Value) -> Vec<Finding> {
     findings
 }
 
+/// Why a NaN or infinite number cannot stand at `field`.
+fn not_finite(field: &str, value: f64) -> String {
+    let shown = crate::gates::judge::shown(value);
+    let gate_bound =
+        field.starts_with("spec.gates[") && (field.ends_with("].min") || field.ends_with("].max"));
+    if gate_bound {
+        crate::gates::judge::not_finite(&shown)
+    } else {
+        format!(
+            "must be a finite number, got {shown}: JSON, and so the API server, has no NaN or Infinity"
+        )
+    }
+}
+
 /// Reads, lints and prints; the exit code is 1 when anything is wrong.
 pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
     let mut problems = Vec::new();
@@ -242,11 +260,7 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
             checked += 1;
             let before = found.len();
             let kind = kind.to_string();
-            found.extend(
-                lint_document(&doc.value)
-                    .into_iter()
-                    .map(|f| doc.place(&file, f)),
-            );
+            found.extend(lint_document(&doc).into_iter().map(|f| doc.place(&file, f)));
             if found.len() == before && kind == "Rollout" {
                 clean_rollouts.push((file.clone(), doc));
             }

@@ -6,20 +6,28 @@ use std::collections::HashMap;
 
 use yaml_rust2::Event;
 use yaml_rust2::parser::{MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Lines of one document's nodes by field path (`spec.stages[1].weight`).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Positions {
     /// Line of the document's first node (1-based).
     first_line: usize,
     fields: HashMap<String, usize>,
+    /// Fields YAML reads as NaN or ±Infinity (`.nan`, `-.inf`), in order. JSON, and so the
+    /// API server, has no such numbers: the document's JSON value holds null there instead.
+    non_finite: Vec<(String, f64)>,
 }
 
 impl Positions {
     /// The document's first line.
     pub fn line(&self) -> usize {
         self.first_line.max(1)
+    }
+
+    /// The fields whose value is NaN or ±Infinity, with the value.
+    pub fn non_finite(&self) -> &[(String, f64)] {
+        &self.non_finite
     }
 
     /// The line of `field`, or of its closest ancestor present in the document (a missing
@@ -44,6 +52,16 @@ fn parent(field: &str) -> Option<&str> {
         return field.rfind('[').map(|i| &field[..i]);
     }
     field.rfind('.').map(|i| &field[..i])
+}
+
+/// The untagged plain scalars serde_norway (YAML 1.2's core schema) reads as a non-finite float.
+fn non_finite(scalar: &str) -> Option<f64> {
+    match scalar.strip_prefix('+').unwrap_or(scalar) {
+        ".inf" | ".Inf" | ".INF" => Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" if !scalar.starts_with('+') => Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" if !scalar.starts_with('+') => Some(f64::NAN),
+        _ => None,
+    }
 }
 
 /// The positions of every document of a YAML stream, in order. A syntax error ends the index
@@ -116,7 +134,7 @@ impl MarkedEventReceiver for Sink {
                 self.docs.push(Positions::default());
                 self.stack.clear();
             }
-            Event::Scalar(value, ..) => {
+            Event::Scalar(value, style, _, tag) => {
                 if let Some(Frame::Map {
                     path,
                     key: key @ None,
@@ -129,7 +147,12 @@ impl MarkedEventReceiver for Sink {
                     }
                     return;
                 }
-                self.node(line);
+                let path = self.node(line);
+                if let (TScalarStyle::Plain, None, Some(v)) = (style, &tag, non_finite(&value))
+                    && let Some(doc) = self.docs.last_mut()
+                {
+                    doc.non_finite.push((path, v));
+                }
                 self.advance();
             }
             Event::Alias(_) => {

@@ -414,3 +414,42 @@ fn lint_rejects_names_that_kubernetes_would_not_accept() {
         )],
     );
 }
+
+#[test]
+fn lint_says_a_nan_or_infinite_bound_must_be_finite() {
+    expect(
+        "max: 0.01",
+        "max: .nan",
+        &[
+            "r.yaml:15 spec.gates[0].max: min, max and maxIncrease must be finite numbers, got NaN (.nan)",
+        ],
+    );
+    expect(
+        "max: 0.01",
+        "max: 0.01\n      min: -.inf",
+        &[
+            "r.yaml:16 spec.gates[0].min: min, max and maxIncrease must be finite numbers, got -Infinity (-.inf)",
+        ],
+    );
+    expect(
+        "replicas: 4",
+        "replicas: .inf",
+        &[
+            "r.yaml:7 spec.replicas: must be a finite number, got Infinity (.inf): JSON, and so the API server, has no NaN or Infinity",
+        ],
+    );
+    // A quoted ".nan" is a string, as YAML reads it.
+    expect(
+        "max: 0.01",
+        "max: \".nan\"",
+        &[r#"r.yaml:15 spec.gates[0].max: must be of type number, got string ".nan""#],
+    );
+    let nines = "9".repeat(400);
+    expect(
+        r#"maxIncrease: "20%""#,
+        &format!("maxIncrease: \"{nines}\""),
+        &[&format!(
+            r#"r.yaml:20 spec.gates[1].compare.maxIncrease: min, max and maxIncrease must be finite numbers, got "{nines}""#
+        )],
+    );
+}
