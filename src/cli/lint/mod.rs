@@ -1,7 +1,8 @@
 //! `rollgate lint FILE...`: the checks the API server and the controller would make, run
 //! offline on manifests before they merge. One line per problem, `file:line field: message`:
 //!
-//! 1. YAML syntax (each document of a multi-document file);
+//! 1. YAML size and nesting ([`bounds`], before any parser loads the text), then syntax (each
+//!    document of a multi-document file);
 //! 2. rollgate documents against the CRD's schema (types, required and unknown fields, enums,
 //!    bounds, patterns) and its CEL rules ([`schema`], [`rules`]);
 //! 3. for a Rollout the schema accepts, what the controller checks before it runs one
@@ -9,6 +10,7 @@
 //!    the API server would reject never gets that far;
 //! 4. with `--prometheus`, every gate query once against a real Prometheus ([`dry_run`]).
 
+pub mod bounds;
 pub mod dry_run;
 pub mod positions;
 pub mod rules;
@@ -90,8 +92,26 @@ impl Document {
     }
 }
 
-/// The documents of a YAML stream; a syntax error is a problem and ends the file.
+/// The documents of a YAML stream; a syntax error is a problem and ends the file, and so does
+/// YAML too large or too deeply nested to parse safely.
 pub fn documents(file: &str, text: &str) -> (Vec<Document>, Vec<Problem>) {
+    let yaml_problem = |line, message: String| Problem {
+        file: file.to_string(),
+        line,
+        field: "(yaml)".into(),
+        message,
+    };
+    let checked = match bounds::check(text) {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            return (
+                vec![],
+                vec![yaml_problem(refusal.line(), refusal.to_string())],
+            );
+        }
+    };
+    // Past a syntax error the bounds are unknown: parse only the documents before it.
+    let text = &text[..checked.len];
     let mut positions = positions::index(text).into_iter();
     let mut docs = Vec::new();
     let mut problems = Vec::new();
@@ -108,15 +128,13 @@ pub fn documents(file: &str, text: &str) -> (Vec<Document>, Vec<Problem>) {
                 let message = e.to_string();
                 // serde_norway appends " at line L column C": the line is already in front.
                 let message = message.split(" at line ").next().unwrap_or(&message);
-                problems.push(Problem {
-                    file: file.to_string(),
-                    line,
-                    field: "(yaml)".into(),
-                    message: message.to_string(),
-                });
+                problems.push(yaml_problem(line, message.to_string()));
                 break;
             }
         }
+    }
+    if let (Some(e), true) = (checked.error, problems.is_empty()) {
+        problems.push(yaml_problem(e.line, e.message));
     }
     (docs, problems)
 }
@@ -248,7 +266,7 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
     let mut clean_rollouts = Vec::new();
     for path in &args.files {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        let text = read_at_most(path, bounds::MAX_BYTES).map_err(|source| CliError::Read {
             path: file.clone(),
             source,
         })?;
@@ -282,4 +300,19 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
         );
     }
     Ok(if problems.is_empty() { 0 } else { 1 })
+}
+
+/// The file's text, or its first `max + 1` bytes when it is longer (which [`bounds`] refuses):
+/// a huge file is never read whole.
+fn read_at_most(path: &std::path::Path, max: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        // Cut anywhere: only the length is reported.
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }

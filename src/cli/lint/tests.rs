@@ -453,3 +453,119 @@ fn lint_says_a_nan_or_infinite_bound_must_be_finite() {
         )],
     );
 }
+
+/// Lints `text` as `deep.yaml`, printing how long it took (for the record, not asserted).
+fn lint_timed(what: &str, text: &str) -> Vec<String> {
+    let started = std::time::Instant::now();
+    let problems: Vec<String> = lint_text("deep.yaml", text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    eprintln!("{what} ({} bytes): {:?}", text.len(), started.elapsed());
+    problems
+}
+
+const TOO_DEEP: &str = "(yaml): mappings and sequences nested more than 64 levels deep: rollgate lint refuses such YAML unparsed";
+
+#[test]
+fn lint_refuses_deeply_nested_yaml_before_parsing_it() {
+    let flow = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(
+        lint_timed("nested flow sequences", &flow),
+        [format!("deep.yaml:1 {TOO_DEEP}")]
+    );
+    let spaced = format!("{} 1 {}", "[ # c\n".repeat(30_000), "] ".repeat(30_000));
+    assert_eq!(
+        lint_timed("nested flow sequences, spaced and commented", &spaced),
+        [format!("deep.yaml:65 {TOO_DEEP}")]
+    );
+    let carriage_returns = format!("#\r{}", "[\r".repeat(30_000));
+    assert_eq!(
+        lint_timed("nested flow sequences, CR line breaks", &carriage_returns),
+        [format!("deep.yaml:66 {TOO_DEEP}")]
+    );
+    let mappings = format!("{}1{}", "{a: ".repeat(50_000), "}".repeat(50_000));
+    assert_eq!(
+        lint_timed("nested flow mappings", &mappings),
+        [format!("deep.yaml:1 {TOO_DEEP}")]
+    );
+    let compact = format!("{}x\n", "- ".repeat(100_000));
+    assert_eq!(
+        lint_timed("nested block sequences", &compact),
+        [format!("deep.yaml:1 {TOO_DEEP}")]
+    );
+    let indented: String = (0..100)
+        .map(|i| format!("{}a:\n", "  ".repeat(i)))
+        .collect();
+    assert_eq!(
+        lint_timed("indented mappings", &indented),
+        [format!("deep.yaml:65 {TOO_DEEP}")]
+    );
+    // In a Rollout, the line of the 65th level is named.
+    let inside = BASE.replacen(
+        "  replicas: 4\n",
+        &format!("  replicas: 4\n  x:\n    {flow}\n"),
+        1,
+    );
+    assert_eq!(
+        lint_timed("a Rollout with a nested value", &inside),
+        [format!("deep.yaml:9 {TOO_DEEP}")]
+    );
+}
+
+#[test]
+fn lint_refuses_a_huge_nested_sequence_by_its_size() {
+    let huge = format!("{}{}", "[".repeat(8 << 20), "]".repeat(8 << 20));
+    assert_eq!(
+        lint_timed("16 MiB nested sequence", &huge),
+        [
+            "deep.yaml:1 (yaml): more than 1 MiB (1048576 bytes) of YAML: rollgate lint reads no more per file"
+        ]
+    );
+}
+
+#[test]
+fn nesting_up_to_the_limit_and_json_manifests_are_linted_as_usual() {
+    let at_limit = format!("{}{}", "[".repeat(64), "]".repeat(64));
+    assert_eq!(lint_timed("64 levels", &at_limit), Vec::<String>::new());
+    // JSON is YAML: a manifest in JSON has many brackets, but few levels.
+    let value: serde_json::Value = serde_norway::from_str(BASE).unwrap();
+    assert_eq!(lint_text("r.json", &value.to_string()), []);
+    let pretty = serde_json::to_string_pretty(&value).unwrap();
+    assert_eq!(lint_text("r.json", &pretty), []);
+}
+
+#[test]
+fn documents_before_a_syntax_error_are_still_linted() {
+    let text = format!(
+        "{}---\n{}",
+        BASE.replacen("replicas: 4", "replicas: 0", 1),
+        BASE.replacen("  replicas: 4\n", "  replicas: 4\n   bad indent: [\n", 1)
+    );
+    let problems: Vec<String> = lint_text("r.yaml", &text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "r.yaml:29 (yaml): mapping values are not allowed in this context",
+            "r.yaml:7 spec.replicas: must be at least 1, got 0",
+        ]
+    );
+}
+
+#[test]
+fn a_huge_file_is_refused_without_being_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    std::fs::write(&path, "[".repeat(3 << 20)).unwrap();
+    let text = super::read_at_most(&path, super::bounds::MAX_BYTES).unwrap();
+    assert_eq!(text.len(), super::bounds::MAX_BYTES + 1);
+    assert_eq!(
+        lint_timed("3 MiB file, first 1 MiB + 1 read", &text),
+        [
+            "deep.yaml:1 (yaml): more than 1 MiB (1048576 bytes) of YAML: rollgate lint reads no more per file"
+        ]
+    );
+}
