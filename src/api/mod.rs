@@ -10,6 +10,7 @@
 mod channel;
 mod freeze;
 mod incident;
+pub mod names;
 mod rollout;
 mod status;
 

@@ -82,7 +82,7 @@ pub fn targets(
     };
     for t in &out {
         if let Target::Namespace(ns) = t
-            && !is_dns_label(ns)
+            && crate::api::names::dns_label(ns).is_err()
         {
             return Err(CliError::Usage(format!("{ns:?} is not a namespace name")));
         }
@@ -96,15 +96,6 @@ pub fn targets(
     out.sort();
     out.dedup();
     Ok(out)
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 /// The Freeze the CLI applies for `target`.

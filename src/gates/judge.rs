@@ -28,6 +28,21 @@ pub enum MaxIncrease {
     Absolute(f64),
 }
 
+/// Why a gate bound may not be NaN or infinite: NaN compares false with every measurement and
+/// an infinite bound holds for every one, so the gate would decide nothing.
+pub fn not_finite(value: &str) -> String {
+    format!("min, max and maxIncrease must be finite numbers, got {value}")
+}
+
+/// A non-finite number as people and YAML write it.
+pub fn shown(value: f64) -> String {
+    match value {
+        v if v.is_nan() => "NaN (.nan)".into(),
+        v if v > 0.0 => "Infinity (.inf)".into(),
+        _ => "-Infinity (-.inf)".into(),
+    }
+}
+
 impl MaxIncrease {
     pub fn parse(text: &str) -> Result<Self, String> {
         let invalid = || {
@@ -38,7 +53,10 @@ impl MaxIncrease {
             None => (text, false),
         };
         let value: f64 = number.trim().parse().map_err(|_| invalid())?;
-        if !value.is_finite() || value < 0.0 {
+        if !value.is_finite() {
+            return Err(not_finite(&format!("{text:?}")));
+        }
+        if value < 0.0 {
             return Err(invalid());
         }
         Ok(if relative {

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use crate::api::{Approval, Gate, NoDataPolicy, RolloutSpec};
+use crate::api::{Approval, Gate, NoDataPolicy, RolloutSpec, names};
 use crate::duration;
 use crate::gates::MaxIncrease;
+use crate::gates::judge::{not_finite, shown};
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_FAILURE_LIMIT: u32 = 2;
@@ -83,6 +84,32 @@ impl From<duration::DurationError> for SpecError {
     }
 }
 
+/// The longest target name whose tracks, `<name>-stable` and `<name>-canary`, are valid names.
+pub const MAX_TARGET_NAME: usize = 253 - "-canary".len();
+
+/// A Deployment's name, which also names the tracks rollgate makes of it.
+fn target_name(name: &str) -> Result<(), String> {
+    names::dns_subdomain(name)?;
+    if name.len() > MAX_TARGET_NAME {
+        return Err(format!(
+            "must be at most {MAX_TARGET_NAME} characters long, so that its tracks {name}-stable and {name}-canary are valid names too"
+        ));
+    }
+    Ok(())
+}
+
+/// An IncidentChannel: `name` in the Rollout's namespace, or `namespace/name`.
+fn channel_name(channel: &str) -> Result<(), String> {
+    let (namespace, name) = match channel.split_once('/') {
+        Some((namespace, name)) => (Some(namespace), name),
+        None => (None, channel),
+    };
+    namespace
+        .map_or(Ok(()), names::dns_label)
+        .and_then(|()| names::dns_subdomain(name))
+        .map_err(|e| format!("must be an IncidentChannel's name or namespace/name: {e}"))
+}
+
 /// Checks what the schema cannot and applies defaults. `check_query` validates a gate's query
 /// template (supplied by the gates module, so this stays free of PromQL details).
 pub fn validate(
@@ -91,6 +118,12 @@ pub fn validate(
 ) -> Result<Spec, SpecError> {
     if spec.replicas < 1 {
         return Err(SpecError::new("spec.replicas", "must be at least 1"));
+    }
+    target_name(&spec.target_ref.name).map_err(|m| SpecError::new("spec.targetRef.name", m))?;
+    let channels = spec.incident.iter().flat_map(|i| &i.channels);
+    for (i, channel) in channels.enumerate() {
+        channel_name(channel)
+            .map_err(|m| SpecError::new(format!("spec.incident.channels[{i}]"), m))?;
     }
     if spec.stages.is_empty() {
         return Err(SpecError::new(
@@ -133,6 +166,14 @@ pub fn validate(
                 format!("spec.gates[{i}].name"),
                 format!("duplicate gate name {:?}", g.name),
             ));
+        }
+        for (field, bound) in [("min", g.min), ("max", g.max)] {
+            if let Some(v) = bound.filter(|v| !v.is_finite()) {
+                return Err(SpecError::new(
+                    format!("spec.gates[{i}].{field}"),
+                    not_finite(&shown(v)),
+                ));
+            }
         }
         if g.min.is_none() && g.max.is_none() && g.compare.is_none() {
             return Err(SpecError::new(

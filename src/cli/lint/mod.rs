@@ -1,7 +1,8 @@
 //! `rollgate lint FILE...`: the checks the API server and the controller would make, run
 //! offline on manifests before they merge. One line per problem, `file:line field: message`:
 //!
-//! 1. YAML syntax (each document of a multi-document file);
+//! 1. YAML size and nesting ([`bounds`], before any parser loads the text), then syntax (each
+//!    document of a multi-document file);
 //! 2. rollgate documents against the CRD's schema (types, required and unknown fields, enums,
 //!    bounds, patterns) and its CEL rules ([`schema`], [`rules`]);
 //! 3. for a Rollout the schema accepts, what the controller checks before it runs one
@@ -9,6 +10,7 @@
 //!    the API server would reject never gets that far;
 //! 4. with `--prometheus`, every gate query once against a real Prometheus ([`dry_run`]).
 
+pub mod bounds;
 pub mod dry_run;
 pub mod positions;
 pub mod rules;
@@ -90,8 +92,26 @@ impl Document {
     }
 }
 
-/// The documents of a YAML stream; a syntax error is a problem and ends the file.
+/// The documents of a YAML stream; a syntax error is a problem and ends the file, and so does
+/// YAML too large or too deeply nested to parse safely.
 pub fn documents(file: &str, text: &str) -> (Vec<Document>, Vec<Problem>) {
+    let yaml_problem = |line, message: String| Problem {
+        file: file.to_string(),
+        line,
+        field: "(yaml)".into(),
+        message,
+    };
+    let checked = match bounds::check(text) {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            return (
+                vec![],
+                vec![yaml_problem(refusal.line(), refusal.to_string())],
+            );
+        }
+    };
+    // Past a syntax error the bounds are unknown: parse only the documents before it.
+    let text = &text[..checked.len];
     let mut positions = positions::index(text).into_iter();
     let mut docs = Vec::new();
     let mut problems = Vec::new();
@@ -108,15 +128,13 @@ pub fn documents(file: &str, text: &str) -> (Vec<Document>, Vec<Problem>) {
                 let message = e.to_string();
                 // serde_norway appends " at line L column C": the line is already in front.
                 let message = message.split(" at line ").next().unwrap_or(&message);
-                problems.push(Problem {
-                    file: file.to_string(),
-                    line,
-                    field: "(yaml)".into(),
-                    message: message.to_string(),
-                });
+                problems.push(yaml_problem(line, message.to_string()));
                 break;
             }
         }
+    }
+    if let (Some(e), true) = (checked.error, problems.is_empty()) {
+        problems.push(yaml_problem(e.line, e.message));
     }
     (docs, problems)
 }
@@ -125,11 +143,7 @@ pub fn documents(file: &str, text: &str) -> (Vec<Document>, Vec<Problem>) {
 pub fn lint_text(file: &str, text: &str) -> Vec<Problem> {
     let (docs, mut problems) = documents(file, text);
     for doc in &docs {
-        problems.extend(
-            lint_document(&doc.value)
-                .into_iter()
-                .map(|f| doc.place(file, f)),
-        );
+        problems.extend(lint_document(doc).into_iter().map(|f| doc.place(file, f)));
     }
     problems
 }
@@ -142,14 +156,11 @@ fn crd_for(kind: &str) -> Option<CustomResourceDefinition> {
 }
 
 /// What is wrong with one document (nothing for documents of other groups).
-pub fn lint_document(doc: &Value) -> Vec<Finding> {
-    let d = Document {
-        value: doc.clone(),
-        positions: Positions::default(),
-    };
-    let Some(kind) = d.rollgate_kind() else {
+pub fn lint_document(document: &Document) -> Vec<Finding> {
+    let Some(kind) = document.rollgate_kind() else {
         return Vec::new();
     };
+    let doc = &document.value;
     let Some(crd) = crd_for(kind) else {
         let kinds: Vec<String> = crate::api::crds()
             .into_iter()
@@ -178,11 +189,17 @@ pub fn lint_document(doc: &Value) -> Vec<Finding> {
             format!("{api_version} is not served; use {}", served.join(" or ")),
         )];
     };
-    let mut findings = Vec::new();
-    let named = doc.pointer("/metadata/name").is_some_and(|n| n.is_string())
-        || doc.pointer("/metadata/generateName").is_some();
-    if !named {
-        findings.push(Finding::new("metadata.name", "is required"));
+    let mut findings = metadata(doc);
+    // kubectl cannot send these at all (JSON has no NaN or Infinity): nothing else is checked.
+    let not_finite: Vec<Finding> = document
+        .positions
+        .non_finite()
+        .iter()
+        .map(|(field, v)| Finding::new(field, not_finite(field, *v)))
+        .collect();
+    if !not_finite.is_empty() {
+        findings.extend(not_finite);
+        return findings;
     }
     // The API server fills apiVersion, kind and metadata itself and ignores status on create.
     let mut body = doc.clone();
@@ -204,6 +221,44 @@ pub fn lint_document(doc: &Value) -> Vec<Finding> {
     findings
 }
 
+/// The API server's checks of an object's name and namespace.
+fn metadata(doc: &Value) -> Vec<Finding> {
+    let text = |field: &str| {
+        doc.pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+    };
+    let mut findings = Vec::new();
+    match text("name") {
+        Some(name) => {
+            if let Err(e) = crate::api::names::dns_subdomain(name) {
+                findings.push(Finding::new("metadata.name", e));
+            }
+        }
+        None if doc.pointer("/metadata/generateName").is_none() => {
+            findings.push(Finding::new("metadata.name", "is required"));
+        }
+        None => {}
+    }
+    if let Some(Err(e)) = text("namespace").map(crate::api::names::dns_label) {
+        findings.push(Finding::new("metadata.namespace", e));
+    }
+    findings
+}
+
+/// Why a NaN or infinite number cannot stand at `field`.
+fn not_finite(field: &str, value: f64) -> String {
+    let shown = crate::gates::judge::shown(value);
+    let gate_bound =
+        field.starts_with("spec.gates[") && (field.ends_with("].min") || field.ends_with("].max"));
+    if gate_bound {
+        crate::gates::judge::not_finite(&shown)
+    } else {
+        format!(
+            "must be a finite number, got {shown}: JSON, and so the API server, has no NaN or Infinity"
+        )
+    }
+}
+
 /// Reads, lints and prints; the exit code is 1 when anything is wrong.
 pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
     let mut problems = Vec::new();
@@ -211,7 +266,7 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
     let mut clean_rollouts = Vec::new();
     for path in &args.files {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        let text = read_at_most(path, bounds::MAX_BYTES).map_err(|source| CliError::Read {
             path: file.clone(),
             source,
         })?;
@@ -223,11 +278,7 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
             checked += 1;
             let before = found.len();
             let kind = kind.to_string();
-            found.extend(
-                lint_document(&doc.value)
-                    .into_iter()
-                    .map(|f| doc.place(&file, f)),
-            );
+            found.extend(lint_document(&doc).into_iter().map(|f| doc.place(&file, f)));
             if found.len() == before && kind == "Rollout" {
                 clean_rollouts.push((file.clone(), doc));
             }
@@ -249,4 +300,19 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
         );
     }
     Ok(if problems.is_empty() { 0 } else { 1 })
+}
+
+/// The file's text, or its first `max + 1` bytes when it is longer (which [`bounds`] refuses):
+/// a huge file is never read whole.
+fn read_at_most(path: &std::path::Path, max: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        // Cut anywhere: only the length is reported.
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }

@@ -347,3 +347,225 @@ fn incident_channels_are_checked_too() {
         ["c.yaml:4 spec.secretRef: this channel type needs secretRef with its credentials"]
     );
 }
+
+#[test]
+fn lint_rejects_a_query_with_unbalanced_braces() {
+    let unclosed = QUERY.replacen(r#""5.."}[1m]"#, r#""5.."[1m]"#, 1);
+    expect(
+        QUERY,
+        &unclosed,
+        &[
+            "r.yaml:14 spec.gates[0].query: the query is not valid PromQL: unexpected character inside braces: '['",
+        ],
+    );
+    expect(
+        QUERY,
+        &format!("{QUERY}}}"),
+        &[
+            "r.yaml:14 spec.gates[0].query: the query is not valid PromQL: unexpected right brace '}'",
+        ],
+    );
+}
+
+#[test]
+fn lint_rejects_names_that_kubernetes_would_not_accept() {
+    let subdomain = "is not a valid name: at most 253 lower case letters, digits, '-' and '.', each part between dots starting and ending with a letter or digit";
+    expect(
+        "name: checkout}",
+        "name: Checkout_v2}",
+        &[&format!(
+            r#"r.yaml:6 spec.targetRef.name: "Checkout_v2" {subdomain}"#
+        )],
+    );
+    expect(
+        "  name: checkout\n",
+        "  name: checkout.\n",
+        &[&format!(
+            r#"r.yaml:4 metadata.name: "checkout." {subdomain}"#
+        )],
+    );
+    expect(
+        "  name: checkout\n",
+        "  name: checkout\n  namespace: Shop\n",
+        &[
+            r#"r.yaml:5 metadata.namespace: "Shop" is not a valid name: at most 63 lower case letters, digits and '-', starting and ending with a letter or digit"#,
+        ],
+    );
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n  incident: {channels: [slack, ops/pager, Ops/pager]}\n",
+        &[
+            r#"r.yaml:8 spec.incident.channels[2]: must be an IncidentChannel's name or namespace/name: "Ops" is not a valid name: at most 63 lower case letters, digits and '-', starting and ending with a letter or digit"#,
+        ],
+    );
+    expect(
+        "  replicas: 4\n",
+        "  replicas: 4\n  incident: {channels: [ops/pager/x]}\n",
+        &[&format!(
+            r#"r.yaml:8 spec.incident.channels[0]: must be an IncidentChannel's name or namespace/name: "pager/x" {subdomain}"#
+        )],
+    );
+    let long = "a".repeat(247);
+    expect(
+        "name: checkout}",
+        &format!("name: {long}}}"),
+        &[&format!(
+            "r.yaml:6 spec.targetRef.name: must be at most 246 characters long, so that its tracks {long}-stable and {long}-canary are valid names too"
+        )],
+    );
+}
+
+#[test]
+fn lint_says_a_nan_or_infinite_bound_must_be_finite() {
+    expect(
+        "max: 0.01",
+        "max: .nan",
+        &[
+            "r.yaml:15 spec.gates[0].max: min, max and maxIncrease must be finite numbers, got NaN (.nan)",
+        ],
+    );
+    expect(
+        "max: 0.01",
+        "max: 0.01\n      min: -.inf",
+        &[
+            "r.yaml:16 spec.gates[0].min: min, max and maxIncrease must be finite numbers, got -Infinity (-.inf)",
+        ],
+    );
+    expect(
+        "replicas: 4",
+        "replicas: .inf",
+        &[
+            "r.yaml:7 spec.replicas: must be a finite number, got Infinity (.inf): JSON, and so the API server, has no NaN or Infinity",
+        ],
+    );
+    // A quoted ".nan" is a string, as YAML reads it.
+    expect(
+        "max: 0.01",
+        "max: \".nan\"",
+        &[r#"r.yaml:15 spec.gates[0].max: must be of type number, got string ".nan""#],
+    );
+    let nines = "9".repeat(400);
+    expect(
+        r#"maxIncrease: "20%""#,
+        &format!("maxIncrease: \"{nines}\""),
+        &[&format!(
+            r#"r.yaml:20 spec.gates[1].compare.maxIncrease: min, max and maxIncrease must be finite numbers, got "{nines}""#
+        )],
+    );
+}
+
+/// Lints `text` as `deep.yaml`, printing how long it took (for the record, not asserted).
+fn lint_timed(what: &str, text: &str) -> Vec<String> {
+    let started = std::time::Instant::now();
+    let problems: Vec<String> = lint_text("deep.yaml", text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    eprintln!("{what} ({} bytes): {:?}", text.len(), started.elapsed());
+    problems
+}
+
+const TOO_DEEP: &str = "(yaml): mappings and sequences nested more than 64 levels deep: rollgate lint refuses such YAML unparsed";
+
+#[test]
+fn lint_refuses_deeply_nested_yaml_before_parsing_it() {
+    let flow = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(
+        lint_timed("nested flow sequences", &flow),
+        [format!("deep.yaml:1 {TOO_DEEP}")]
+    );
+    let spaced = format!("{} 1 {}", "[ # c\n".repeat(30_000), "] ".repeat(30_000));
+    assert_eq!(
+        lint_timed("nested flow sequences, spaced and commented", &spaced),
+        [format!("deep.yaml:65 {TOO_DEEP}")]
+    );
+    let carriage_returns = format!("#\r{}", "[\r".repeat(30_000));
+    assert_eq!(
+        lint_timed("nested flow sequences, CR line breaks", &carriage_returns),
+        [format!("deep.yaml:66 {TOO_DEEP}")]
+    );
+    let mappings = format!("{}1{}", "{a: ".repeat(50_000), "}".repeat(50_000));
+    assert_eq!(
+        lint_timed("nested flow mappings", &mappings),
+        [format!("deep.yaml:1 {TOO_DEEP}")]
+    );
+    let compact = format!("{}x\n", "- ".repeat(100_000));
+    assert_eq!(
+        lint_timed("nested block sequences", &compact),
+        [format!("deep.yaml:1 {TOO_DEEP}")]
+    );
+    let indented: String = (0..100)
+        .map(|i| format!("{}a:\n", "  ".repeat(i)))
+        .collect();
+    assert_eq!(
+        lint_timed("indented mappings", &indented),
+        [format!("deep.yaml:65 {TOO_DEEP}")]
+    );
+    // In a Rollout, the line of the 65th level is named.
+    let inside = BASE.replacen(
+        "  replicas: 4\n",
+        &format!("  replicas: 4\n  x:\n    {flow}\n"),
+        1,
+    );
+    assert_eq!(
+        lint_timed("a Rollout with a nested value", &inside),
+        [format!("deep.yaml:9 {TOO_DEEP}")]
+    );
+}
+
+#[test]
+fn lint_refuses_a_huge_nested_sequence_by_its_size() {
+    let huge = format!("{}{}", "[".repeat(8 << 20), "]".repeat(8 << 20));
+    assert_eq!(
+        lint_timed("16 MiB nested sequence", &huge),
+        [
+            "deep.yaml:1 (yaml): more than 1 MiB (1048576 bytes) of YAML: rollgate lint reads no more per file"
+        ]
+    );
+}
+
+#[test]
+fn nesting_up_to_the_limit_and_json_manifests_are_linted_as_usual() {
+    let at_limit = format!("{}{}", "[".repeat(64), "]".repeat(64));
+    assert_eq!(lint_timed("64 levels", &at_limit), Vec::<String>::new());
+    // JSON is YAML: a manifest in JSON has many brackets, but few levels.
+    let value: serde_json::Value = serde_norway::from_str(BASE).unwrap();
+    assert_eq!(lint_text("r.json", &value.to_string()), []);
+    let pretty = serde_json::to_string_pretty(&value).unwrap();
+    assert_eq!(lint_text("r.json", &pretty), []);
+}
+
+#[test]
+fn documents_before_a_syntax_error_are_still_linted() {
+    let text = format!(
+        "{}---\n{}",
+        BASE.replacen("replicas: 4", "replicas: 0", 1),
+        BASE.replacen("  replicas: 4\n", "  replicas: 4\n   bad indent: [\n", 1)
+    );
+    let problems: Vec<String> = lint_text("r.yaml", &text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "r.yaml:29 (yaml): mapping values are not allowed in this context",
+            "r.yaml:7 spec.replicas: must be at least 1, got 0",
+        ]
+    );
+}
+
+#[test]
+fn a_huge_file_is_refused_without_being_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    std::fs::write(&path, "[".repeat(3 << 20)).unwrap();
+    let text = super::read_at_most(&path, super::bounds::MAX_BYTES).unwrap();
+    assert_eq!(text.len(), super::bounds::MAX_BYTES + 1);
+    assert_eq!(
+        lint_timed("3 MiB file, first 1 MiB + 1 read", &text),
+        [
+            "deep.yaml:1 (yaml): more than 1 MiB (1048576 bytes) of YAML: rollgate lint reads no more per file"
+        ]
+    );
+}

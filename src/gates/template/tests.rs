@@ -96,7 +96,7 @@ fn check_accepts_well_placed_placeholders() {
     for template in [
         r#"sum(rate(http_requests_total{namespace="{{namespace}}",rollgate_track="{{track}}",code=~"5.."}[1m]))"#,
         r#"up{a="{{rollout}}{{target}}{{revision}}{{stableRevision}}{{canaryRevision}}"} # a comment"#,
-        "up{a=\"{{\ttrack  }}\"} + on() `raw` + 'single'",
+        "label_replace(up{a=\"{{\ttrack  }}\"}, `dst`, 'single', \"src\", \"(.*)\")",
     ] {
         assert_eq!(check(template), Ok(()), "{template}");
     }
@@ -161,6 +161,50 @@ fn check_rejects_unknown_unterminated_and_unlexable_templates() {
             "query_syntax",
             "{template}"
         );
+    }
+}
+
+#[test]
+fn check_rejects_a_query_that_does_not_parse_as_promql() {
+    let cases = [
+        (
+            r#"sum(rate(x{rollgate_track="{{track}}"[1m]))"#,
+            "unexpected character inside braces: '['",
+        ),
+        (
+            r#"sum(rate(x{rollgate_track="{{track}}"}[1m])"#,
+            "unclosed left parenthesis",
+        ),
+        (r#"up{a="{{track}}"}}"#, "unexpected right brace '}'"),
+        (r#"sum(up{a="{{track}}"}) by"#, "invalid promql query"),
+    ];
+    for (template, reason) in cases {
+        let err = check(template).unwrap_err();
+        assert_eq!(
+            err,
+            TemplateError::Invalid {
+                reason: reason.into()
+            },
+            "{template}"
+        );
+        assert_eq!(err.category(), "invalid_query");
+        assert_eq!(
+            err.to_string(),
+            format!("the query is not valid PromQL: {reason}")
+        );
+    }
+}
+
+#[test]
+fn placeholders_never_make_a_query_invalid() {
+    // Every placeholder, in plain and regex matchers, where its raw text would not parse.
+    let names = Placeholder::ALL.map(|p| p.to_string()).concat();
+    for template in [
+        format!(r#"up{{a="{names}"}}"#),
+        format!(r#"up{{a=~"{names}.*", b!~"^{names}$"}}"#),
+        format!(r#"label_replace(up, "dst", "{names}", "src", "(.*)")"#),
+    ] {
+        assert_eq!(check(&template), Ok(()), "{template}");
     }
 }
 
@@ -354,7 +398,8 @@ proptest! {
     #[test]
     fn any_template_that_checks_keeps_its_shape(pieces in prop::collection::vec(template_piece(), 0..10), values in all_vars()) {
         let template = pieces.concat();
-        if check(&template).is_ok() {
+        // The template layer's property: placeholders checked, whether or not it is PromQL.
+        if placeholders(&template).is_ok() {
             let rendered = render(&template, &as_vars(&values)).unwrap();
             prop_assert_eq!(shape(&rendered), shape(&render(&template, &HARMLESS).unwrap()));
         }

@@ -697,6 +697,50 @@ fn spec_validation_names_the_field() {
 }
 
 #[test]
+fn a_gate_bound_that_is_nan_or_infinite_is_named_not_mistaken_for_a_missing_one() {
+    for (min, max, field, shown) in [
+        (None, Some(f64::NAN), "spec.gates[0].max", "NaN (.nan)"),
+        (
+            Some(f64::NEG_INFINITY),
+            Some(1.0),
+            "spec.gates[0].min",
+            "-Infinity (-.inf)",
+        ),
+        (
+            None,
+            Some(f64::INFINITY),
+            "spec.gates[0].max",
+            "Infinity (.inf)",
+        ),
+    ] {
+        let mut g = gate("a");
+        g.min = min;
+        g.max = max;
+        let s = rollout_spec(&[(10, "1s"), (100, "0s")], vec![g]);
+        let e = spec::validate(&s, |_| Ok(())).unwrap_err();
+        assert_eq!(e.field, field);
+        assert_eq!(
+            e.message,
+            format!("min, max and maxIncrease must be finite numbers, got {shown}")
+        );
+    }
+    let mut g = gate("a");
+    g.compare = Some(Compare {
+        against: CompareAgainst::Stable,
+        max_increase: "9".repeat(400),
+    });
+    let s = rollout_spec(&[(10, "1s"), (100, "0s")], vec![g]);
+    let e = spec::validate(&s, |_| Ok(())).unwrap_err();
+    assert_eq!(e.field, "spec.gates[0].compare.maxIncrease");
+    assert!(
+        e.message
+            .starts_with("min, max and maxIncrease must be finite numbers, got \"999"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
 fn decisions_are_deterministic() {
     let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("errors")]);
     let w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
