@@ -68,15 +68,9 @@ fn a_hand_edited_stable_track_counts_no_ready_pods_and_is_restored() {
         drift.restorable && drift.message.contains("by hand"),
         "{drift:?}"
     );
-    let intact = w
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "TracksIntact")
-        .unwrap();
     assert_eq!(
-        (intact.status.as_str(), intact.reason.as_str()),
-        ("False", "Restoring")
+        w.condition("TracksIntact"),
+        ("False".into(), "Restoring".into())
     );
 }
 
@@ -99,13 +93,7 @@ fn without_a_kept_template_nothing_is_changed_and_the_rollout_says_so() {
     let drift = w.status.drift.clone().unwrap();
     assert!(!drift.restorable);
     assert!(w.reasons().contains(&"TrackLost".to_string()));
-    let stalled = w
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap();
-    assert_eq!(stalled.status, "True");
+    assert_eq!(w.condition("Stalled").0, "True");
 }
 
 #[test]

@@ -225,6 +225,17 @@ impl World {
                 .is_some_and(|s| s.ready == self.spec.replicas)
     }
 
+    /// The condition `type_` as (status, reason).
+    fn condition(&self, type_: &str) -> (String, String) {
+        let c = self
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("condition {type_}"));
+        (c.status.clone(), c.reason.clone())
+    }
+
     fn reasons(&self) -> Vec<String> {
         self.decisions
             .iter()
@@ -243,6 +254,17 @@ impl World {
 
 fn always(v: Verdict) -> Oracle {
     Box::new(move |_, _, _, _| v)
+}
+
+/// Stable has data (the preflight passes); the canary has none.
+fn canary_without_data() -> Oracle {
+    Box::new(|_, p, _, _| {
+        if p == Purpose::Stage {
+            Verdict::NoData
+        } else {
+            Verdict::Pass
+        }
+    })
 }
 
 /// Canary fails, stable passes (a bad release).
@@ -394,29 +416,14 @@ fn rolled_back_revision_stays_rolled_back_until_the_template_changes_or_retry() 
 #[test]
 fn no_data_fails_by_default_and_holds_when_asked() {
     let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("typo")]);
-    // Stable has data (the preflight passes); the canary has none.
-    let canary_empty: Oracle = Box::new(|_, p, _, _| {
-        if p == Purpose::Stage {
-            Verdict::NoData
-        } else {
-            Verdict::Pass
-        }
-    });
-    let mut w = World::new(validated(&spec), canary_empty).adopted_then_release("v2");
+    let mut w = World::new(validated(&spec), canary_without_data()).adopted_then_release("v2");
     w.run_until(60, World::settled);
     assert_eq!(w.status.phase, Phase::RolledBack);
 
     let mut hold = gate("typo");
     hold.on_no_data = Some(NoDataPolicy::Hold);
     let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![hold]);
-    let canary_empty: Oracle = Box::new(|_, p, _, _| {
-        if p == Purpose::Stage {
-            Verdict::NoData
-        } else {
-            Verdict::Pass
-        }
-    });
-    let mut w = World::new(validated(&spec), canary_empty).adopted_then_release("v2");
+    let mut w = World::new(validated(&spec), canary_without_data()).adopted_then_release("v2");
     w.run_until(50, World::settled);
     assert_eq!(
         w.status.phase,

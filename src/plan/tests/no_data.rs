@@ -121,13 +121,7 @@ fn a_gate_without_data_against_stable_holds_the_release_before_any_canary_pod() 
             .contains("waits before exposure")
     );
     assert_eq!(w.status.preflight.as_ref().unwrap().no_data, ["typo"]);
-    let cond = w
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "GatesHaveData")
-        .unwrap();
-    assert_eq!(cond.status, "False");
+    assert_eq!(w.condition("GatesHaveData").0, "False");
     // The data appears (the query was fixed, or the exporter came up): the release goes on.
     w.oracle = always(Verdict::Pass);
     w.run_until(60, World::settled);
@@ -153,13 +147,7 @@ fn a_gate_that_never_has_data_stops_the_release_unexposed_at_the_progress_deadli
         "nothing was exposed: no rollback, no incident"
     );
     assert!(w.status.rollback.is_none());
-    let stalled = w
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap();
-    assert_eq!(stalled.status, "True");
+    assert_eq!(w.condition("Stalled").0, "True");
     // It stays stopped until something changes (a retry, a new revision, a spec change).
     w.run_until(10, |_| false);
     assert_eq!(w.status.phase, Phase::Invalid);
