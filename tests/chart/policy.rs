@@ -218,8 +218,22 @@ async fn the_controller_cannot_delete_or_change_a_users_secret() {
         .expect("the user's Secret is still there");
     assert_eq!(kept.data.unwrap()["password"].0, b"hunter2");
 
-    // The controller's own snapshots it may collect.
-    let own: Secret = object(snapshot("Secret", "app-secret"));
+    // The controller's own snapshots it may collect. Owned by a real Rollout: one owned by a
+    // missing owner is taken by the garbage collector at once, racing the delete below.
+    let rollout: rollgate::api::Rollout = object(json!({
+        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "app"},
+        "spec": {"targetRef": {"kind": "Deployment", "name": "app"}, "replicas": 1,
+                 "stages": [{"weight": 100}]}
+    }));
+    let rollout = p
+        .admin_api::<rollgate::api::Rollout>()
+        .create(&pp, &rollout)
+        .await
+        .expect("the snapshot's Rollout");
+    let mut own = snapshot("Secret", "app-secret");
+    own["metadata"]["ownerReferences"][0]["uid"] = json!(rollout.metadata.uid);
+    let own: Secret = object(own);
     secrets.create(&pp, &own).await.expect("a snapshot");
     secrets
         .delete("app-secret-0123456789", &DeleteParams::default())
