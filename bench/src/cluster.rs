@@ -40,6 +40,7 @@ impl Cluster {
         rollgate_platform::install_crypto_provider();
         let started = Instant::now();
         let platform = Platform::start(PlatformOptions {
+            workloads: true,
             nodes,
             node_pods,
             prometheus: true,

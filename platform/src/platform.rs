@@ -29,7 +29,11 @@ const STOP_GRACE: Duration = Duration::from_millis(500);
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct PlatformOptions {
-    /// KWOK nodes to register (default 3).
+    /// Start kube-controller-manager, kube-scheduler and KWOK, so Deployments get Ready pods
+    /// (default true). Without them the platform is etcd and kube-apiserver only: a cluster of
+    /// its own for tests that change cluster-wide objects, such as CRDs, started in seconds.
+    pub workloads: bool,
+    /// KWOK nodes to register (default 3; none without `workloads`).
     pub nodes: usize,
     /// Pod capacity of each node (default 1000).
     pub node_pods: u32,
@@ -42,6 +46,7 @@ pub struct PlatformOptions {
 impl Default for PlatformOptions {
     fn default() -> Self {
         PlatformOptions {
+            workloads: true,
             nodes: 3,
             node_pods: 1000,
             prometheus: true,
@@ -184,50 +189,52 @@ impl Platform {
         .await?;
         self.mark("kube-apiserver", started);
 
-        let (process, kcm_health) =
-            controller_manager::spawn(&bin_dir, &work, &certs, &kcm_config)?;
-        self.processes.push(process);
-        let (process, scheduler_health) = scheduler::spawn(&bin_dir, &work, &scheduler_config)?;
-        self.processes.push(process);
-        self.processes
-            .push(kwok::spawn(&bin_dir, &work, &admin, options.node_pods)?);
-        let client = kubeconfig::client(&admin).await?;
-        kwok::create_nodes(&client, options.nodes).await?;
+        if options.workloads {
+            let (process, kcm_health) =
+                controller_manager::spawn(&bin_dir, &work, &certs, &kcm_config)?;
+            self.processes.push(process);
+            let (process, scheduler_health) = scheduler::spawn(&bin_dir, &work, &scheduler_config)?;
+            self.processes.push(process);
+            self.processes
+                .push(kwok::spawn(&bin_dir, &work, &admin, options.node_pods)?);
+            let client = kubeconfig::client(&admin).await?;
+            kwok::create_nodes(&client, options.nodes).await?;
 
-        let insecure = insecure_client();
-        wait_until(
-            &mut self.processes,
-            controller_manager::NAME,
-            CLUSTER_TIMEOUT,
-            || async { get_ok(&insecure, &kcm_health).await.map(drop) },
-        )
-        .await?;
-        wait_until(
-            &mut self.processes,
-            scheduler::NAME,
-            CLUSTER_TIMEOUT,
-            || async { get_ok(&insecure, &scheduler_health).await.map(drop) },
-        )
-        .await?;
-        wait_until(&mut self.processes, kwok::NAME, CLUSTER_TIMEOUT, || {
-            kwok::probe_nodes(&client, options.nodes)
-        })
-        .await?;
-        // Pods can be created once the namespace's default ServiceAccount exists.
-        let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-        wait_until(
-            &mut self.processes,
-            controller_manager::NAME,
-            CLUSTER_TIMEOUT,
-            || async {
-                match service_accounts.get_opt("default").await {
-                    Ok(Some(_)) => Ok(()),
-                    Ok(None) => Err("no default ServiceAccount in default yet".to_string()),
-                    Err(e) => Err(e.to_string()),
-                }
-            },
-        )
-        .await?;
+            let insecure = insecure_client();
+            wait_until(
+                &mut self.processes,
+                controller_manager::NAME,
+                CLUSTER_TIMEOUT,
+                || async { get_ok(&insecure, &kcm_health).await.map(drop) },
+            )
+            .await?;
+            wait_until(
+                &mut self.processes,
+                scheduler::NAME,
+                CLUSTER_TIMEOUT,
+                || async { get_ok(&insecure, &scheduler_health).await.map(drop) },
+            )
+            .await?;
+            wait_until(&mut self.processes, kwok::NAME, CLUSTER_TIMEOUT, || {
+                kwok::probe_nodes(&client, options.nodes)
+            })
+            .await?;
+            // Pods can be created once the namespace's default ServiceAccount exists.
+            let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+            wait_until(
+                &mut self.processes,
+                controller_manager::NAME,
+                CLUSTER_TIMEOUT,
+                || async {
+                    match service_accounts.get_opt("default").await {
+                        Ok(Some(_)) => Ok(()),
+                        Ok(None) => Err("no default ServiceAccount in default yet".to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                },
+            )
+            .await?;
+        }
         self.mark("cluster", started);
 
         if options.alertmanager {

@@ -231,4 +231,37 @@ pub struct Delivery {
     /// The destination's id for it, when it returns one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// What the message states, fixed when it was queued: every attempt sends these facts,
+    /// however the incident moves on in between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<MessageFacts>,
+}
+
+/// The incident as a message states it, captured when the message is queued. Every attempt
+/// renders the message from these (and the spec, the controller's write-once record), so a
+/// retry resends the same body byte for byte. No credentials: those are read at each attempt.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageFacts {
+    /// When the message was queued: the time it states (a webhook event's `timestamp`, an
+    /// Alertmanager alert's `endsAt`).
+    pub queued_at: Timestamp,
+    pub state: IncidentState,
+    /// The severity then (the spec's, or the raised one).
+    pub severity: Severity,
+    /// Whether the incident had escalated then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_healthy: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_completed_at: Option<Timestamp>,
+    /// Rollback decisions recorded then (at least 1).
+    pub occurrences: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
 }

@@ -3,7 +3,9 @@
 //!
 //! Order of writes: the Incident (and its pending deliveries, in status) is persisted before
 //! any send, so a controller restart resumes deliveries; destinations that dedup (PagerDuty,
-//! Opsgenie/JSM alias, Alertmanager labels) see one alert even if a send is repeated.
+//! Opsgenie/JSM alias, Alertmanager labels) see one alert even if a send is repeated. Each
+//! delivery carries the facts its message states, recorded when it was queued, so every
+//! attempt (after a restart too) sends the same body.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use crate::api::{
     Rollout, RolloutStatus,
 };
 use crate::incident::channels::{self, Destination, Outcome};
-use crate::incident::lifecycle::{RolloutView, advance};
+use crate::incident::lifecycle::{self, RolloutView, advance};
 use crate::incident::{outbox, record};
 use crate::workload::FIELD_MANAGER;
 
@@ -218,15 +220,14 @@ pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Act
     let mut current = (*incident).clone();
     current.status = Some(status.clone());
     let due = outbox::due(&status, now);
-    let attempts =
-        futures::future::join_all(due.iter().map(|&i| attempt(&ctx, &current, i, now))).await;
+    let attempts = futures::future::join_all(due.iter().map(|&i| attempt(&ctx, &current, i))).await;
     for (i, attempt) in due.iter().zip(attempts) {
         match attempt {
             Some(outcome) => outbox::record(&mut status, *i, outcome, Timestamp::now(), jitter()),
             None => outbox::skip(&mut status, *i),
         }
     }
-    let refresh = refresh_alertmanager(&ctx, &mut current, &mut status, now).await;
+    let refresh = refresh_alertmanager(&ctx, &current, &mut status, now).await;
     if current.status.as_ref() != Some(&status) {
         write_status(&api, &incident, &status).await?;
     }
@@ -295,12 +296,7 @@ async fn write_status(
 }
 
 /// One send of delivery `index`; `None` when the destination has no use for the message.
-async fn attempt(
-    ctx: &Context,
-    incident: &Incident,
-    index: usize,
-    now: Timestamp,
-) -> Option<Outcome> {
+async fn attempt(ctx: &Context, incident: &Incident, index: usize) -> Option<Outcome> {
     let d = &incident.status.as_ref()?.deliveries[index];
     let dest = match destination(ctx, &incident.namespace().unwrap_or_default(), &d.channel).await {
         Ok(dest) => dest,
@@ -311,8 +307,7 @@ async fn attempt(
             });
         }
     };
-    let id = format!("{}-{index}", incident.uid().unwrap_or_default());
-    match channels::build(&dest, incident, d.message, now, &id) {
+    match channels::build_delivery(&dest, incident, index, Timestamp::now()) {
         Ok(Some(out)) => {
             let outcome = channels::send(&ctx.http, &out, SEND_TIMEOUT).await;
             let label = match &outcome {
@@ -374,11 +369,13 @@ async fn destination(ctx: &Context, namespace: &str, name: &str) -> Result<Desti
     })
 }
 
-/// Re-posts firing alerts to Alertmanager channels (it keeps no state of its own). Returns
-/// when the next refresh is due.
+/// Re-posts firing alerts to Alertmanager channels (it keeps no state of its own). A refresh
+/// is a deliberate new message, not a retry: it states the incident as it is now (current
+/// severity label, acknowledgement), with `startsAt` fixed at detection and `endsAt` pushed
+/// to now + `ALERTMANAGER_HOLD`. Returns when the next refresh is due.
 async fn refresh_alertmanager(
     ctx: &Context,
-    current: &mut Incident,
+    current: &Incident,
     status: &mut crate::api::IncidentStatus,
     now: Timestamp,
 ) -> Option<Timestamp> {
@@ -410,9 +407,10 @@ async fn refresh_alertmanager(
             next = Some(next.map_or(due, |n| n.min(due)));
             continue;
         }
-        current.status = Some(status.clone());
-        let id = format!("{}-{i}", current.uid().unwrap_or_default());
-        if let Ok(Some(out)) = channels::build(&dest, current, d.message, now, &id)
+        let facts = lifecycle::facts(&current.spec, status, now);
+        let message = channels::Message::new(current, d.message, &facts);
+        if let Ok(Some(out)) =
+            channels::build(&dest, &message, &channels::delivery_id(current, i), now)
             && let Outcome::Delivered { .. } = channels::send(&ctx.http, &out, SEND_TIMEOUT).await
         {
             status.deliveries[i].delivered_at = Some(now);

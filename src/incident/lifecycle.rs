@@ -10,8 +10,8 @@ use jiff::Timestamp;
 
 use super::record::raised;
 use crate::api::{
-    Delivery, DeliveryState, Incident, IncidentState, IncidentStatus, MessageKind, Phase,
-    TimelineEntry, TimelineType,
+    Delivery, DeliveryState, Incident, IncidentSpec, IncidentState, IncidentStatus, MessageFacts,
+    MessageKind, Phase, TimelineEntry, TimelineType,
 };
 
 /// A rollback still not done after this long has failed: the incident escalates.
@@ -147,7 +147,36 @@ pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> Incid
         IncidentState::Triggered
     };
     st.observed_generation = incident.metadata.generation;
+    // What the messages queued now state is fixed now, so their retries resend the same bytes.
+    // (Also fills deliveries queued by a version that did not record facts.)
+    let queued = facts(spec, &st, now);
+    for d in st
+        .deliveries
+        .iter_mut()
+        .filter(|d| d.state == DeliveryState::Pending && d.facts.is_none())
+    {
+        d.facts = Some(queued.clone());
+    }
     st
+}
+
+/// The incident as a message queued at `at` states it.
+pub fn facts(spec: &IncidentSpec, st: &IncidentStatus, at: Timestamp) -> MessageFacts {
+    MessageFacts {
+        queued_at: at,
+        state: st.state,
+        severity: st.severity.unwrap_or(spec.severity),
+        escalated: st
+            .timeline
+            .iter()
+            .any(|e| e.type_ == TimelineType::Escalated),
+        stable_healthy: st.stable_healthy,
+        rollback_started_at: st.rollback_started_at,
+        rollback_completed_at: st.rollback_completed_at,
+        occurrences: i32::try_from(st.occurrences.len().max(1)).unwrap_or(i32::MAX),
+        acknowledged_by: spec.acknowledged_by.clone(),
+        resolved_by: spec.resolved_by.clone(),
+    }
 }
 
 struct Timeline<'a> {
@@ -183,6 +212,7 @@ impl Timeline<'_> {
                 first_attempt_at: None,
                 delivered_at: None,
                 external_id: None,
+                facts: None,
             });
         }
     }

@@ -536,6 +536,7 @@ mod tests {
             first_attempt_at: None,
             delivered_at: None,
             external_id: None,
+            facts: None,
         });
         incident.spec.acknowledged_by = None;
         incident.spec.images.clear();

@@ -256,3 +256,136 @@ fn retries_back_off_then_deliver_and_permanent_errors_stop() {
             .any(|e| e.type_ == TimelineType::DeliveryFailed)
     );
 }
+
+/// The index of the first delivery of `message`.
+fn delivery_of(i: &Incident, message: MessageKind) -> usize {
+    i.status
+        .as_ref()
+        .unwrap()
+        .deliveries
+        .iter()
+        .position(|d| d.message == message)
+        .unwrap_or_else(|| panic!("no {message:?} queued"))
+}
+
+#[test]
+fn a_queued_message_records_the_facts_of_the_moment() {
+    let mut i = incident();
+    step(&mut i, &view(Phase::RollingBack, None), "01:00");
+    step(&mut i, &view(Phase::RolledBack, Some(true)), "02:00");
+    let st = i.status.as_ref().unwrap();
+    let trigger = st.deliveries[delivery_of(&i, MessageKind::Trigger)]
+        .facts
+        .clone()
+        .expect("facts recorded when queued");
+    assert_eq!(trigger.queued_at, at("01:00"));
+    assert_eq!(trigger.state, IncidentState::Mitigating);
+    assert_eq!(trigger.stable_healthy, None);
+    assert_eq!(trigger.rollback_completed_at, None);
+    assert_eq!(trigger.severity, Severity::Sev2);
+    assert!(!trigger.escalated);
+    assert_eq!(st.state, IncidentState::Mitigated, "the incident moved on");
+}
+
+/// Every destination, every message kind: the second attempt of a delivery sends the bytes of
+/// the first, though time passed and the incident moved on in between (rollback done, stable
+/// found unhealthy, escalated, acknowledged, resolved, a name in the spec edited).
+#[test]
+fn retries_resend_the_queued_message_byte_for_byte() {
+    use crate::incident::channels::{build_delivery, fixture, verify_standard_webhook};
+    const TYPES: [ChannelType; 7] = [
+        ChannelType::Pagerduty,
+        ChannelType::Opsgenie,
+        ChannelType::Jsm,
+        ChannelType::Slack,
+        ChannelType::Teams,
+        ChannelType::Alertmanager,
+        ChannelType::Webhook,
+    ];
+    let mut i = incident();
+    i.metadata.uid = Some("0b5e7c1e-uid".into());
+    let mut first = vec![];
+    let mut attempt_first = |i: &Incident, message: MessageKind, now: &str| {
+        let index = delivery_of(i, message);
+        for type_ in TYPES {
+            let dest = fixture::destination(type_);
+            let out = build_delivery(&dest, i, index, at(now)).unwrap().unwrap();
+            first.push((type_, message, index, out));
+        }
+    };
+    step(&mut i, &view(Phase::RollingBack, None), "01:00");
+    attempt_first(&i, MessageKind::Trigger, "01:00");
+    step(&mut i, &view(Phase::RolledBack, Some(false)), "02:00");
+    attempt_first(&i, MessageKind::Escalate, "02:00");
+    i.spec.acknowledged_by = Some("alice".into());
+    step(&mut i, &view(Phase::RolledBack, Some(false)), "03:00");
+    attempt_first(&i, MessageKind::Acknowledge, "03:00");
+    i.spec.resolved_by = Some("bob".into());
+    step(&mut i, &view(Phase::RolledBack, Some(true)), "04:00");
+    attempt_first(&i, MessageKind::Resolve, "04:00");
+    // Later still, and the record edited by hand.
+    i.spec.acknowledged_by = Some("carol".into());
+    step(&mut i, &view(Phase::RolledBack, Some(true)), "09:00");
+    assert_eq!(i.status.as_ref().unwrap().state, IncidentState::Resolved);
+
+    for (type_, message, index, before) in first {
+        let dest = fixture::destination(type_);
+        let again = build_delivery(&dest, &i, index, at("09:30"))
+            .unwrap()
+            .unwrap();
+        let what = format!("{type_:?} {message:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&again.body),
+            String::from_utf8_lossy(&before.body),
+            "{what}: the body changed between attempts"
+        );
+        assert_eq!(again.url, before.url, "{what}");
+        if type_ == ChannelType::Webhook {
+            let id = before.header("webhook-id").unwrap();
+            assert_eq!(again.header("webhook-id"), Some(id), "{what}");
+            assert_eq!(id, format!("0b5e7c1e-uid-{index}"));
+            // The timestamp header is the attempt's (receivers reject stale ones), and the
+            // signature over it and the unchanged body verifies.
+            assert_ne!(
+                again.header("webhook-timestamp"),
+                before.header("webhook-timestamp")
+            );
+            assert!(verify_standard_webhook(
+                fixture::SIGNING_SECRET,
+                id,
+                again.header("webhook-timestamp").unwrap(),
+                &again.body,
+                again.header("webhook-signature").unwrap(),
+            ));
+        } else {
+            assert_eq!(again.headers, before.headers, "{what}");
+        }
+    }
+}
+
+#[test]
+fn time_fields_are_those_of_the_queueing_not_of_the_attempt() {
+    use crate::incident::channels::{build_delivery, fixture};
+    let mut i = incident();
+    step(&mut i, &view(Phase::RollingBack, None), "01:00");
+    let index = delivery_of(&i, MessageKind::Trigger);
+    let late = at("30:00");
+    let hook = build_delivery(&fixture::destination(ChannelType::Webhook), &i, index, late)
+        .unwrap()
+        .unwrap();
+    assert_eq!(hook.json()["timestamp"], "2026-01-01T00:01:00Z");
+    let am = build_delivery(
+        &fixture::destination(ChannelType::Alertmanager),
+        &i,
+        index,
+        late,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(am.json()[0]["startsAt"], "2026-01-01T00:01:00Z");
+    assert_eq!(
+        am.json()[0]["endsAt"],
+        "2026-01-01T00:06:00Z",
+        "queued + 5 min"
+    );
+}

@@ -318,8 +318,8 @@ async fn bad_release_opens_exactly_one_incident_delivered_to_every_channel() {
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_destinations_are_retried_until_delivered_and_attempts_recorded() {
     let f = Fixture::new("retry").await;
-    let d = Destinations::create(&f).await;
-    for r in [&d.pagerduty, &d.slack, &d.teams, &d.webhook] {
+    let dx = Destinations::create(&f).await;
+    for r in [&dx.pagerduty, &dx.slack, &dx.teams, &dx.webhook] {
         r.script(vec![
             Reply::Status(500),
             Reply::RetryAfter(429, 1),
@@ -338,7 +338,7 @@ async fn failing_destinations_are_retried_until_delivered_and_attempts_recorded(
         })
     })
     .await;
-    let triggers = bodies(&d.pagerduty, "/v2/enqueue")
+    let triggers = bodies(&dx.pagerduty, "/v2/enqueue")
         .into_iter()
         .filter(|b| b["event_action"] == "trigger")
         .count();
@@ -357,6 +357,30 @@ async fn failing_destinations_are_retried_until_delivered_and_attempts_recorded(
             assert_eq!(d.attempts, 3, "{}: 500, 429, then 202", d.channel);
         }
         assert!(d.first_attempt_at.is_some() && d.delivered_at.is_some());
+        // Every attempt of the trigger carried the same bytes (a webhook: the same id too),
+        // though the rollback completed while they were retried.
+        let receiver = match d.channel.as_str() {
+            "pd" => &dx.pagerduty,
+            "slack" => &dx.slack,
+            "teams" => &dx.teams,
+            _ => &dx.webhook,
+        };
+        let sent: Vec<_> = receiver
+            .requests()
+            .into_iter()
+            .filter(|q| d.channel != "pd" || q.json()["event_action"] == "trigger")
+            .take(d.attempts as usize)
+            .collect();
+        assert_eq!(sent.len(), d.attempts as usize, "{}", d.channel);
+        for q in &sent[1..] {
+            assert_eq!(
+                String::from_utf8_lossy(&q.body),
+                String::from_utf8_lossy(&sent[0].body),
+                "{}: a retry sent other bytes",
+                d.channel
+            );
+            assert_eq!(q.header("webhook-id"), sent[0].header("webhook-id"));
+        }
     }
     f.cleanup().await;
 }

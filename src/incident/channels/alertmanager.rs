@@ -1,7 +1,8 @@
 //! Alertmanager API v2 (`POST {url}/api/v2/alerts`). Alertmanager identifies an alert by its
 //! labels and keeps no state of ours: every firing message is the whole alert with
-//! `endsAt = now + ALERTMANAGER_HOLD`, re-posted by the caller every `ALERTMANAGER_RESEND`;
-//! a resolution posts it with `endsAt = now`. Acknowledgement has no Alertmanager
+//! `startsAt` = detection and `endsAt = queuedAt + ALERTMANAGER_HOLD`, re-posted by the caller
+//! every `ALERTMANAGER_RESEND` as a fresh message (facts of the refresh time); a resolution
+//! posts it with `endsAt = queuedAt`. Acknowledgement has no Alertmanager
 //! counterpart (silences mute, they do not acknowledge), so it keeps the alert firing with an
 //! `acknowledged_by` annotation, which makes "re-post the latest message" right for every
 //! kind. Nothing is skipped.
@@ -14,8 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
 use super::content;
-use super::{ALERTMANAGER_HOLD, ChannelError, Destination, Outgoing, endpoint};
-use crate::api::{Incident, MessageKind, Severity};
+use super::{ALERTMANAGER_HOLD, ChannelError, Destination, Message, Outgoing, endpoint};
+use crate::api::{MessageKind, Severity};
 
 pub(super) const ALERTNAME: &str = "RollgateRollback";
 const DESCRIPTION_MAX: usize = 4000;
@@ -28,27 +29,23 @@ fn default_severity(severity: Severity) -> &'static str {
     }
 }
 
-pub(super) fn build(
-    dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-    now: Timestamp,
-) -> Result<Outgoing, ChannelError> {
+pub(super) fn build(dest: &Destination, m: &Message<'_>) -> Result<Outgoing, ChannelError> {
     let mut url = endpoint(dest, None)?;
     let path = format!("{}/api/v2/alerts", url.path().trim_end_matches('/'));
     url.set_path(&path);
     url.set_query(None);
     let severity = |s| content::mapped_severity(dest, s, default_severity, None);
-    let current = severity(content::current_severity(incident))?;
-    let original = severity(incident.spec.severity)?;
-    let started = incident.spec.detected_at;
-    let ends = match message {
-        MessageKind::Resolve => now,
-        _ => now + SignedDuration::try_from(ALERTMANAGER_HOLD).unwrap_or_default(),
+    let current = severity(content::current_severity(m))?;
+    let original = severity(m.spec.severity)?;
+    let started = m.spec.detected_at;
+    let queued = m.facts.queued_at;
+    let ends = match m.kind {
+        MessageKind::Resolve => queued,
+        _ => queued + SignedDuration::try_from(ALERTMANAGER_HOLD).unwrap_or_default(),
     };
-    let mut alerts = vec![alert(incident, &current, started, ends.max(started))];
+    let mut alerts = vec![alert(m, &current, started, ends.max(started))];
     if original != current {
-        alerts.push(alert(incident, &original, started, now.max(started)));
+        alerts.push(alert(m, &original, started, queued.max(started)));
     }
     let mut out = Outgoing::post_json(url.into(), &Value::Array(alerts));
     if let Some(token) = &dest.credentials.token {
@@ -57,18 +54,18 @@ pub(super) fn build(
     Ok(out)
 }
 
-fn alert(incident: &Incident, severity: &str, starts: Timestamp, ends: Timestamp) -> Value {
-    let spec = &incident.spec;
+fn alert(m: &Message<'_>, severity: &str, starts: Timestamp, ends: Timestamp) -> Value {
+    let spec = m.spec;
     let labels = json!({
         "alertname": ALERTNAME,
-        "namespace": content::namespace(incident),
-        "rollout": content::rollout(incident),
+        "namespace": content::namespace(m),
+        "rollout": content::rollout(m),
         "revision": spec.from_revision,
         "severity": severity,
         "dedup_key": spec.dedup_key,
     });
     let mut description = vec![spec.summary.clone()];
-    if incident.status.as_ref().and_then(|s| s.severity).is_some() {
+    if m.facts.escalated {
         description.push(content::ESCALATION_NOTE.to_owned());
     }
     description.extend(spec.failed_gates.iter().map(content::gate_line));
@@ -81,7 +78,7 @@ fn alert(incident: &Incident, severity: &str, starts: Timestamp, ends: Timestamp
     if let Some(runbook) = &spec.runbook {
         annotations.insert("runbook_url".into(), json!(runbook));
     }
-    if let Some(who) = &spec.acknowledged_by {
+    if let Some(who) = &m.facts.acknowledged_by {
         annotations.insert("acknowledged_by".into(), json!(who));
     }
     let mut alert = json!({
@@ -100,15 +97,14 @@ fn alert(incident: &Incident, severity: &str, starts: Timestamp, ends: Timestamp
 mod tests {
     use super::*;
     use crate::api::ChannelType;
-    use crate::incident::channels::build;
+    use crate::api::Incident;
     use crate::incident::channels::fixture::{self, destination};
 
     fn sent(incident: &Incident, message: MessageKind) -> Outgoing {
-        build(
+        fixture::render(
             &destination(ChannelType::Alertmanager),
             incident,
             message,
-            fixture::now(),
             "i",
         )
         .unwrap()
@@ -213,34 +209,43 @@ mod tests {
         }
     }
 
+    /// The lifecycle sets status.severity from the first step on: only an escalation, not a
+    /// recorded severity, adds the note.
+    #[test]
+    fn the_escalation_note_only_once_escalated() {
+        let mut incident = fixture::incident();
+        incident.status.as_mut().unwrap().severity = Some(incident.spec.severity);
+        let mut facts = fixture::facts_of(&incident);
+        let dest = destination(ChannelType::Alertmanager);
+        let description = |facts: &crate::api::MessageFacts| {
+            let m = Message::new(&incident, MessageKind::Trigger, facts);
+            let out = build(&dest, &m).unwrap();
+            alerts(&out)[0]["annotations"]["description"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert!(!description(&facts).contains(content::ESCALATION_NOTE));
+        facts.escalated = true;
+        assert!(description(&facts).contains(content::ESCALATION_NOTE));
+    }
+
     #[test]
     fn url_is_required_and_a_path_prefix_is_kept() {
         let mut dest = destination(ChannelType::Alertmanager);
         dest.url = Some("https://monitoring.example/alertmanager/".into());
         dest.credentials.token = None;
-        let out = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap();
+        let out = fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out.url,
             "https://monitoring.example/alertmanager/api/v2/alerts"
         );
         assert!(out.header("Authorization").is_none());
         dest.url = None;
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(err.category(), "missing_url");
     }
 }

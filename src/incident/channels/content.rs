@@ -4,41 +4,37 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{ChannelError, Destination};
-use crate::api::{FailedGate, Incident, MessageKind, Severity};
+use super::{ChannelError, Destination, Message};
+use crate::api::{FailedGate, MessageKind, Severity};
 
 pub(super) const SOURCE: &str = "rollgate";
 
-pub(super) fn namespace(incident: &Incident) -> &str {
-    incident.metadata.namespace.as_deref().unwrap_or("")
+pub(super) fn namespace<'a>(m: &Message<'a>) -> &'a str {
+    m.namespace
 }
 
-pub(super) fn rollout(incident: &Incident) -> &str {
-    &incident.spec.rollout_ref.name
+pub(super) fn rollout<'a>(m: &Message<'a>) -> &'a str {
+    &m.spec.rollout_ref.name
 }
 
 /// `namespace/rollout`: where it happened.
-pub(super) fn target(incident: &Incident) -> String {
-    match namespace(incident) {
-        "" => rollout(incident).to_owned(),
-        ns => format!("{ns}/{}", rollout(incident)),
+pub(super) fn target(m: &Message<'_>) -> String {
+    match namespace(m) {
+        "" => rollout(m).to_owned(),
+        ns => format!("{ns}/{}", rollout(m)),
     }
 }
 
-/// The incident's severity now (the spec's, or the raised one in status).
-pub(super) fn current_severity(incident: &Incident) -> Severity {
-    incident
-        .status
-        .as_ref()
-        .and_then(|s| s.severity)
-        .unwrap_or(incident.spec.severity)
+/// The incident's severity when the message was queued (the spec's, or the raised one).
+pub(super) fn current_severity(m: &Message<'_>) -> Severity {
+    m.facts.severity
 }
 
 /// The severity a message announces: a trigger the original, an escalation the raised one.
-pub(super) fn severity_for(incident: &Incident, message: MessageKind) -> Severity {
-    match message {
-        MessageKind::Trigger => incident.spec.severity,
-        _ => current_severity(incident),
+pub(super) fn severity_for(m: &Message<'_>) -> Severity {
+    match m.kind {
+        MessageKind::Trigger => m.spec.severity,
+        _ => current_severity(m),
     }
 }
 
@@ -126,12 +122,12 @@ pub(super) fn duration(seconds: i64) -> String {
 }
 
 /// Runbook then graph links, as (text, URL).
-pub(super) fn links(incident: &Incident) -> Vec<(String, String)> {
+pub(super) fn links(m: &Message<'_>) -> Vec<(String, String)> {
     let mut links = vec![];
-    if let Some(runbook) = &incident.spec.runbook {
+    if let Some(runbook) = &m.spec.runbook {
         links.push(("Runbook".to_owned(), runbook.clone()));
     }
-    for g in &incident.spec.failed_gates {
+    for g in &m.spec.failed_gates {
         if let Some(url) = &g.graph_url {
             links.push((format!("Graph: {}", g.name), url.clone()));
         }
@@ -143,18 +139,22 @@ pub(super) fn who(by: &Option<String>) -> &str {
     by.as_deref().unwrap_or(SOURCE)
 }
 
+/// Who acknowledged (an Acknowledge) or resolved (a Resolve), when the message was queued.
+pub(super) fn by<'a>(m: &Message<'a>) -> &'a Option<String> {
+    match m.kind {
+        MessageKind::Resolve => &m.facts.resolved_by,
+        _ => &m.facts.acknowledged_by,
+    }
+}
+
 /// One line per message kind, for titles and fallbacks.
-pub(super) fn headline(incident: &Incident, message: MessageKind) -> String {
-    let spec = &incident.spec;
-    match message {
-        MessageKind::Trigger => spec.title.clone(),
-        MessageKind::Escalate => format!("Escalated: {}", spec.title),
-        MessageKind::Acknowledge => format!(
-            "Acknowledged by {}: {}",
-            who(&spec.acknowledged_by),
-            spec.title
-        ),
-        MessageKind::Resolve => format!("Resolved by {}: {}", who(&spec.resolved_by), spec.title),
+pub(super) fn headline(m: &Message<'_>) -> String {
+    let title = &m.spec.title;
+    match m.kind {
+        MessageKind::Trigger => title.clone(),
+        MessageKind::Escalate => format!("Escalated: {title}"),
+        MessageKind::Acknowledge => format!("Acknowledged by {}: {title}", who(by(m))),
+        MessageKind::Resolve => format!("Resolved by {}: {title}", who(by(m))),
     }
 }
 
@@ -163,8 +163,8 @@ pub(super) const ESCALATION_NOTE: &str =
     "The stable revision is unhealthy after the rollback; severity raised.";
 
 /// `true`/`false`/`null` as words.
-pub(super) fn stable_health(incident: &Incident) -> &'static str {
-    match incident.status.as_ref().and_then(|s| s.stable_healthy) {
+pub(super) fn stable_health(m: &Message<'_>) -> &'static str {
+    match m.facts.stable_healthy {
         Some(true) => "healthy",
         Some(false) => "unhealthy",
         None => "not verified yet",
@@ -173,9 +173,8 @@ pub(super) fn stable_health(incident: &Incident) -> &'static str {
 
 /// The structured facts every alerting destination carries (PagerDuty custom_details, the
 /// webhook's status summary). Timestamps in RFC 3339.
-pub(super) fn details(incident: &Incident) -> Value {
-    let spec = &incident.spec;
-    let status = incident.status.clone().unwrap_or_default();
+pub(super) fn details(m: &Message<'_>) -> Value {
+    let (spec, facts) = (m.spec, m.facts);
     let gates: Vec<Value> = spec
         .failed_gates
         .iter()
@@ -193,7 +192,7 @@ pub(super) fn details(incident: &Incident) -> Value {
         })
         .collect();
     json!({
-        "rollout": target(incident),
+        "rollout": target(m),
         "reason": spec.reason,
         "owner": spec.owner,
         "runbook": spec.runbook,
@@ -209,12 +208,12 @@ pub(super) fn details(incident: &Incident) -> Value {
             "seconds": spec.exposure.seconds,
         },
         "detectedAt": spec.detected_at.to_string(),
-        "state": status.state,
-        "severity": severity_key(current_severity(incident)),
-        "stableHealthy": status.stable_healthy,
-        "rollbackStartedAt": status.rollback_started_at.map(|t| t.to_string()),
-        "rollbackCompletedAt": status.rollback_completed_at.map(|t| t.to_string()),
-        "occurrences": status.occurrences.len().max(1),
+        "state": facts.state,
+        "severity": severity_key(current_severity(m)),
+        "stableHealthy": facts.stable_healthy,
+        "rollbackStartedAt": facts.rollback_started_at.map(|t| t.to_string()),
+        "rollbackCompletedAt": facts.rollback_completed_at.map(|t| t.to_string()),
+        "occurrences": facts.occurrences.max(1),
         "dedupKey": spec.dedup_key,
     })
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::{Credentials, Destination};
+use super::{ChannelError, Credentials, Destination, Message, Outgoing, build};
 use crate::api::*;
 
 pub const ROUTING_KEY: &str = "R0UT1NGKEYsecretsecret0123456789";
@@ -142,10 +142,20 @@ pub fn incident() -> Incident {
             first_attempt_at: Some(at("10:04:02")),
             delivered_at: Some(at("10:04:02")),
             external_id: Some("rollgate/shop/checkout/91be02".into()),
+            facts: None,
         }],
         observed_generation: Some(1),
     });
     incident
+}
+
+/// What a message about `incident` queued at [`now`] states.
+pub fn facts_of(incident: &Incident) -> MessageFacts {
+    crate::incident::lifecycle::facts(
+        &incident.spec,
+        &incident.status.clone().unwrap_or_default(),
+        now(),
+    )
 }
 
 /// A destination of `type_` with every credential it could need.
@@ -184,3 +194,14 @@ pub const SECRETS: &[&str] = &[
     "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     TOKEN,
 ];
+
+/// The request for a message of `kind` about `incident`, queued and sent at [`now`].
+pub fn render(
+    dest: &Destination,
+    incident: &Incident,
+    kind: MessageKind,
+    id: &str,
+) -> Result<Option<Outgoing>, ChannelError> {
+    let facts = facts_of(incident);
+    build(dest, &Message::new(incident, kind, &facts), id, now())
+}

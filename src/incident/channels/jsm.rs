@@ -3,32 +3,26 @@
 //! site has its own of, so `spec.url` is required
 //! (e.g. `https://api.atlassian.com/jsm/ops/integration/v2/alerts`). Nothing is skipped.
 
-use super::{ChannelError, Destination, Outgoing, opsgenie};
-use crate::api::{Incident, MessageKind};
+use super::{ChannelError, Destination, Message, Outgoing, opsgenie};
 
-pub(super) fn build(
-    dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-) -> Result<Outgoing, ChannelError> {
-    opsgenie::build_at(dest, incident, message, None)
+pub(super) fn build(dest: &Destination, m: &Message<'_>) -> Result<Outgoing, ChannelError> {
+    opsgenie::build_at(dest, m, None)
 }
 
 #[cfg(test)]
 mod tests {
     use crate::api::{ChannelType, MessageKind};
+    use crate::incident::channels::ChannelError;
     use crate::incident::channels::fixture::{self, destination};
-    use crate::incident::channels::{ChannelError, build};
 
     const BASE: &str = "https://api.atlassian.com/jsm/ops/integration/v2/alerts";
 
     #[test]
     fn creates_alerts_at_the_integration_endpoint_with_genie_key() {
-        let out = build(
+        let out = fixture::render(
             &destination(ChannelType::Jsm),
             &fixture::incident(),
             MessageKind::Trigger,
-            fixture::now(),
             "i",
         )
         .unwrap()
@@ -50,11 +44,10 @@ mod tests {
             (MessageKind::Acknowledge, "acknowledge"),
             (MessageKind::Resolve, "close"),
         ] {
-            let out = build(
+            let out = fixture::render(
                 &destination(ChannelType::Jsm),
                 &fixture::incident(),
                 message,
-                fixture::now(),
                 "i",
             )
             .unwrap()
@@ -70,14 +63,8 @@ mod tests {
     fn url_is_required() {
         let mut dest = destination(ChannelType::Jsm);
         dest.url = None;
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(
             err,
             ChannelError::MissingUrl {

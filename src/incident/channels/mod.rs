@@ -15,10 +15,18 @@
 //! | alertmanager | firing alert | still firing, annotated | `endsAt = now` |
 //! | webhook | `incident.triggered` / `.escalated` | `incident.acknowledged` | `incident.resolved` |
 //!
+//! A message is rendered from the incident's spec (written once) and the [`MessageFacts`]
+//! recorded when it was queued, never from the incident's status as it is at the attempt: every
+//! attempt of one delivery sends the same body, byte for byte, time fields included. Only a
+//! webhook's `webhook-timestamp` header (and the signature over it) is the attempt's time, as
+//! Standard Webhooks requires; its `webhook-id` is the delivery's, the same on every attempt.
+//!
 //! Alertmanager keeps no state: a firing alert lives until its `endsAt` unless it is posted
-//! again. Every firing message carries `endsAt = now + ALERTMANAGER_HOLD` (5 min), and the
-//! caller re-posts the latest firing message every [`ALERTMANAGER_RESEND`] (1 min), so four
-//! refreshes can be lost before Alertmanager resolves the alert on its own.
+//! again. Every firing message carries `endsAt = queuedAt + ALERTMANAGER_HOLD` (5 min), and the
+//! caller re-posts the alert as it stands every [`ALERTMANAGER_RESEND`] (1 min): a refresh is a
+//! new message (facts of the refresh time, so `endsAt` moves on and the severity label is the
+//! current one) with `startsAt` fixed at detection, so four refreshes can be lost before
+//! Alertmanager resolves the alert on its own.
 //!
 //! Credentials never leave [`Credentials`] except into the request itself: errors name the
 //! missing key, never a value, and every `Debug` here redacts.
@@ -39,7 +47,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::api::{ChannelType, Incident, MessageKind};
+use crate::api::{ChannelType, Incident, IncidentSpec, MessageFacts, MessageKind};
 
 pub use delivery::{Outcome, backoff, classify, classify_at, send};
 pub use webhook::verify_standard_webhook;
@@ -260,28 +268,85 @@ impl ChannelError {
     }
 }
 
+/// One message about an incident, as destinations are told it: the incident's record (its
+/// spec, name and namespace) and the facts fixed when the message was queued. The incident's
+/// status is out of reach on purpose: it moves on between attempts, the facts do not.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub spec: &'a IncidentSpec,
+    pub kind: MessageKind,
+    pub facts: &'a MessageFacts,
+}
+
+impl<'a> Message<'a> {
+    pub fn new(incident: &'a Incident, kind: MessageKind, facts: &'a MessageFacts) -> Self {
+        Self {
+            name: incident.metadata.name.as_deref().unwrap_or(""),
+            namespace: incident.metadata.namespace.as_deref().unwrap_or(""),
+            spec: &incident.spec,
+            kind,
+            facts,
+        }
+    }
+}
+
 /// The request that tells `dest` about `message`, or `None` when the destination has nothing
 /// to do for it (no destination today: see the module table). `id` is stable for this
 /// (incident, channel, message): the Standard Webhooks `webhook-id` that receivers dedup on.
 /// Other destinations dedup on the incident's dedup key (PagerDuty `dedup_key`, Opsgenie/JSM
 /// `alias`, Alertmanager labels) or not at all (Slack, Teams: a repeated send posts twice).
+/// `sent_at` is the attempt's time; it goes only into a webhook's `webhook-timestamp` header
+/// (and its signature), never into a body.
 pub fn build(
     dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-    now: jiff::Timestamp,
+    message: &Message<'_>,
     id: &str,
+    sent_at: jiff::Timestamp,
 ) -> Result<Option<Outgoing>, ChannelError> {
     let out = match dest.type_ {
-        ChannelType::Pagerduty => pagerduty::build(dest, incident, message)?,
-        ChannelType::Opsgenie => opsgenie::build(dest, incident, message)?,
-        ChannelType::Jsm => jsm::build(dest, incident, message)?,
-        ChannelType::Slack => slack::build(dest, incident, message)?,
-        ChannelType::Teams => teams::build(dest, incident, message)?,
-        ChannelType::Alertmanager => alertmanager::build(dest, incident, message, now)?,
-        ChannelType::Webhook => webhook::build(dest, incident, message, now, id)?,
+        ChannelType::Pagerduty => pagerduty::build(dest, message)?,
+        ChannelType::Opsgenie => opsgenie::build(dest, message)?,
+        ChannelType::Jsm => jsm::build(dest, message)?,
+        ChannelType::Slack => slack::build(dest, message)?,
+        ChannelType::Teams => teams::build(dest, message)?,
+        ChannelType::Alertmanager => alertmanager::build(dest, message)?,
+        ChannelType::Webhook => webhook::build(dest, message, id, sent_at)?,
     };
     Ok(Some(out))
+}
+
+/// The request for delivery `index` of the incident's outbox, as every attempt of it is sent:
+/// rendered from the facts recorded when it was queued, under the delivery's own id. `None`
+/// when there is no such delivery or the destination has nothing to say.
+pub fn build_delivery(
+    dest: &Destination,
+    incident: &Incident,
+    index: usize,
+    sent_at: jiff::Timestamp,
+) -> Result<Option<Outgoing>, ChannelError> {
+    let Some(status) = incident.status.as_ref() else {
+        return Ok(None);
+    };
+    let Some(d) = status.deliveries.get(index) else {
+        return Ok(None);
+    };
+    // The lifecycle records facts for every delivery it queues; only one queued by an older
+    // version could lack them, and it is rendered as the incident stands.
+    let facts = d
+        .facts
+        .clone()
+        .unwrap_or_else(|| crate::incident::lifecycle::facts(&incident.spec, status, sent_at));
+    let message = Message::new(incident, d.message, &facts);
+    build(dest, &message, &delivery_id(incident, index), sent_at)
+}
+
+/// The Standard Webhooks `webhook-id` of delivery `index`: the same on every attempt (the
+/// outbox only appends), distinct across incidents, channels and messages.
+pub fn delivery_id(incident: &Incident, index: usize) -> String {
+    use kube::ResourceExt;
+    format!("{}-{index}", incident.uid().unwrap_or_default())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

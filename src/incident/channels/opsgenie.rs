@@ -7,8 +7,8 @@
 use serde_json::{Value, json};
 
 use super::content::{self, SOURCE};
-use super::{ChannelError, Destination, Outgoing, credential};
-use crate::api::{Incident, MessageKind, Severity};
+use super::{ChannelError, Destination, Message, Outgoing, credential};
+use crate::api::{MessageKind, Severity};
 
 pub(super) const ALERTS_URL: &str = "https://api.opsgenie.com/v2/alerts";
 const MESSAGE_MAX: usize = 130;
@@ -28,38 +28,33 @@ fn default_priority(severity: Severity) -> &'static str {
     }
 }
 
-pub(super) fn build(
-    dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-) -> Result<Outgoing, ChannelError> {
-    build_at(dest, incident, message, Some(ALERTS_URL))
+pub(super) fn build(dest: &Destination, m: &Message<'_>) -> Result<Outgoing, ChannelError> {
+    build_at(dest, m, Some(ALERTS_URL))
 }
 
 /// The request against the alerts base `dest.url` (else `default`).
 pub(super) fn build_at(
     dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
+    m: &Message<'_>,
     default: Option<&str>,
 ) -> Result<Outgoing, ChannelError> {
     let mut url = super::endpoint(dest, default)?;
     let api_key = credential(dest, &dest.credentials.api_key, "apiKey")?;
-    let alias = &incident.spec.dedup_key;
-    let body = match message {
+    let alias = &m.spec.dedup_key;
+    let body = match m.kind {
         MessageKind::Trigger | MessageKind::Escalate => {
             let priority = content::mapped_severity(
                 dest,
-                content::severity_for(incident, message),
+                content::severity_for(m),
                 default_priority,
                 Some(PRIORITIES),
             )?;
-            create(incident, message, &priority)
+            create(m, &priority)
         }
         MessageKind::Acknowledge | MessageKind::Resolve => {
-            let (action, by) = match message {
-                MessageKind::Acknowledge => ("acknowledge", &incident.spec.acknowledged_by),
-                _ => ("close", &incident.spec.resolved_by),
+            let action = match m.kind {
+                MessageKind::Acknowledge => "acknowledge",
+                _ => "close",
             };
             url.set_query(None);
             url.path_segments_mut()
@@ -71,11 +66,11 @@ pub(super) fn build_at(
                 .push(alias)
                 .push(action);
             url.set_query(Some("identifierType=alias"));
-            let who = content::truncate(content::who(by), USER_MAX);
+            let who = content::truncate(content::who(content::by(m)), USER_MAX);
             json!({
                 "user": who,
                 "source": SOURCE,
-                "note": content::headline(incident, message),
+                "note": content::headline(m),
             })
         }
     };
@@ -83,10 +78,10 @@ pub(super) fn build_at(
         .with_header("Authorization", format!("GenieKey {api_key}")))
 }
 
-fn create(incident: &Incident, message: MessageKind, priority: &str) -> Value {
-    let spec = &incident.spec;
+fn create(m: &Message<'_>, priority: &str) -> Value {
+    let spec = m.spec;
     let mut description = vec![spec.summary.clone()];
-    if message == MessageKind::Escalate {
+    if m.kind == MessageKind::Escalate {
         description.push(content::ESCALATION_NOTE.to_owned());
     }
     if !spec.failed_gates.is_empty() {
@@ -98,37 +93,36 @@ fn create(incident: &Incident, message: MessageKind, priority: &str) -> Value {
         );
     }
     description.extend(
-        content::links(incident)
+        content::links(m)
             .into_iter()
             .map(|(text, url)| format!("{text}: {url}")),
     );
     json!({
-        "message": content::truncate(&content::headline(incident, message), MESSAGE_MAX),
+        "message": content::truncate(&content::headline(m), MESSAGE_MAX),
         "alias": spec.dedup_key,
         "description": content::truncate(&description.join("\n"), DESCRIPTION_MAX),
         "priority": priority,
-        "entity": content::target(incident),
+        "entity": content::target(m),
         "source": SOURCE,
-        "tags": tags(incident),
-        "details": details(incident),
+        "tags": tags(m),
+        "details": details(m),
     })
 }
 
-fn tags(incident: &Incident) -> Vec<String> {
+fn tags(m: &Message<'_>) -> Vec<String> {
     let mut tags = vec![
         "rollgate".to_owned(),
         "rollback".to_owned(),
-        format!("namespace:{}", content::namespace(incident)),
-        format!("rollout:{}", content::rollout(incident)),
-        format!("reason:{}", incident.spec.reason),
-        content::severity_key(content::current_severity(incident)).to_owned(),
+        format!("namespace:{}", content::namespace(m)),
+        format!("rollout:{}", content::rollout(m)),
+        format!("reason:{}", m.spec.reason),
+        content::severity_key(content::current_severity(m)).to_owned(),
     ];
-    if let Some(owner) = &incident.spec.owner {
+    if let Some(owner) = &m.spec.owner {
         tags.push(format!("owner:{owner}"));
     }
     tags.extend(
-        incident
-            .spec
+        m.spec
             .failed_gates
             .iter()
             .map(|g| format!("gate:{}", g.name)),
@@ -138,8 +132,8 @@ fn tags(incident: &Incident) -> Vec<String> {
 }
 
 /// Opsgenie details are a flat map of strings.
-fn details(incident: &Incident) -> Value {
-    let spec = &incident.spec;
+fn details(m: &Message<'_>) -> Value {
+    let spec = m.spec;
     let mut map = serde_json::Map::new();
     let mut put = |k: &str, v: String| {
         map.insert(
@@ -147,7 +141,7 @@ fn details(incident: &Incident) -> Value {
             Value::String(content::truncate(&v, DETAIL_MAX)),
         );
     };
-    put("rollout", content::target(incident));
+    put("rollout", content::target(m));
     put("reason", spec.reason.clone());
     put("rolledBackRevision", spec.from_revision.clone());
     put("restoredRevision", spec.to_revision.clone());
@@ -172,7 +166,7 @@ fn details(incident: &Incident) -> Value {
             .collect::<Vec<_>>()
             .join("; "),
     );
-    put("stable", content::stable_health(incident).to_owned());
+    put("stable", content::stable_health(m).to_owned());
     put("dedupKey", spec.dedup_key.clone());
     if let Some(owner) = &spec.owner {
         put("owner", owner.clone());
@@ -187,11 +181,11 @@ fn details(incident: &Incident) -> Value {
 mod tests {
     use super::*;
     use crate::api::ChannelType;
-    use crate::incident::channels::build;
+    use crate::api::Incident;
     use crate::incident::channels::fixture::{self, destination};
 
     pub(crate) fn sent(type_: ChannelType, incident: &Incident, message: MessageKind) -> Outgoing {
-        build(&destination(type_), incident, message, fixture::now(), "i")
+        fixture::render(&destination(type_), incident, message, "i")
             .unwrap()
             .unwrap()
     }
@@ -271,25 +265,13 @@ mod tests {
     fn priority_map_must_name_an_opsgenie_priority() {
         let mut dest = destination(ChannelType::Opsgenie);
         dest.severity_map.insert("sev2".into(), "P5".into());
-        let out = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap();
+        let out = fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i")
+            .unwrap()
+            .unwrap();
         assert_eq!(out.json()["priority"], "P5");
         dest.severity_map.insert("sev2".into(), "urgent".into());
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(err.category(), "invalid_severity");
     }
 
@@ -334,15 +316,9 @@ mod tests {
     fn regional_base_url_is_kept() {
         let mut dest = destination(ChannelType::Opsgenie);
         dest.url = Some("https://api.eu.opsgenie.com/v2/alerts/".into());
-        let out = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Resolve,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap();
+        let out = fixture::render(&dest, &fixture::incident(), MessageKind::Resolve, "i")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out.url,
             "https://api.eu.opsgenie.com/v2/alerts/rollgate%2Fshop%2Fcheckout%2F91be02/close?identifierType=alias"
@@ -353,14 +329,8 @@ mod tests {
     fn missing_api_key_is_named() {
         let mut dest = destination(ChannelType::Opsgenie);
         dest.credentials.api_key = None;
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(
             err,
             ChannelError::MissingCredential {

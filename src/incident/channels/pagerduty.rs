@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::content::{self, SOURCE};
-use super::{Change, ChangeKind, ChannelError, Destination, Outgoing, credential, endpoint};
-use crate::api::{Incident, MessageKind, Severity};
+use super::{
+    Change, ChangeKind, ChannelError, Destination, Message, Outgoing, credential, endpoint,
+};
+use crate::api::{MessageKind, Severity};
 
 pub(super) const EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 const CHANGE_PATH: &str = "/v2/change/enqueue";
@@ -24,23 +26,19 @@ fn default_severity(severity: Severity) -> &'static str {
     }
 }
 
-pub(super) fn build(
-    dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-) -> Result<Outgoing, ChannelError> {
+pub(super) fn build(dest: &Destination, m: &Message<'_>) -> Result<Outgoing, ChannelError> {
     let url = endpoint(dest, Some(EVENTS_URL))?;
     let routing_key = credential(dest, &dest.credentials.routing_key, "routingKey")?;
-    let dedup_key = dedup_key(&incident.spec.dedup_key);
-    let body = match message {
+    let dedup_key = dedup_key(&m.spec.dedup_key);
+    let body = match m.kind {
         MessageKind::Trigger | MessageKind::Escalate => {
             let severity = content::mapped_severity(
                 dest,
-                content::severity_for(incident, message),
+                content::severity_for(m),
                 default_severity,
                 Some(SEVERITIES),
             )?;
-            trigger(incident, message, routing_key, &dedup_key, &severity)
+            trigger(m, routing_key, &dedup_key, &severity)
         }
         MessageKind::Acknowledge => action(routing_key, &dedup_key, "acknowledge"),
         MessageKind::Resolve => action(routing_key, &dedup_key, "resolve"),
@@ -48,21 +46,15 @@ pub(super) fn build(
     Ok(Outgoing::post_json(url.into(), &body))
 }
 
-fn trigger(
-    incident: &Incident,
-    message: MessageKind,
-    routing_key: &str,
-    dedup_key: &str,
-    severity: &str,
-) -> Value {
-    let spec = &incident.spec;
-    let mut summary = content::headline(incident, message);
-    if message == MessageKind::Escalate {
+fn trigger(m: &Message<'_>, routing_key: &str, dedup_key: &str, severity: &str) -> Value {
+    let spec = m.spec;
+    let mut summary = content::headline(m);
+    if m.kind == MessageKind::Escalate {
         summary = format!("{summary}. {}", content::ESCALATION_NOTE);
     }
-    let mut details = content::details(incident);
+    let mut details = content::details(m);
     details["summary"] = json!(spec.summary);
-    let links: Vec<Value> = content::links(incident)
+    let links: Vec<Value> = content::links(m)
         .into_iter()
         .map(|(text, href)| json!({"href": href, "text": text}))
         .collect();
@@ -73,11 +65,11 @@ fn trigger(
         "client": SOURCE,
         "payload": {
             "summary": content::truncate(&summary, SUMMARY_MAX),
-            "source": content::target(incident),
+            "source": content::target(m),
             "severity": severity,
             "timestamp": spec.detected_at.to_string(),
-            "component": content::rollout(incident),
-            "group": content::namespace(incident),
+            "component": content::rollout(m),
+            "group": content::namespace(m),
             "class": spec.reason,
             "custom_details": details,
         },
@@ -130,13 +122,14 @@ pub(super) fn change_event(dest: &Destination, change: &Change<'_>) -> Option<Ou
 mod tests {
     use super::*;
     use crate::api::ChannelType;
+    use crate::api::Incident;
     use crate::api::Severity;
     use crate::incident::channels::fixture::{self, destination};
-    use crate::incident::channels::{ChangeKind, build, change_event};
+    use crate::incident::channels::{ChangeKind, change_event};
 
     fn sent(incident: &Incident, message: MessageKind) -> Value {
         let dest = destination(ChannelType::Pagerduty);
-        let out = build(&dest, incident, message, fixture::now(), "id-1")
+        let out = fixture::render(&dest, incident, message, "id-1")
             .unwrap()
             .unwrap();
         assert_eq!(out.method, "POST");
@@ -228,27 +221,15 @@ mod tests {
     fn severity_map_overrides_and_is_checked() {
         let mut dest = destination(ChannelType::Pagerduty);
         dest.severity_map.insert("sev2".into(), "critical".into());
-        let out = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap();
+        let out = fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i")
+            .unwrap()
+            .unwrap();
         assert_eq!(out.json()["payload"]["severity"], "critical");
 
         dest.severity_map.insert("SEV2".into(), "page-me".into());
         dest.severity_map.remove("sev2");
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(err.category(), "invalid_severity");
         assert!(err.to_string().contains("critical, error, warning, info"));
     }
@@ -287,15 +268,9 @@ mod tests {
     fn url_overrides_the_events_endpoint() {
         let mut dest = destination(ChannelType::Pagerduty);
         dest.url = Some("http://127.0.0.1:9999/v2/enqueue".into());
-        let out = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap();
+        let out = fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i")
+            .unwrap()
+            .unwrap();
         assert_eq!(out.url, "http://127.0.0.1:9999/v2/enqueue");
     }
 
@@ -303,14 +278,8 @@ mod tests {
     fn missing_routing_key_is_named_not_shown() {
         let mut dest = destination(ChannelType::Pagerduty);
         dest.credentials.routing_key = None;
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(err.category(), "missing_credential");
         assert!(err.to_string().contains("routingKey"));
     }

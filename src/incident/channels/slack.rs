@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::content;
-use super::{ChannelError, Destination, Outgoing, credential, parse_url};
-use crate::api::{Incident, MessageKind, Severity};
+use super::{ChannelError, Destination, Message, Outgoing, credential, parse_url};
+use crate::api::{MessageKind, Severity};
 
 const HEADER_MAX: usize = 150;
 const SECTION_MAX: usize = 3000;
@@ -25,41 +25,32 @@ fn default_label(severity: Severity) -> &'static str {
     }
 }
 
-pub(super) fn build(
-    dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-) -> Result<Outgoing, ChannelError> {
+pub(super) fn build(dest: &Destination, m: &Message<'_>) -> Result<Outgoing, ChannelError> {
     let url = parse_url(
         dest,
         credential(dest, &dest.credentials.webhook_url, "url")?,
     )?;
-    let label = content::mapped_severity(
-        dest,
-        content::severity_for(incident, message),
-        default_label,
-        None,
-    )?;
-    let blocks = match message {
-        MessageKind::Trigger | MessageKind::Escalate => alert(incident, message, &label),
-        MessageKind::Acknowledge | MessageKind::Resolve => follow_up(incident, message),
+    let label = content::mapped_severity(dest, content::severity_for(m), default_label, None)?;
+    let blocks = match m.kind {
+        MessageKind::Trigger | MessageKind::Escalate => alert(m, &label),
+        MessageKind::Acknowledge | MessageKind::Resolve => follow_up(m),
     };
     let body = json!({
-        "text": content::truncate(&content::headline(incident, message), FALLBACK_MAX),
+        "text": content::truncate(&content::headline(m), FALLBACK_MAX),
         "blocks": blocks,
     });
     Ok(Outgoing::post_json(url.into(), &body))
 }
 
-fn alert(incident: &Incident, message: MessageKind, label: &str) -> Vec<Value> {
-    let spec = &incident.spec;
-    let header = format!("{label}: {}", content::headline(incident, message));
+fn alert(m: &Message<'_>, label: &str) -> Vec<Value> {
+    let spec = m.spec;
+    let header = format!("{label}: {}", content::headline(m));
     let mut summary = escape(&spec.summary);
-    if message == MessageKind::Escalate {
+    if m.kind == MessageKind::Escalate {
         summary = format!("*{}*\n{summary}", escape(content::ESCALATION_NOTE));
     }
     let mut fields = vec![
-        ("Rollout", content::target(incident)),
+        ("Rollout", content::target(m)),
         ("Severity", label.to_owned()),
         ("Reason", spec.reason.clone()),
         (
@@ -79,7 +70,7 @@ fn alert(incident: &Incident, message: MessageKind, label: &str) -> Vec<Value> {
                 content::duration(spec.exposure.seconds)
             ),
         ),
-        ("Stable", content::stable_health(incident).to_owned()),
+        ("Stable", content::stable_health(m).to_owned()),
     ];
     if let Some(owner) = &spec.owner {
         fields.push(("Owner", owner.clone()));
@@ -103,30 +94,30 @@ fn alert(incident: &Incident, message: MessageKind, label: &str) -> Vec<Value> {
         let text = format!("*Failed gates*\n{}", lines.join("\n"));
         blocks.push(json!({"type": "section", "text": mrkdwn(&text, SECTION_MAX)}));
     }
-    blocks.push(context(incident));
+    blocks.push(context(m));
     blocks
 }
 
-fn follow_up(incident: &Incident, message: MessageKind) -> Vec<Value> {
-    let (mark, verb, by) = match message {
-        MessageKind::Acknowledge => (":eyes:", "Acknowledged", &incident.spec.acknowledged_by),
-        _ => (":white_check_mark:", "Resolved", &incident.spec.resolved_by),
+fn follow_up(m: &Message<'_>) -> Vec<Value> {
+    let (mark, verb) = match m.kind {
+        MessageKind::Acknowledge => (":eyes:", "Acknowledged"),
+        _ => (":white_check_mark:", "Resolved"),
     };
     let text = format!(
         "{mark} *{verb}* by {}: {}",
-        escape(content::who(by)),
-        escape(&incident.spec.title)
+        escape(content::who(content::by(m))),
+        escape(&m.spec.title)
     );
     vec![
         json!({"type": "section", "text": mrkdwn(&text, SECTION_MAX)}),
-        context(incident),
+        context(m),
     ]
 }
 
 /// Links, dedup key and detection time, in small print.
-fn context(incident: &Incident) -> Value {
+fn context(m: &Message<'_>) -> Value {
     let mut elements: Vec<Value> = vec![];
-    let links: Vec<String> = content::links(incident)
+    let links: Vec<String> = content::links(m)
         .iter()
         .map(|(text, url)| format!("<{}|{}>", escape_url(url), escape(text)))
         .collect();
@@ -136,8 +127,8 @@ fn context(incident: &Incident) -> Value {
     elements.push(mrkdwn(
         &format!(
             "Detected {} · `{}`",
-            content::when(incident.spec.detected_at),
-            escape(&incident.spec.dedup_key)
+            content::when(m.spec.detected_at),
+            escape(&m.spec.dedup_key)
         ),
         SECTION_MAX,
     ));
@@ -168,19 +159,13 @@ fn escape_url(url: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::ChannelType;
-    use crate::incident::channels::build;
+    use crate::api::Incident;
     use crate::incident::channels::fixture::{self, destination};
 
     fn sent(incident: &Incident, message: MessageKind) -> Outgoing {
-        build(
-            &destination(ChannelType::Slack),
-            incident,
-            message,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap()
+        fixture::render(&destination(ChannelType::Slack), incident, message, "i")
+            .unwrap()
+            .unwrap()
     }
 
     fn blocks_of<'a>(body: &'a Value, type_: &str) -> Vec<&'a Value> {
@@ -305,16 +290,10 @@ mod tests {
         let mut dest = destination(ChannelType::Slack);
         dest.severity_map
             .insert("sev2".into(), ":red_circle: High".into());
-        let body = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap()
-        .json();
+        let body = fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i")
+            .unwrap()
+            .unwrap()
+            .json();
         let header = blocks_of(&body, "header")[0]["text"]["text"]
             .as_str()
             .unwrap();
@@ -326,14 +305,8 @@ mod tests {
         let mut dest = destination(ChannelType::Slack);
         dest.credentials.webhook_url = None;
         dest.url = Some("https://hooks.slack.com/services/in-spec".into());
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(
             err,
             ChannelError::MissingCredential {
@@ -347,14 +320,8 @@ mod tests {
     fn a_bad_secret_url_is_reported_without_quoting_it() {
         let mut dest = destination(ChannelType::Slack);
         dest.credentials.webhook_url = Some("ftp://hooks.slack.com/services/T000SECRET".into());
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(err.category(), "invalid_url");
         assert!(!err.to_string().contains("T000SECRET"));
     }

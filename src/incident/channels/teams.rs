@@ -7,8 +7,8 @@
 use serde_json::{Value, json};
 
 use super::content;
-use super::{ChannelError, Destination, Outgoing, credential, parse_url};
-use crate::api::{Incident, MessageKind, Severity};
+use super::{ChannelError, Destination, Message, Outgoing, credential, parse_url};
+use crate::api::{MessageKind, Severity};
 
 const CARD_SCHEMA: &str = "http://adaptivecards.io/schemas/adaptive-card.json";
 /// 1.4 renders on every Teams client (desktop, web, mobile).
@@ -28,24 +28,15 @@ fn default_label(severity: Severity) -> &'static str {
     }
 }
 
-pub(super) fn build(
-    dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-) -> Result<Outgoing, ChannelError> {
+pub(super) fn build(dest: &Destination, m: &Message<'_>) -> Result<Outgoing, ChannelError> {
     let url = parse_url(
         dest,
         credential(dest, &dest.credentials.webhook_url, "url")?,
     )?;
-    let label = content::mapped_severity(
-        dest,
-        content::severity_for(incident, message),
-        default_label,
-        None,
-    )?;
-    let (body, actions) = match message {
-        MessageKind::Trigger | MessageKind::Escalate => alert(incident, message, &label),
-        MessageKind::Acknowledge | MessageKind::Resolve => (follow_up(incident, message), vec![]),
+    let label = content::mapped_severity(dest, content::severity_for(m), default_label, None)?;
+    let (body, actions) = match m.kind {
+        MessageKind::Trigger | MessageKind::Escalate => alert(m, &label),
+        MessageKind::Acknowledge | MessageKind::Resolve => (follow_up(m), vec![]),
     };
     let card = json!({
         "$schema": CARD_SCHEMA,
@@ -70,17 +61,14 @@ fn text(s: &str, max: usize) -> Value {
     json!({"type": "TextBlock", "text": content::truncate(s, max), "wrap": true})
 }
 
-fn alert(incident: &Incident, message: MessageKind, label: &str) -> (Vec<Value>, Vec<Value>) {
-    let spec = &incident.spec;
-    let mut title = text(
-        &format!("{label}: {}", content::headline(incident, message)),
-        TITLE_MAX,
-    );
+fn alert(m: &Message<'_>, label: &str) -> (Vec<Value>, Vec<Value>) {
+    let spec = m.spec;
+    let mut title = text(&format!("{label}: {}", content::headline(m)), TITLE_MAX);
     title["size"] = json!("Large");
     title["weight"] = json!("Bolder");
     title["color"] = json!("Attention");
     let mut body = vec![title];
-    if message == MessageKind::Escalate {
+    if m.kind == MessageKind::Escalate {
         let mut note = text(content::ESCALATION_NOTE, TEXT_MAX);
         note["weight"] = json!("Bolder");
         note["color"] = json!("Warning");
@@ -88,7 +76,7 @@ fn alert(incident: &Incident, message: MessageKind, label: &str) -> (Vec<Value>,
     }
     body.push(text(&spec.summary, TEXT_MAX));
     let mut facts = vec![
-        ("Rollout", content::target(incident)),
+        ("Rollout", content::target(m)),
         ("Severity", label.to_owned()),
         ("Reason", spec.reason.clone()),
         (
@@ -108,7 +96,7 @@ fn alert(incident: &Incident, message: MessageKind, label: &str) -> (Vec<Value>,
                 content::duration(spec.exposure.seconds)
             ),
         ),
-        ("Stable", content::stable_health(incident).to_owned()),
+        ("Stable", content::stable_health(m).to_owned()),
     ];
     if let Some(owner) = &spec.owner {
         facts.push(("Owner", owner.clone()));
@@ -128,8 +116,8 @@ fn alert(incident: &Incident, message: MessageKind, label: &str) -> (Vec<Value>,
             body.push(line);
         }
     }
-    body.push(small_print(incident));
-    let actions = content::links(incident)
+    body.push(small_print(m));
+    let actions = content::links(m)
         .into_iter()
         .take(ACTIONS_MAX)
         .map(|(title, url)| json!({"type": "Action.OpenUrl", "title": title, "url": url}))
@@ -137,22 +125,22 @@ fn alert(incident: &Incident, message: MessageKind, label: &str) -> (Vec<Value>,
     (body, actions)
 }
 
-fn follow_up(incident: &Incident, message: MessageKind) -> Vec<Value> {
-    let mut line = text(&content::headline(incident, message), TITLE_MAX);
+fn follow_up(m: &Message<'_>) -> Vec<Value> {
+    let mut line = text(&content::headline(m), TITLE_MAX);
     line["weight"] = json!("Bolder");
-    line["color"] = json!(match message {
+    line["color"] = json!(match m.kind {
         MessageKind::Resolve => "Good",
         _ => "Accent",
     });
-    vec![line, small_print(incident)]
+    vec![line, small_print(m)]
 }
 
-fn small_print(incident: &Incident) -> Value {
+fn small_print(m: &Message<'_>) -> Value {
     let mut line = text(
         &format!(
             "Detected {} · {}",
-            content::when(incident.spec.detected_at),
-            incident.spec.dedup_key
+            content::when(m.spec.detected_at),
+            m.spec.dedup_key
         ),
         LINE_MAX,
     );
@@ -165,19 +153,13 @@ fn small_print(incident: &Incident) -> Value {
 mod tests {
     use super::*;
     use crate::api::ChannelType;
-    use crate::incident::channels::build;
+    use crate::api::Incident;
     use crate::incident::channels::fixture::{self, destination};
 
     fn sent(incident: &Incident, message: MessageKind) -> Outgoing {
-        build(
-            &destination(ChannelType::Teams),
-            incident,
-            message,
-            fixture::now(),
-            "i",
-        )
-        .unwrap()
-        .unwrap()
+        fixture::render(&destination(ChannelType::Teams), incident, message, "i")
+            .unwrap()
+            .unwrap()
     }
 
     /// The envelope a workflow webhook takes and the card elements we use, as the schema has them.
@@ -274,14 +256,8 @@ mod tests {
     fn missing_url_is_named() {
         let mut dest = destination(ChannelType::Teams);
         dest.credentials.webhook_url = None;
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "i",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "i").unwrap_err();
         assert_eq!(err.category(), "missing_credential");
     }
 }

@@ -36,15 +36,9 @@ fn assert_no_secret(text: &str) {
 fn every_destination_answers_every_message_kind_with_a_json_post() {
     for type_ in TYPES {
         for kind in KINDS {
-            let out = build(
-                &destination(type_),
-                &fixture::incident(),
-                kind,
-                fixture::now(),
-                "id",
-            )
-            .unwrap_or_else(|e| panic!("{type_:?} {kind:?}: {e}"))
-            .unwrap_or_else(|| panic!("{type_:?} {kind:?} skipped"));
+            let out = fixture::render(&destination(type_), &fixture::incident(), kind, "id")
+                .unwrap_or_else(|e| panic!("{type_:?} {kind:?}: {e}"))
+                .unwrap_or_else(|| panic!("{type_:?} {kind:?} skipped"));
             assert_eq!(out.method, "POST");
             assert_eq!(out.header("Content-Type"), Some("application/json"));
             assert!(!out.json().is_null(), "{type_:?} {kind:?}");
@@ -56,18 +50,16 @@ fn every_destination_answers_every_message_kind_with_a_json_post() {
 #[test]
 fn building_is_deterministic() {
     for type_ in TYPES {
-        let a = build(
+        let a = fixture::render(
             &destination(type_),
             &fixture::incident(),
             MessageKind::Trigger,
-            fixture::now(),
             "id",
         );
-        let b = build(
+        let b = fixture::render(
             &destination(type_),
             &fixture::incident(),
             MessageKind::Trigger,
-            fixture::now(),
             "id",
         );
         assert_eq!(a, b, "{type_:?}");
@@ -80,7 +72,7 @@ fn debug_of_requests_and_destinations_shows_no_credential() {
         let dest = destination(type_);
         assert_no_secret(&format!("{dest:?}"));
         for kind in KINDS {
-            let out = build(&dest, &fixture::incident(), kind, fixture::now(), "id")
+            let out = fixture::render(&dest, &fixture::incident(), kind, "id")
                 .unwrap()
                 .unwrap();
             let shown = format!("{out:?}");
@@ -92,11 +84,10 @@ fn debug_of_requests_and_destinations_shows_no_credential() {
 
 #[test]
 fn debug_keeps_public_api_paths_and_hides_webhook_paths() {
-    let out = build(
+    let out = fixture::render(
         &destination(ChannelType::Opsgenie),
         &fixture::incident(),
         MessageKind::Resolve,
-        fixture::now(),
         "id",
     )
     .unwrap()
@@ -146,7 +137,7 @@ fn errors_name_what_is_missing_never_a_value() {
     let mut errors = 0;
     for dest in &broken {
         for kind in KINDS {
-            if let Err(e) = build(dest, &incident, kind, fixture::now(), "id") {
+            if let Err(e) = fixture::render(dest, &incident, kind, "id") {
                 errors += 1;
                 assert_no_secret(&e.to_string());
                 assert_no_secret(&format!("{e:?}"));
@@ -215,7 +206,7 @@ async fn every_destination_reaches_the_receiver_as_built() {
         for kind in KINDS {
             receiver.clear();
             let dest = pointed_at(&receiver, type_);
-            let out = build(&dest, &fixture::incident(), kind, fixture::now(), "id-7")
+            let out = fixture::render(&dest, &fixture::incident(), kind, "id-7")
                 .unwrap()
                 .unwrap();
             let outcome = send(&client, &out, Duration::from_secs(5)).await;
@@ -253,15 +244,9 @@ async fn send_turns_answers_and_failures_into_outcomes() {
     let receiver = Receiver::start().unwrap();
     let client = http();
     let dest = pointed_at(&receiver, ChannelType::Pagerduty);
-    let out = build(
-        &dest,
-        &fixture::incident(),
-        MessageKind::Trigger,
-        fixture::now(),
-        "id",
-    )
-    .unwrap()
-    .unwrap();
+    let out = fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "id")
+        .unwrap()
+        .unwrap();
     receiver.script(vec![
         Reply::RetryAfter(429, 7),
         Reply::Status(502),

@@ -3,6 +3,10 @@
 //! `webhook-timestamp` and, with a `signingSecret`, `webhook-signature`
 //! `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` where the key is the base64
 //! after `whsec_`. Without a secret the event goes unsigned. Every message kind is sent.
+//!
+//! The body (its `timestamp` is when the message was queued) is the same on every attempt;
+//! `webhook-timestamp` is the attempt's time, because receivers reject stale timestamps as
+//! replays, so the signature is computed afresh per attempt over the unchanged body.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -12,17 +16,16 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::content;
-use super::{ChannelError, Destination, Outgoing, endpoint};
-use crate::api::{Incident, MessageKind};
+use super::{ChannelError, Destination, Message, Outgoing, endpoint};
+use crate::api::MessageKind;
 
 const SECRET_PREFIX: &str = "whsec_";
 
 pub(super) fn build(
     dest: &Destination,
-    incident: &Incident,
-    message: MessageKind,
-    now: Timestamp,
+    m: &Message<'_>,
     id: &str,
+    sent_at: Timestamp,
 ) -> Result<Outgoing, ChannelError> {
     let url = endpoint(dest, None)?;
     let key = match &dest.credentials.signing_secret {
@@ -36,11 +39,11 @@ pub(super) fn build(
         None => None,
     };
     let event = json!({
-        "type": event_type(message),
-        "timestamp": now.to_string(),
-        "data": data(incident),
+        "type": event_type(m.kind),
+        "timestamp": m.facts.queued_at.to_string(),
+        "data": data(m),
     });
-    let timestamp = now.as_second().to_string();
+    let timestamp = sent_at.as_second().to_string();
     let mut out = Outgoing::post_json(url.into(), &event)
         .with_header("webhook-id", id.to_owned())
         .with_header("webhook-timestamp", timestamp.clone());
@@ -60,20 +63,32 @@ fn event_type(message: MessageKind) -> &'static str {
     }
 }
 
-/// The incident's spec as the API has it, its name and namespace, and a summary of its status
-/// (the timeline and outbox stay in the cluster).
-fn data(incident: &Incident) -> Value {
-    let mut data = serde_json::to_value(&incident.spec).expect("IncidentSpec always serializes");
-    let status = incident.status.clone().unwrap_or_default();
-    data["name"] = json!(incident.metadata.name);
-    data["namespace"] = json!(incident.metadata.namespace);
+/// The incident's spec as the API has it (who acknowledged and resolved as of the message),
+/// its name and namespace, and a summary of its status when the message was queued (the
+/// timeline and outbox stay in the cluster).
+fn data(m: &Message<'_>) -> Value {
+    let facts = m.facts;
+    let mut data = serde_json::to_value(m.spec).expect("IncidentSpec always serializes");
+    if let Some(spec) = data.as_object_mut() {
+        for (key, by) in [
+            ("acknowledgedBy", &facts.acknowledged_by),
+            ("resolvedBy", &facts.resolved_by),
+        ] {
+            match by {
+                Some(who) => spec.insert(key.to_owned(), json!(who)),
+                None => spec.remove(key),
+            };
+        }
+    }
+    data["name"] = json!(m.name);
+    data["namespace"] = json!(m.namespace);
     data["status"] = json!({
-        "state": status.state,
-        "severity": content::current_severity(incident),
-        "stableHealthy": status.stable_healthy,
-        "rollbackStartedAt": status.rollback_started_at,
-        "rollbackCompletedAt": status.rollback_completed_at,
-        "occurrences": status.occurrences.len().max(1),
+        "state": facts.state,
+        "severity": content::current_severity(m),
+        "stableHealthy": facts.stable_healthy,
+        "rollbackStartedAt": facts.rollback_started_at,
+        "rollbackCompletedAt": facts.rollback_completed_at,
+        "occurrences": facts.occurrences.max(1),
     });
     data
 }
@@ -122,15 +137,13 @@ pub fn verify_standard_webhook(
 mod tests {
     use super::*;
     use crate::api::ChannelType;
-    use crate::incident::channels::build;
     use crate::incident::channels::fixture::{self, SIGNING_SECRET, destination};
 
     fn sent(message: MessageKind) -> Outgoing {
-        build(
+        fixture::render(
             &destination(ChannelType::Webhook),
             &fixture::incident(),
             message,
-            fixture::now(),
             "msg_91be02-0",
         )
         .unwrap()
@@ -249,15 +262,9 @@ mod tests {
     fn without_a_secret_the_event_goes_unsigned() {
         let mut dest = destination(ChannelType::Webhook);
         dest.credentials.signing_secret = None;
-        let out = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "id",
-        )
-        .unwrap()
-        .unwrap();
+        let out = fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "id")
+            .unwrap()
+            .unwrap();
         assert!(out.header("webhook-signature").is_none());
         assert_eq!(out.header("webhook-id"), Some("id"));
     }
@@ -266,14 +273,8 @@ mod tests {
     fn a_malformed_secret_is_an_error_that_does_not_quote_it() {
         let mut dest = destination(ChannelType::Webhook);
         dest.credentials.signing_secret = Some("whsec_not base64!!".into());
-        let err = build(
-            &dest,
-            &fixture::incident(),
-            MessageKind::Trigger,
-            fixture::now(),
-            "id",
-        )
-        .unwrap_err();
+        let err =
+            fixture::render(&dest, &fixture::incident(), MessageKind::Trigger, "id").unwrap_err();
         assert_eq!(err.category(), "invalid_signing_secret");
         assert!(!err.to_string().contains("not base64!!"));
     }
