@@ -11,7 +11,7 @@ use kube::core::PartialObjectMeta;
 
 use super::admission::{Caps, Reservations};
 use super::config::ConfigCache;
-use crate::api::{Freeze, Incident, Rollout};
+use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
 use crate::gates::{PoolSettings, PrometheusPool};
 
 /// What the controller is told at start.
@@ -54,6 +54,12 @@ pub struct Context {
     /// rollgate's records of each revision's pod template (see `workload::record`).
     pub records: Store<ControllerRevision>,
     pub records_ready: CacheReady,
+    /// IncidentChannels, to tell a Rollout naming a missing one.
+    pub channels: Store<IncidentChannel>,
+    /// The caches a channel check reads (channels, Secrets' metadata), filled: before that
+    /// every channel would look missing.
+    pub channels_ready: CacheReady,
+    pub secrets_ready: CacheReady,
     /// Canary slots granted moments ago; held while a slot is being decided.
     pub admission: tokio::sync::Mutex<Reservations>,
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
@@ -75,6 +81,7 @@ pub struct Stores {
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
     pub records: Store<ControllerRevision>,
+    pub channels: Store<IncidentChannel>,
 }
 
 impl Context {
@@ -102,11 +109,14 @@ impl Context {
             deployments: stores.deployments,
             config: stores.config,
             config_maps: stores.config_maps,
+            secrets_ready: CacheReady::of(stores.secrets.clone()),
             secrets: stores.secrets,
             rollouts: stores.rollouts,
             freezes: stores.freezes,
             records_ready: CacheReady::of(stores.records.clone()),
             records: stores.records,
+            channels_ready: CacheReady::of(stores.channels.clone()),
+            channels: stores.channels,
             admission: Default::default(),
             own_writes: Default::default(),
             opened: Default::default(),

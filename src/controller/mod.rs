@@ -6,6 +6,7 @@
 
 mod admission;
 mod apply;
+mod channels;
 mod config;
 mod context;
 pub mod crash;
@@ -39,7 +40,7 @@ pub use admission::Caps;
 pub use context::{Context, Settings, Stores};
 pub use error::Error;
 
-use crate::api::{Freeze, Incident, Rollout};
+use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
 
 /// Annotation on a target Deployment naming the Rollout that drives it.
 pub const ROLLOUT_ANNOTATION: &str = "rollgate.dev/rollout";
@@ -110,6 +111,16 @@ pub async fn run(
         .modify(|r| r.managed_fields_mut().clear())
         .reflect(rollout_writer)
         .applied_objects();
+    // IncidentChannels: a Rollout naming a missing one says so as soon as either is written.
+    let (channel_store, channel_writer) = reflector::store::<IncidentChannel>();
+    let channel_events = watcher::watcher(
+        scoped::<IncidentChannel>(&client, &settings),
+        watch_config(),
+    )
+    .default_backoff()
+    .modify(|c| c.managed_fields_mut().clear())
+    .reflect(channel_writer)
+    .touched_objects();
     // rollgate's records of verified templates: read on every reconcile, never a trigger.
     let (records, record_writer) = reflector::store::<ControllerRevision>();
     let record_events = watcher::watcher(
@@ -135,10 +146,18 @@ pub async fn run(
         config_maps,
         secrets,
         records,
+        channels: channel_store,
     };
     let ctx = Arc::new(Context::new(client, settings, stores, trigger, metrics));
     tokio::spawn(watch_readiness(ctx.clone(), health));
     let (cm_users, secret_users) = (config.clone(), config);
+    let (channel_rollouts, default_channel) =
+        (ctx.rollouts.clone(), ctx.settings.default_channel.clone());
+    let (secret_rollouts, secret_default, secret_channels) = (
+        ctx.rollouts.clone(),
+        ctx.settings.default_channel.clone(),
+        ctx.channels.clone(),
+    );
     let rollout_loop = controller
         .watches_stream(deployment_events, rollout_of)
         .watches_stream(freeze_events, move |f: Freeze| {
@@ -149,11 +168,22 @@ pub async fn run(
                 .map(|r| ObjectRef::from_obj(r.as_ref()))
                 .collect::<Vec<_>>()
         })
+        .watches_stream(channel_events, move |c: IncidentChannel| {
+            channels::users(default_channel.as_deref(), &channel_rollouts, &c)
+        })
         .watches_stream(cm_events, move |m| {
             users(&cm_users, ConfigKind::ConfigMap, &m)
         })
         .watches_stream(secret_events, move |m| {
-            users(&secret_users, ConfigKind::Secret, &m)
+            let mut woken = users(&secret_users, ConfigKind::Secret, &m);
+            // A channel's credentials appearing (or going) changes ChannelsReady too.
+            woken.extend(channels::users_of_secret(
+                secret_default.as_deref(),
+                &secret_rollouts,
+                &secret_channels,
+                &m,
+            ));
+            woken
         })
         .with_config(reconcile_config)
         .graceful_shutdown_on(shutdown.clone())

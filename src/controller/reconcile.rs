@@ -78,7 +78,17 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
 async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     // Before the Deployment cache is filled every target looks missing; deciding then would
     // mark the Rollout Invalid for nothing (and a fresh leader would act on it).
-    if !ctx.deployments_ready.wait().await || !ctx.records_ready.wait().await {
+    let caches = [
+        &ctx.deployments_ready,
+        &ctx.records_ready,
+        &ctx.channels_ready,
+        &ctx.secrets_ready,
+    ];
+    if !futures::future::join_all(caches.map(|c| c.wait()))
+        .await
+        .into_iter()
+        .all(|filled| filled)
+    {
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
     let now = Timestamp::now();
@@ -108,6 +118,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     };
     let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
     let freeze = freeze_of(ctx, rollout);
+    let channel_problems = super::channels::problems(ctx, rollout);
     // Deciding whether to start a canary holds the admission lock, so racing reconciles cannot
     // take the same last slot.
     let wants_slot = !super::admission::in_flight(&status)
@@ -137,6 +148,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         request: request.as_ref(),
         freeze: freeze.as_ref(),
         admitted,
+        channel_problems: &channel_problems,
         now,
     };
     let mut decision = plan::decide(input(&[]));

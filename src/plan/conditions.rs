@@ -6,7 +6,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::api::{Phase, RolloutStatus};
 
-pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp) {
+pub(super) fn derive(
+    status: &mut RolloutStatus,
+    generation: i64,
+    now: Timestamp,
+    channel_problems: &[String],
+) {
     let phase = status.phase;
     let message = status.message.clone().unwrap_or_default();
     let reason = format!("{phase:?}");
@@ -52,6 +57,22 @@ pub(super) fn derive(status: &mut RolloutStatus, generation: i64, now: Timestamp
         Some(d) => (false, "TemplateLost", d.message.clone()),
     };
     wanted.push(("TracksIntact", intact, reason.into(), msg));
+    let channels_ready = channel_problems.is_empty();
+    wanted.push((
+        "ChannelsReady",
+        channels_ready,
+        if channels_ready {
+            "ChannelsFound"
+        } else {
+            "ChannelMissing"
+        }
+        .into(),
+        if channels_ready {
+            "every incident channel named exists".to_string()
+        } else {
+            channel_problems.join("; ")
+        },
+    ));
     if let Some(f) = &status.frozen {
         let by = f.by.clone().unwrap_or_default();
         let why = f.reason.clone().unwrap_or_default();

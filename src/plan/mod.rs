@@ -85,6 +85,9 @@ pub struct Input<'a> {
     /// Whether a new canary may start now (the controller's concurrency cap, first come first
     /// served). Only consulted when a canary would start.
     pub admitted: bool,
+    /// What keeps an incident of this Rollout from reaching a named channel (a channel or its
+    /// Secret missing), found when the Rollout or the channel is written, not at 3 a.m.
+    pub channel_problems: &'a [String],
     pub now: Timestamp,
 }
 

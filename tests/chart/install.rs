@@ -287,6 +287,8 @@ fn namespaced_rights(ns: &str) -> Vec<(&'static str, &'static str, &'static str,
     }
     granted.extend([
         ("get", "rollgate.dev", "incidentchannels"),
+        ("list", "rollgate.dev", "incidentchannels"),
+        ("watch", "rollgate.dev", "incidentchannels"),
         ("create", "rollgate.dev", "incidents"),
         ("patch", "rollgate.dev", "rollouts/status"),
         ("patch", "rollgate.dev", "incidents/status"),
@@ -331,7 +333,6 @@ fn never(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
         ("update", "", "configmaps", ns),
         ("delete", "rollgate.dev", "rollouts", ns),
         ("create", "rollgate.dev", "rollouts", ns),
-        ("list", "rollgate.dev", "incidentchannels", ns),
         ("patch", "rollgate.dev", "incidentchannels", ns),
         ("create", "rollgate.dev", "freezes", ""),
         ("delete", "rollgate.dev", "freezes", ""),

@@ -287,7 +287,7 @@ fn config_and_deployment_rights_are_no_wider_than_the_controller_uses() {
         verbs("controllerrevisions"),
         ["get", "list", "watch", "create", "delete"]
     );
-    assert_eq!(verbs("incidentchannels"), ["get"]);
+    assert_eq!(verbs("incidentchannels"), ["get", "list", "watch"]);
 }
 
 #[test]

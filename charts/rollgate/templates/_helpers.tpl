@@ -36,10 +36,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [rollgate.dev]
   resources: [incidents]
   verbs: [create]
-# IncidentChannels are read by name when an incident is delivered.
+# IncidentChannels are watched (a Rollout naming a missing one says so at once) and read by
+# name when an incident is delivered.
 - apiGroups: [rollgate.dev]
   resources: [incidentchannels]
-  verbs: [get]
+  verbs: [get, list, watch]
 - apiGroups: [rollgate.dev]
   resources: [rollouts/status, incidents/status]
   verbs: [patch]

@@ -57,7 +57,24 @@ struct Planner<'a> {
 impl Planner<'_> {
     fn finish(mut self, workloads: Workloads) -> Decision {
         self.st.observed_generation = Some(self.input.generation);
-        super::conditions::derive(&mut self.st, self.input.generation, self.now);
+        let told = condition_is(&self.st, "ChannelsReady", "False");
+        super::conditions::derive(
+            &mut self.st,
+            self.input.generation,
+            self.now,
+            self.input.channel_problems,
+        );
+        // Told once, when the channels stop being ready.
+        if !told && !self.input.channel_problems.is_empty() {
+            self.event(
+                EventType::Warning,
+                "ChannelsNotReady",
+                format!(
+                    "incidents would not reach every channel: {}",
+                    self.input.channel_problems.join("; ")
+                ),
+            );
+        }
         let in_flight = matches!(
             self.st.phase,
             Phase::Progressing | Phase::RollingBack | Phase::Pending
@@ -489,6 +506,12 @@ impl Planner<'_> {
             target_replicas: None,
         }
     }
+}
+
+fn condition_is(st: &RolloutStatus, type_: &str, status: &str) -> bool {
+    st.conditions
+        .iter()
+        .any(|c| c.type_ == type_ && c.status == status)
 }
 
 fn freeze_note(f: &crate::api::FrozenBy) -> String {

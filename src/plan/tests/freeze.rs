@@ -118,6 +118,7 @@ fn a_passing_invalid_moment_does_not_restart_the_canary_in_flight() {
         request: None,
         freeze: None,
         admitted: true,
+        channel_problems: &[],
         now: w.now,
     });
     assert_eq!(d.workloads, Workloads::default());

@@ -109,3 +109,25 @@ fn a_promotion_switching_the_stable_track_is_not_drift() {
             .any(|r| r == "TrackDrift" || r == "TrackLost")
     );
 }
+
+#[test]
+fn a_missing_channel_shows_at_once_as_a_condition_and_one_event() {
+    let spec = rollout_spec(&[(100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass));
+    w.channel_problems = vec!["IncidentChannel ns/pager does not exist".into()];
+    w.run_until(5, |_| false);
+    let (status, reason) = w.condition("ChannelsReady");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "ChannelMissing")
+    );
+    let told = w
+        .reasons()
+        .iter()
+        .filter(|r| *r == "ChannelsNotReady")
+        .count();
+    assert_eq!(told, 1, "told once, not every reconcile");
+    w.channel_problems.clear();
+    w.run_until(2, |_| false);
+    assert_eq!(w.condition("ChannelsReady").0, "True");
+}

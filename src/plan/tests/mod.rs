@@ -68,6 +68,7 @@ struct World {
     request: Option<Request>,
     freeze: Option<crate::api::FrozenBy>,
     admitted: bool,
+    channel_problems: Vec<String>,
     decisions: Vec<Decision>,
     /// Simulates a controller killed between applying workloads and writing status.
     drop_status: Box<dyn FnMut(usize) -> bool>,
@@ -94,6 +95,7 @@ impl World {
             request: None,
             freeze: None,
             admitted: true,
+            channel_problems: vec![],
             decisions: vec![],
             drop_status: Box::new(|_| false),
             remembered: vec![],
@@ -127,6 +129,7 @@ impl World {
             request: self.request.as_ref(),
             freeze: self.freeze.as_ref(),
             admitted: self.admitted,
+            channel_problems: &self.channel_problems,
             now: self.now,
         })
     }
@@ -642,6 +645,7 @@ fn invalid_spec_touches_no_workload() {
         request: None,
         freeze: None,
         admitted: true,
+        channel_problems: &[],
         now: Timestamp::UNIX_EPOCH,
     });
     assert_eq!(d.status.phase, Phase::Invalid);
