@@ -187,6 +187,8 @@ pub enum TimelineType {
     StableHealthy,
     StableUnhealthy,
     Escalated,
+    /// An escalation withdrawn: what caused it (stable unhealthy) was disproved.
+    Deescalated,
     Delivered,
     DeliveryFailed,
     Acknowledged,

@@ -87,15 +87,28 @@ pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> Incid
             now.duration_since(s).as_secs() >= ROLLBACK_STUCK_AFTER.as_secs() as i64
         });
     let message = view.stable_message.clone().unwrap_or_default();
-    if view.stable_healthy == Some(true)
-        && !t.has(TimelineType::StableHealthy)
-        && !t.has(TimelineType::StableUnhealthy)
-    {
+    let last_health = t.last_of(&[TimelineType::StableHealthy, TimelineType::StableUnhealthy]);
+    if view.stable_healthy == Some(true) && last_health != Some(TimelineType::StableHealthy) {
         t.push("rollgate", TimelineType::StableHealthy, &message);
+        // An escalation because stable looked unhealthy, which stable's gates now disprove, is
+        // withdrawn: on-call trust depends on the incident saying only what is true.
+        if t.escalated() && last_health == Some(TimelineType::StableUnhealthy) {
+            t.st.severity = Some(spec.severity);
+            t.push(
+                "rollgate",
+                TimelineType::Deescalated,
+                &format!(
+                    "stable revision {} passes every gate again: the escalation is withdrawn, severity back to {:?}",
+                    spec.to_revision, spec.severity
+                ),
+            );
+        }
     }
     t.st.stable_healthy = view.stable_healthy.or(t.st.stable_healthy);
-    let unhealthy = view.stable_healthy == Some(false);
-    if (unhealthy || stuck) && !t.has(TimelineType::Escalated) {
+    let unhealthy =
+        view.stable_healthy == Some(false) && last_health != Some(TimelineType::StableUnhealthy);
+    let stuck = stuck && !t.has(TimelineType::Escalated);
+    if (unhealthy || stuck) && !t.escalated() {
         let why = if unhealthy {
             message
         } else {
@@ -133,11 +146,7 @@ pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> Incid
         IncidentState::Resolved
     } else if spec.acknowledged_by.is_some() {
         IncidentState::Acknowledged
-    } else if st
-        .timeline
-        .iter()
-        .any(|e| e.type_ == TimelineType::Escalated)
-    {
+    } else if escalated(&st.timeline) {
         IncidentState::Escalated
     } else if st.rollback_completed_at.is_some() && st.stable_healthy == Some(true) {
         IncidentState::Mitigated
@@ -184,9 +193,30 @@ struct Timeline<'a> {
     now: Timestamp,
 }
 
+/// Escalated and not withdrawn since.
+fn escalated(timeline: &[TimelineEntry]) -> bool {
+    timeline
+        .iter()
+        .rev()
+        .find(|e| matches!(e.type_, TimelineType::Escalated | TimelineType::Deescalated))
+        .is_some_and(|e| e.type_ == TimelineType::Escalated)
+}
+
 impl Timeline<'_> {
     fn has(&self, type_: TimelineType) -> bool {
         self.st.timeline.iter().any(|e| e.type_ == type_)
+    }
+    fn escalated(&self) -> bool {
+        escalated(&self.st.timeline)
+    }
+    /// The most recent of `types` in the timeline.
+    fn last_of(&self, types: &[TimelineType]) -> Option<TimelineType> {
+        self.st
+            .timeline
+            .iter()
+            .rev()
+            .map(|e| e.type_)
+            .find(|t| types.contains(t))
     }
     fn push(&mut self, actor: &str, type_: TimelineType, message: &str) {
         self.push_at(self.now, actor, type_, message);

@@ -122,6 +122,31 @@ fn an_unhealthy_stable_escalates_with_raised_severity_and_resends() {
 }
 
 #[test]
+fn an_escalation_disproved_by_a_healthy_stable_is_withdrawn_on_the_timeline() {
+    let mut i = incident();
+    step(&mut i, &view(Phase::RolledBack, None), "01:00");
+    step(&mut i, &view(Phase::RolledBack, Some(false)), "01:30");
+    step(&mut i, &view(Phase::RolledBack, Some(true)), "01:40");
+    let st = i.status.as_ref().unwrap();
+    assert_eq!(st.state, IncidentState::Mitigated, "{:?}", types(&i));
+    assert_eq!(st.severity, Some(i.spec.severity), "severity back");
+    let last = st.timeline.last().unwrap();
+    assert_eq!(last.type_, TimelineType::Deescalated);
+    assert!(last.message.contains("withdrawn"), "{}", last.message);
+    // Unhealthy again: escalated again, once.
+    step(&mut i, &view(Phase::RolledBack, Some(false)), "01:50");
+    step(&mut i, &view(Phase::RolledBack, Some(false)), "01:55");
+    let st = i.status.as_ref().unwrap();
+    assert_eq!(st.state, IncidentState::Escalated);
+    let escalations = st
+        .timeline
+        .iter()
+        .filter(|e| e.type_ == TimelineType::Escalated)
+        .count();
+    assert_eq!(escalations, 2);
+}
+
+#[test]
 fn a_stuck_rollback_escalates() {
     let mut i = incident();
     step(&mut i, &view(Phase::RollingBack, None), "01:00");
