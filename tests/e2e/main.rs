@@ -8,6 +8,7 @@ mod controls;
 mod freeze;
 mod incidents;
 mod platform;
+mod readiness;
 mod release;
 mod resilience;
 mod schema;
