@@ -78,8 +78,9 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// How long in-flight reconciles may finish after a signal (Kubernetes waits 30 s by default).
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long in-flight reconciles may finish after a signal: the process is gone within 10 s
+/// of a SIGTERM whatever it was doing (Kubernetes waits 30 s by default).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// SIGTERM (Kubernetes) or Ctrl-C.
 async fn wait_for_signal() {
@@ -159,6 +160,13 @@ async fn main() -> Result<()> {
                 },
             );
             let server = tokio::spawn(server);
+            // Before the lease: a replica that cannot run is not ready, and takes no lease.
+            let mut waiting = stop.clone();
+            if !rollgate::controller::crds::wait_until_served(&client, &health, &mut waiting).await
+            {
+                server.abort();
+                return Ok(());
+            }
             if leader_elect {
                 let lease = rollgate::controller::leader::LeaseSettings {
                     name: lease_name,

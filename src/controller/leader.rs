@@ -9,8 +9,12 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 
 use super::metrics::Metrics;
-use super::serve::Health;
+use super::serve::{Health, Readiness};
 use super::{Settings, run};
+
+/// The longest a shutdown waits for the lease to be released: a follower holds nothing, and a
+/// leader's lease expires by itself anyway.
+const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub struct LeaseSettings {
     pub name: String,
@@ -41,24 +45,29 @@ pub async fn run_elected(
         .instance
         .clone()
         .unwrap_or_else(|| format!("rollgate-{}", std::process::id()));
-    let manager = LeaseManagerBuilder::new(client.clone(), &lease.name)
+    let build = LeaseManagerBuilder::new(client.clone(), &lease.name)
         .with_namespace(&lease.namespace)
         .with_identity(&identity)
         .with_duration(lease.duration)
         .with_grace((lease.duration / 3).max(1))
         .with_field_manager("rollgate")
-        .build()
-        .await?;
+        .build();
+    let manager = tokio::select! {
+        manager = build => manager?,
+        _ = stop.wait_for(|s| *s) => return Ok(Stopped::Shutdown),
+    };
     let (mut leader, task) = manager.watch().await;
     // A follower is ready: it is up and can take over.
-    health
-        .ready
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    health.set(Readiness::Follower);
     tracing::info!(%identity, lease = %lease.name, "waiting for the leader lease");
     while !*leader.borrow_and_update() {
         tokio::select! {
             changed = leader.changed() => { if changed.is_err() { break; } }
-            _ = stop.changed() => { drop(leader); let _ = task.await; return Ok(Stopped::Shutdown); }
+            _ = stop.wait_for(|s| *s) => {
+                drop(leader);
+                let _ = tokio::time::timeout(RELEASE_TIMEOUT, task).await;
+                return Ok(Stopped::Shutdown);
+            }
         }
     }
     tracing::info!(%identity, "holding the leader lease: reconciling");
@@ -90,7 +99,7 @@ pub async fn run_elected(
     metrics.leader.set(0);
     // Dropping the last receiver makes the manager release the lease.
     drop(leader);
-    let _ = task.await;
+    let _ = tokio::time::timeout(RELEASE_TIMEOUT, task).await;
     let reason = std::mem::replace(
         &mut *stopped.lock().expect("stop reason"),
         Stopped::Shutdown,

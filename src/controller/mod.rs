@@ -10,6 +10,7 @@ mod channels;
 mod config;
 mod context;
 pub mod crash;
+pub mod crds;
 mod error;
 mod evaluate;
 mod incidents;
@@ -23,8 +24,9 @@ pub mod serve;
 mod unwritten;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
@@ -66,6 +68,7 @@ pub async fn run(
         ),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
+    let filled = Caches::default();
     let (store, writer) = reflector::store::<Deployment>();
     let deployment_events = watcher::watcher(deployments, watch_config())
         .default_backoff()
@@ -74,11 +77,19 @@ pub async fn run(
             d.managed_fields_mut().clear();
         })
         .reflect(writer)
+        .inspect_ok(filled.track("deployments").marker())
         .touched_objects();
     let incidents: Api<Incident> = match &settings.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
+    let (incident_store, incident_writer) = reflector::store::<Incident>();
+    let incidents_filled = filled.track("incidents");
+    let incident_events = watcher::watcher(incidents, watch_config())
+        .default_backoff()
+        .reflect(incident_writer)
+        .inspect_ok(incidents_filled.marker())
+        .applied_objects();
     let (trigger, triggered) = futures::channel::mpsc::channel(1024);
     let config = Arc::new(config::ConfigCache::default());
     let (config_maps, cm_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
@@ -89,6 +100,7 @@ pub async fn run(
     )
     .default_backoff()
     .reflect(cm_writer)
+    .inspect_ok(filled.track("configmaps").marker())
     .touched_objects();
     let secret_events = watcher::watcher(
         scoped::<PartialObjectMeta<Secret>>(&client, &settings),
@@ -96,20 +108,24 @@ pub async fn run(
     )
     .default_backoff()
     .reflect(secret_writer)
+    .inspect_ok(filled.track("secrets").marker())
     .touched_objects();
     // Freezes are cluster-scoped and few: every change wakes the Rollouts it covers.
     let (freezes, freeze_writer) = reflector::store::<Freeze>();
     let freeze_events = watcher::watcher(Api::<Freeze>::all(client.clone()), watch_config())
         .default_backoff()
         .reflect(freeze_writer)
+        .inspect_ok(filled.track("freezes").marker())
         .touched_objects();
     // Managed fields are dropped from the cache here too: on a Rollout they mirror its whole
     // status (history included) a second time.
     let (rollout_store, rollout_writer) = reflector::store::<Rollout>();
+    let rollouts_filled = filled.track("rollouts");
     let rollout_events = watcher::watcher(rollouts, watch_config())
         .default_backoff()
         .modify(|r| r.managed_fields_mut().clear())
         .reflect(rollout_writer)
+        .inspect_ok(rollouts_filled.marker())
         .applied_objects();
     // IncidentChannels: a Rollout naming a missing one says so as soon as either is written.
     let (channel_store, channel_writer) = reflector::store::<IncidentChannel>();
@@ -120,6 +136,7 @@ pub async fn run(
     .default_backoff()
     .modify(|c| c.managed_fields_mut().clear())
     .reflect(channel_writer)
+    .inspect_ok(filled.track("incidentchannels").marker())
     .touched_objects();
     // rollgate's records of verified templates: read on every reconcile, never a trigger.
     let (records, record_writer) = reflector::store::<ControllerRevision>();
@@ -134,6 +151,7 @@ pub async fn run(
     .default_backoff()
     .modify(|r| r.managed_fields_mut().clear())
     .reflect(record_writer)
+    .inspect_ok(filled.track("controllerrevisions").marker())
     .touched_objects()
     .for_each(|_| futures::future::ready(()));
     tokio::spawn(record_events);
@@ -149,7 +167,7 @@ pub async fn run(
         channels: channel_store,
     };
     let ctx = Arc::new(Context::new(client, settings, stores, trigger, metrics));
-    tokio::spawn(watch_readiness(ctx.clone(), health));
+    tokio::spawn(watch_readiness(ctx.clone(), health, filled));
     let (cm_users, secret_users) = (config.clone(), config);
     let (channel_rollouts, default_channel) =
         (ctx.rollouts.clone(), ctx.settings.default_channel.clone());
@@ -189,12 +207,90 @@ pub async fn run(
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
         .for_each(log_result);
-    let incident_loop = Controller::new(incidents, watch_config())
+    let incident_loop = Controller::for_stream(incident_events, incident_store)
         .reconcile_on(triggered)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(incidents::reconcile, incidents::error_policy, ctx)
         .for_each(log_result);
-    futures::join!(rollout_loop, incident_loop);
+    futures::join!(
+        stoppable(rollout_loop, shutdown.clone(), rollouts_filled),
+        stoppable(incident_loop, shutdown, incidents_filled),
+    );
+}
+
+/// Runs a Controller's loop until it ends, or until `shutdown` if its cache is not filled by
+/// then: kube's runner holds its tasks until the cache fills, and a held runner never notices
+/// the end of its input, so a graceful shutdown alone would wait for good.
+async fn stoppable(
+    work: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()>,
+    cache: Filled,
+) {
+    let unfilled_at_shutdown = async {
+        shutdown.await;
+        if cache.is_filled() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = unfilled_at_shutdown => {
+            tracing::info!(cache = cache.name, "stopping before the cache was filled");
+        }
+    }
+}
+
+/// Whether each watch has delivered its initial list (its cache is filled), for `/readyz`.
+#[derive(Default)]
+struct Caches(std::sync::Mutex<Vec<Filled>>);
+
+impl Caches {
+    /// A cache to follow; its [`Filled::marker`] goes into its watch stream.
+    fn track(&self, name: &'static str) -> Filled {
+        let filled = Filled {
+            name,
+            done: Arc::default(),
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(filled.clone());
+        filled
+    }
+
+    /// The caches not filled yet.
+    fn unfilled(&self) -> Vec<&'static str> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|c| !c.is_filled())
+            .map(|c| c.name)
+            .collect()
+    }
+}
+
+/// Set once a watch has sent its first `InitDone`: its cache holds the whole initial list.
+#[derive(Clone)]
+struct Filled {
+    name: &'static str,
+    done: Arc<AtomicBool>,
+}
+
+impl Filled {
+    fn is_filled(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Marks the cache filled when its watch stream passes `InitDone`.
+    fn marker<K>(&self) -> impl FnMut(&watcher::Event<K>) + use<K> {
+        let done = self.done.clone();
+        move |event| {
+            if matches!(event, watcher::Event::InitDone) {
+                done.store(true, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// Every cache fills by a streaming list (the initial objects arrive as watch events, one by
@@ -205,14 +301,17 @@ fn watch_config() -> WatcherConfig {
 }
 
 /// Ready once the caches are filled; then keeps the rollouts-by-phase gauge current.
-async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>) {
-    // The Deployment cache is what observation reads. The Controller's own store is not waited
-    // on: kube's runner already waits on it, and its readiness wakes only one waiter (see
-    // `CacheReady`).
-    ctx.deployments_ready.wait().await;
-    health
-        .ready
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>, caches: Caches) {
+    loop {
+        let unfilled = caches.unfilled();
+        if unfilled.is_empty() {
+            break;
+        }
+        health.set(serve::Readiness::Syncing(unfilled));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    health.set(serve::Readiness::Running);
+    tracing::info!("caches filled: ready");
     loop {
         let mut counts: std::collections::HashMap<String, i64> = Default::default();
         for r in ctx.rollouts.state() {
@@ -275,4 +374,58 @@ fn rollout_of(d: Deployment) -> Option<ObjectRef<Rollout>> {
         .map(|o| o.name.clone());
     let name = owner.or_else(|| d.annotations().get(ROLLOUT_ANNOTATION).cloned())?;
     Some(ObjectRef::new(&name).within(&ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn cache(filled: bool) -> Filled {
+        let cache = Caches::default().track("rollouts");
+        cache.done.store(filled, Ordering::Relaxed);
+        cache
+    }
+
+    /// A loop held until its cache fills (kube's runner) would never end: a shutdown ends it.
+    #[tokio::test]
+    async fn a_shutdown_before_the_cache_fills_stops_a_held_loop() {
+        let stopped = stoppable(std::future::pending(), std::future::ready(()), cache(false));
+        tokio::time::timeout(Duration::from_secs(1), stopped)
+            .await
+            .expect("stopped at once");
+    }
+
+    /// With the cache filled, the loop's own graceful shutdown decides when it ends.
+    #[tokio::test]
+    async fn a_shutdown_after_the_cache_filled_lets_the_loop_finish() {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let work = async move {
+            let _ = done_rx.await;
+        };
+        let mut stopped = Box::pin(stoppable(work, std::future::ready(()), cache(true)));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), &mut stopped)
+                .await
+                .is_err(),
+            "waits for the loop"
+        );
+        done_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), stopped)
+            .await
+            .expect("ends with the loop");
+    }
+
+    #[test]
+    fn a_cache_is_filled_at_its_first_init_done() {
+        let caches = Caches::default();
+        let rollouts = caches.track("rollouts");
+        let mut mark = rollouts.marker::<Rollout>();
+        caches.track("freezes");
+        mark(&watcher::Event::Init);
+        assert_eq!(caches.unfilled(), ["rollouts", "freezes"]);
+        mark(&watcher::Event::InitDone);
+        assert_eq!(caches.unfilled(), ["freezes"]);
+    }
 }

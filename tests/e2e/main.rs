@@ -9,6 +9,7 @@ mod crashes;
 mod freeze;
 mod incidents;
 mod platform;
+mod readiness;
 mod references;
 mod release;
 mod resilience;

@@ -334,7 +334,7 @@ fn is_ready(p: &Pod) -> bool {
 /// A controller process watching one namespace; killed when dropped.
 pub struct ControllerProcess {
     child: Option<Child>,
-    env: &'static PlatformEnv,
+    env: PlatformEnv,
     namespace: String,
     prometheus_url: String,
     extra: Vec<String>,
@@ -356,28 +356,31 @@ fn free_port() -> u16 {
 }
 
 impl ControllerProcess {
-    pub fn start(env: &'static PlatformEnv, namespace: &str, prometheus_url: &str) -> Self {
+    pub fn start(env: &PlatformEnv, namespace: &str, prometheus_url: &str) -> Self {
         Self::start_with(env, namespace, prometheus_url, &[])
     }
 
     pub fn start_with(
-        env: &'static PlatformEnv,
+        env: &PlatformEnv,
         namespace: &str,
         prometheus_url: &str,
         extra: &[&str],
     ) -> Self {
-        let log = env
-            .work_dir
-            .join(format!("controller-{namespace}-{}.log", std::process::id()));
+        let identity = format!("controller-{}", free_port());
+        // One log per process (restarts append): what each replica said stays apart.
+        let log = env.work_dir.join(format!(
+            "controller-{namespace}-{}-{identity}.log",
+            std::process::id()
+        ));
         let mut p = ControllerProcess {
             child: None,
-            env,
+            env: env.clone(),
             namespace: namespace.into(),
             prometheus_url: prometheus_url.into(),
             extra: extra.iter().map(|a| a.to_string()).collect(),
             crash_at: None,
             metrics_port: free_port(),
-            identity: format!("controller-{}", free_port()),
+            identity,
             log,
         };
         p.spawn();
@@ -451,6 +454,40 @@ impl ControllerProcess {
     pub fn recover(&mut self) {
         self.crash_at = None;
         self.restart();
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; waits up to 30 s for the exit. Returns how long the
+    /// process took to exit, and whether it exited successfully (`None`: it did not exit).
+    pub fn terminate(&mut self) -> (Duration, Option<bool>) {
+        let Some(mut child) = self.child.take() else {
+            return (Duration::ZERO, None);
+        };
+        let sent = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        while sent.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(status)) = child.try_wait() {
+                return (sent.elapsed(), Some(status.success()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        (sent.elapsed(), None)
+    }
+
+    /// `/readyz` as (status, body), or `None` while nothing answers.
+    pub async fn readyz(&self) -> Option<(u16, String)> {
+        let r = reqwest::get(format!("http://127.0.0.1:{}/readyz", self.metrics_port))
+            .await
+            .ok()?;
+        Some((r.status().as_u16(), r.text().await.ok()?))
+    }
+
+    /// Everything the process logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
