@@ -106,6 +106,32 @@ impl Rng {
     }
 }
 
+/// Waits until Prometheus sees the canary track's error ratio under `max`.
+async fn canary_error_ratio_below(f: &Fixture, max: f64) {
+    let pool = rollgate::gates::PrometheusPool::default();
+    let endpoint = rollgate::gates::Endpoint {
+        address: f.env.prometheus_url.clone(),
+        bearer_token: None,
+        ca_pem: None,
+    };
+    let ns = f.name();
+    let query = format!(
+        "sum(rate(http_requests_total{{namespace=\"{ns}\",rollgate_track=\"canary\",code=~\"5..\"}}[5s])) / sum(rate(http_requests_total{{namespace=\"{ns}\",rollgate_track=\"canary\"}}[5s]))"
+    );
+    f.wait(
+        "the canary's old errors out of the window",
+        MINUTE,
+        || async {
+            let v = pool
+                .query(&endpoint, &query, jiff::Timestamp::now())
+                .await
+                .ok()?;
+            v.first().is_some_and(|v| *v < max).then_some(())
+        },
+    )
+    .await;
+}
+
 /// Arrivals at a receiver between `from` and `to`.
 fn arrivals(r: &Receiver, path: &str, from: SystemTime, to: SystemTime) -> Vec<SystemTime> {
     r.requests()
@@ -150,6 +176,11 @@ async fn thirty_random_kills_across_good_and_bad_releases_skip_nothing_and_page_
         let image = format!("app:r{release}");
         f.metrics("app", "canary", 50.0, if bad { 0.5 } else { 0.0 })
             .await;
+        if !bad {
+            // The canary series is per track: the last bad canary's errors must leave the
+            // gate's 5 s window first, or the good release would be judged on them.
+            canary_error_ratio_below(&f, 0.01).await;
+        }
         f.set_image("app", &image).await;
         for _ in 0..5 {
             tokio::time::sleep(rng.millis(300, 4000)).await;
