@@ -209,6 +209,13 @@ pub struct LintArgs {
     /// Value of `{{revision}}`, `{{stableRevision}}` and `{{canaryRevision}}` in the dry run.
     #[arg(long, default_value = "", requires = "prometheus")]
     pub revision: String,
+    /// Also check against the cluster (kubeconfig) that every IncidentChannel a Rollout names
+    /// exists (here or in these files) and so does its Secret.
+    #[arg(long)]
+    pub cluster: bool,
+    /// kubeconfig context for --cluster (default: the current one).
+    #[arg(long, requires = "cluster")]
+    pub context: Option<String>,
     #[arg(short, long, value_enum, default_value_t = Output::Human)]
     pub output: Output,
 }

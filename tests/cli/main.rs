@@ -9,5 +9,6 @@ mod freeze;
 mod gitops;
 mod incidents;
 mod offline;
+mod references;
 mod support;
 mod views;

@@ -13,6 +13,7 @@
 pub mod bounds;
 pub mod dry_run;
 pub mod positions;
+mod references;
 pub mod rules;
 pub mod schema;
 mod semantics;
@@ -264,6 +265,7 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
     let mut problems = Vec::new();
     let mut checked = 0;
     let mut clean_rollouts = Vec::new();
+    let mut all = Vec::new();
     for path in &args.files {
         let file = path.display().to_string();
         let text = read_at_most(path, bounds::MAX_BYTES).map_err(|source| CliError::Read {
@@ -280,13 +282,27 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
             let kind = kind.to_string();
             found.extend(lint_document(&doc).into_iter().map(|f| doc.place(&file, f)));
             if found.len() == before && kind == "Rollout" {
-                clean_rollouts.push((file.clone(), doc));
+                clean_rollouts.push((file.clone(), doc.clone()));
             }
+            all.push((file.clone(), doc));
         }
         problems.extend(found);
     }
     if let Some(url) = &args.prometheus {
         problems.extend(dry_run::run(url, &args.revision, &clean_rollouts).await);
+    }
+    if args.cluster {
+        let scope = super::Scope {
+            namespace: None,
+            context: args.context.clone(),
+            output: args.output,
+        };
+        let cluster = super::cluster::Cluster::connect(&scope).await?;
+        let in_files = references::defined(&all, &cluster.namespace);
+        problems.extend(
+            references::check(&cluster.client, &cluster.namespace, &clean_rollouts, &in_files)
+                .await,
+        );
     }
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     args.output.print(&problems, |problems| {
