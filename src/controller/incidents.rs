@@ -156,15 +156,12 @@ pub fn announce(
     ctx: &Arc<Context>,
     rollout: &Rollout,
     status: &RolloutStatus,
-    events: &[crate::plan::Event],
+    effects: &[crate::plan::Effect],
 ) {
-    let kind = if events.iter().any(|e| e.reason == "CanaryStarted") {
+    use crate::plan::Effect;
+    let kind = if effects.contains(&Effect::CanaryStarted) {
         channels::ChangeKind::RolloutStarted
-    } else if status.phase == Phase::RollingBack
-        && events
-            .iter()
-            .any(|e| matches!(e.type_, crate::plan::EventType::Warning))
-    {
+    } else if effects.contains(&Effect::RollbackStarted) {
         channels::ChangeKind::RolledBack
     } else {
         return;

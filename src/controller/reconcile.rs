@@ -177,15 +177,14 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
                 .inc();
         }
     }
+    let did = |e: plan::Effect| decision.effects.contains(&e);
     if let Some(reservations) = admission.as_mut()
-        && decision.events.iter().any(|e| e.reason == "CanaryStarted")
+        && did(plan::Effect::CanaryStarted)
     {
         reservations.grant(&ns, &name, rollout.resource_version());
     }
     drop(admission);
-    if decision.status.phase == crate::api::Phase::RollingBack
-        && status.phase != crate::api::Phase::RollingBack
-    {
+    if did(plan::Effect::RollbackStarted) {
         let reason = decision
             .status
             .rollback
@@ -222,7 +221,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     incidents::open(ctx, rollout, &written, &decision.status, images).await?;
     ctx.unwritten.keep(&ns, &name, &decision.status.gates);
     incidents::wake(ctx, rollout, &decision.status);
-    incidents::announce(ctx, rollout, &decision.status, &decision.events);
+    incidents::announce(ctx, rollout, &decision.status, &decision.effects);
     apply::events(ctx, rollout, &decision.events);
     // The planner's timers count from `now`; a reconcile slowed by a busy API server must not
     // push the next stage back by its own duration.
@@ -243,8 +242,8 @@ async fn config_bookkeeping(
     seen: &observe::Workloads,
     decision: &mut plan::Decision,
 ) -> Result<(), Error> {
-    let reasons: Vec<&str> = decision.events.iter().map(|e| e.reason.as_str()).collect();
-    if reasons.contains(&"CanaryStarted") {
+    let did = |e: plan::Effect| decision.effects.contains(&e);
+    if did(plan::Effect::CanaryStarted) {
         let stable = seen
             .stable
             .as_deref()
@@ -254,16 +253,7 @@ async fn config_bookkeeping(
         decision.status.config_changes =
             super::config::changes(ctx, &ns, stable, &seen.config).await?;
     }
-    if reasons.iter().any(|r| {
-        [
-            "CanaryStarted",
-            "Promoted",
-            "RolledBack",
-            "Adopted",
-            "UpToDate",
-        ]
-        .contains(r)
-    }) {
+    if did(plan::Effect::CanaryStarted) || did(plan::Effect::Settled) {
         let template = |d: &Option<Arc<Deployment>>| {
             d.as_deref()
                 .and_then(|d| d.spec.as_ref())

@@ -122,11 +122,27 @@ pub struct Event {
     pub note: String,
 }
 
+/// What a decision did that the I/O layer acts on, as values: an Event's reason is for people
+/// and is never parsed back by code (a renamed reason must not stop the concurrency cap or
+/// garbage collection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// A canary started: it holds a canary slot; its config changes are recorded; change-event
+    /// destinations hear of it.
+    CanaryStarted,
+    /// A rollback was decided now: counted, and change-event destinations hear of it.
+    RollbackStarted,
+    /// A release settled (adopted, promoted, up to date, rolled back): snapshots and template
+    /// records no longer in use can go.
+    Settled,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub status: RolloutStatus,
     pub workloads: Workloads,
     pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
     pub requeue_after: Duration,
     /// Gate evaluations this decision lacked. The controller evaluates them and decides again
     /// with the readings; only a decision whose wants are met is applied.

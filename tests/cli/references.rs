@@ -40,7 +40,10 @@ async fn lint_with_a_cluster_finds_channels_and_secrets_that_do_not_exist() {
     let path = path.display().to_string();
 
     let offline = run(f.env, &["lint", &path]).await;
-    assert_eq!(offline.code, 0, "offline, references are not judged: {offline:?}");
+    assert_eq!(
+        offline.code, 0,
+        "offline, references are not judged: {offline:?}"
+    );
 
     let r = run(f.env, &["lint", "--cluster", &path]).await;
     assert_eq!(r.code, 1, "{r:?}");
@@ -72,7 +75,12 @@ async fn lint_with_a_cluster_finds_channels_and_secrets_that_do_not_exist() {
         .create(&PostParams::default(), &key)
         .await
         .unwrap();
-    create_channel(&f, "nowhere", json!({"type": "webhook", "url": "https://hooks.example/y"})).await;
+    create_channel(
+        &f,
+        "nowhere",
+        json!({"type": "webhook", "url": "https://hooks.example/y"}),
+    )
+    .await;
     let r = run(f.env, &["lint", "--cluster", &path]).await;
     assert_eq!(r.code, 0, "every reference resolves now: {r:?}");
     f.cleanup().await;

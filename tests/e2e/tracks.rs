@@ -7,7 +7,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use rollgate::api::Phase;
 use serde_json::json;
 
-use crate::support::{Fixture, error_ratio_gate};
+use crate::support::{ControllerProcess, Fixture, error_ratio_gate};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -45,6 +45,16 @@ async fn told(f: &Fixture, reason: &str) {
     .await;
 }
 
+/// `app` adopted under stages 25% (baking `bake`) and 100%, with the error-ratio gate.
+async fn adopted(f: &Fixture, bake: &str) -> ControllerProcess {
+    f.adopted(
+        &[(25, bake), (100, "2s")],
+        vec![error_ratio_gate(0.05)],
+        &f.env.prometheus_url,
+    )
+    .await
+}
+
 async fn in_canary(f: &Fixture) {
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "the canary baking at stage 1", MINUTE, |r| {
@@ -60,13 +70,7 @@ async fn in_canary(f: &Fixture) {
 async fn deleting_the_stable_track_mid_canary_restores_the_verified_revision_and_promotes_nothing()
 {
     let f = Fixture::new("track-deleted").await;
-    let _c = f
-        .adopted(
-            &[(25, "40s"), (100, "2s")],
-            vec![error_ratio_gate(0.05)],
-            &f.env.prometheus_url,
-        )
-        .await;
+    let _c = adopted(&f, "40s").await;
     in_canary(&f).await;
     f.deployments()
         .delete("app-stable", &DeleteParams::default())
@@ -92,13 +96,7 @@ async fn deleting_the_stable_track_mid_canary_restores_the_verified_revision_and
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_the_stable_track_after_a_rollback_restores_the_old_revision() {
     let f = Fixture::new("track-deleted-rb").await;
-    let _c = f
-        .adopted(
-            &[(25, "10s"), (100, "2s")],
-            vec![error_ratio_gate(0.05)],
-            &f.env.prometheus_url,
-        )
-        .await;
+    let _c = adopted(&f, "10s").await;
     f.metrics("app", "canary", 50.0, 0.5).await;
     f.set_image("app", "app:bad").await;
     f.wait_phase("app", Phase::RolledBack, MINUTE).await;
@@ -123,13 +121,7 @@ async fn deleting_the_stable_track_after_a_rollback_restores_the_old_revision() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hand_edited_stable_track_is_restored_to_the_recorded_template() {
     let f = Fixture::new("track-edited").await;
-    let _c = f
-        .adopted(
-            &[(25, "40s"), (100, "2s")],
-            vec![error_ratio_gate(0.05)],
-            &f.env.prometheus_url,
-        )
-        .await;
+    let _c = adopted(&f, "40s").await;
     in_canary(&f).await;
     // What `kubectl set image deploy/app-stable app=x:666` sends.
     let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "x:666"}]}}}});

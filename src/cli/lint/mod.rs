@@ -300,8 +300,13 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
         let cluster = super::cluster::Cluster::connect(&scope).await?;
         let in_files = references::defined(&all, &cluster.namespace);
         problems.extend(
-            references::check(&cluster.client, &cluster.namespace, &clean_rollouts, &in_files)
-                .await,
+            references::check(
+                &cluster.client,
+                &cluster.namespace,
+                &clean_rollouts,
+                &in_files,
+            )
+            .await,
         );
     }
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

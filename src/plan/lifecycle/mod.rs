@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use super::capacity::{canary_pods, retiring_pods, stable_pods};
 use super::gates::{self, Due, Purpose, after};
 use super::{
-    Action, Decision, Event, EventType, HISTORY_LIMIT, Input, Spec, SpecError, Track, TrackPlan,
-    Workloads,
+    Action, Decision, Effect, Event, EventType, HISTORY_LIMIT, Input, Spec, SpecError, Track,
+    TrackPlan, Workloads,
 };
 use crate::api::{
     Drift, Exposure, GateStatus, Phase, Preflight, RollbackRecord, RolloutStatus, StageStatus,
@@ -34,6 +34,7 @@ pub(super) fn decide(input: Input<'_>) -> Decision {
         now: input.now,
         st: input.status.clone(),
         events: Vec::new(),
+        effects: Vec::new(),
         wants: Vec::new(),
         wake: None,
         input: &input,
@@ -50,6 +51,7 @@ struct Planner<'a> {
     now: Timestamp,
     st: RolloutStatus,
     events: Vec<Event>,
+    effects: Vec<Effect>,
     wants: Vec<Due>,
     wake: Option<Timestamp>,
 }
@@ -94,8 +96,15 @@ impl Planner<'_> {
             status: self.st,
             workloads,
             events: self.events,
+            effects: self.effects,
             requeue_after,
             wants: self.wants,
+        }
+    }
+
+    fn effect(&mut self, e: Effect) {
+        if !self.effects.contains(&e) {
+            self.effects.push(e);
         }
     }
 
@@ -121,6 +130,9 @@ impl Planner<'_> {
             };
             self.record(to, reason, &message);
             self.event(type_, reason, message.clone());
+            if matches!(to, Phase::Healthy | Phase::RolledBack) {
+                self.effect(Effect::Settled);
+            }
             self.st.phase = to;
         }
         self.st.message = Some(message);
@@ -345,16 +357,29 @@ impl Planner<'_> {
         if desired == stable.revision {
             return self.settle(spec, stable, paused);
         }
-        // Preflight found a broken query for this revision and nothing changed since.
+        // Preflight stopped this revision (a broken query, or no data by the deadline): it
+        // stays stopped until something changes — the spec, or a retry, which preflights anew.
         if self.st.phase == Phase::Invalid
-            && self.st.observed_generation == Some(self.input.generation)
             && self
                 .st
                 .preflight
                 .as_ref()
                 .is_some_and(|p| p.revision == desired && !p.errors.is_empty())
         {
-            return self.hold(spec, stable);
+            if self.st.observed_generation == Some(self.input.generation) && !retry {
+                return self.hold(spec, stable);
+            }
+            self.st.preflight = None;
+            let why = if retry {
+                "retry requested"
+            } else {
+                "the spec changed"
+            };
+            self.transition(
+                Phase::Progressing,
+                "PreflightAgain",
+                format!("revision {desired}: {why}; every gate is asked of stable again"),
+            );
         }
         let in_flight = self.st.canary_revision.clone().filter(|c| {
             // Invalid keeps the canary in flight: a spec fixed (or a cache caught up) resumes
@@ -428,6 +453,7 @@ impl Planner<'_> {
         } else {
             "new revision"
         };
+        self.effect(Effect::CanaryStarted);
         self.transition(
             Phase::Progressing,
             "CanaryStarted",

@@ -25,6 +25,7 @@ impl Planner<'_> {
     ) -> Workloads {
         // A rollback decided now must not wait for other evaluations.
         self.wants.clear();
+        self.effect(Effect::RollbackStarted);
         let (index, weight) = self
             .st
             .stage

@@ -759,6 +759,7 @@ fn decisions_are_deterministic() {
     let _ = Duration::ZERO;
 }
 
+mod effects;
 mod freeze;
 mod held;
 mod integrity;

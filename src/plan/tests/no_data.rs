@@ -151,6 +151,37 @@ fn a_gate_that_never_has_data_stops_the_release_unexposed_at_the_progress_deadli
     // It stays stopped until something changes (a retry, a new revision, a spec change).
     w.run_until(10, |_| false);
     assert_eq!(w.status.phase, Phase::Invalid);
+    // A retry preflights afresh: it waits again (the data is still missing), and goes on
+    // once the data is there.
+    w.request = Some(Request::new(Action::Retry, "r1"));
+    w.run_until(3, |_| false);
+    assert_eq!(w.status.phase, Phase::Progressing, "{:?}", w.reasons());
+    assert!(
+        w.status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("waits before exposure")
+    );
+    w.oracle = always(Verdict::Pass);
+    w.run_until(60, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+    assert!(never_exposed_before_data(&w));
+}
+
+/// Until the first passing preflight, no decision asked for a canary pod.
+fn never_exposed_before_data(w: &World) -> bool {
+    let first_exposure = w
+        .decisions
+        .iter()
+        .position(|d| d.workloads.canary.as_ref().is_some_and(|c| c.replicas > 0));
+    let first_pass = w.decisions.iter().position(|d| {
+        d.status
+            .preflight
+            .as_ref()
+            .is_some_and(|p| p.no_data.is_empty() && p.waiting_since.is_none())
+    });
+    matches!((first_exposure, first_pass), (Some(e), Some(p)) if e >= p)
 }
 
 #[test]
