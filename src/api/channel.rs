@@ -55,3 +55,23 @@ pub enum ChannelType {
     Alertmanager,
     Webhook,
 }
+
+/// Where a channel reference (`name`, or `namespace/name`) points: `(namespace, name)`, in
+/// `namespace` by default. One reading for the controller, its deliveries and lint.
+pub fn locate_channel(namespace: &str, reference: &str) -> (String, String) {
+    match reference.split_once('/') {
+        Some((ns, name)) => (ns.to_string(), name.to_string()),
+        None => (namespace.to_string(), reference.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_reference_is_in_the_rollouts_namespace_unless_qualified() {
+        assert_eq!(locate_channel("shop", "pager"), ("shop".into(), "pager".into()));
+        assert_eq!(locate_channel("shop", "ops/pager"), ("ops".into(), "pager".into()));
+    }
+}

@@ -7,15 +7,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::Context;
 use super::incidents::channels_of;
-use crate::api::{IncidentChannel, Rollout};
-
-/// `name` or `namespace/name`, in the Rollout's namespace by default.
-pub fn locate(namespace: &str, channel: &str) -> (String, String) {
-    match channel.split_once('/') {
-        Some((ns, n)) => (ns.to_string(), n.to_string()),
-        None => (namespace.to_string(), channel.to_string()),
-    }
-}
+use crate::api::{IncidentChannel, Rollout, locate_channel};
 
 /// What keeps this Rollout's incidents from a named channel. Channels outside what this
 /// controller watches cannot be seen, so they are not judged.
@@ -24,7 +16,7 @@ pub fn problems(ctx: &Context, rollout: &Rollout) -> Vec<String> {
     let watched = |n: &str| ctx.settings.namespace.as_deref().is_none_or(|w| w == n);
     channels_of(ctx, rollout)
         .iter()
-        .map(|c| locate(&ns, c))
+        .map(|c| locate_channel(&ns, c))
         .filter(|(cns, _)| watched(cns))
         .filter_map(|(cns, name)| {
             let Some(channel) = ctx.channels.get(&ObjectRef::new(&name).within(&cns)) else {
@@ -64,7 +56,7 @@ pub fn users(
                 || r.spec.incident.as_ref().is_some_and(|i| {
                     i.channels
                         .iter()
-                        .any(|c| locate(&ns, c) == (cns.clone(), name.clone()))
+                        .any(|c| locate_channel(&ns, c) == (cns.clone(), name.clone()))
                 })
         })
         .map(|r| ObjectRef::from_obj(r.as_ref()))

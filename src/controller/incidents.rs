@@ -332,10 +332,7 @@ async fn attempt(ctx: &Context, incident: &Incident, index: usize) -> Option<Out
 /// Reads an IncidentChannel (`name` or `namespace/name`) and its Secret. Errors are short and
 /// never contain credentials; a channel that does not exist yet is retried.
 async fn destination(ctx: &Context, namespace: &str, name: &str) -> Result<Destination, String> {
-    let (ns, name) = match name.split_once('/') {
-        Some((ns, n)) => (ns.to_string(), n.to_string()),
-        None => (namespace.to_string(), name.to_string()),
-    };
+    let (ns, name) = crate::api::locate_channel(namespace, name);
     let channels: Api<IncidentChannel> = Api::namespaced(ctx.client.clone(), &ns);
     let ch = channels
         .get(&name)

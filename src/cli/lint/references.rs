@@ -9,18 +9,10 @@ use kube::{Api, Client};
 use serde_json::Value;
 
 use super::{Document, Finding, Problem};
-use crate::api::IncidentChannel;
+use crate::api::{IncidentChannel, locate_channel};
 
 /// A channel reference resolved: (namespace, name).
 type Channel = (String, String);
-
-/// `name` or `namespace/name`, in `namespace` by default.
-fn locate(namespace: &str, channel: &str) -> Channel {
-    match channel.split_once('/') {
-        Some((ns, n)) => (ns.to_string(), n.to_string()),
-        None => (namespace.to_string(), channel.to_string()),
-    }
-}
 
 /// The namespace of a document, or `default_namespace`.
 fn namespace_of(doc: &Value, default_namespace: &str) -> String {
@@ -62,7 +54,7 @@ pub async fn check(
             let Some(channel) = channel.as_str() else {
                 continue;
             };
-            let (cns, name) = locate(&ns, channel);
+            let (cns, name) = locate_channel(&ns, channel);
             if in_files.contains(&(cns.clone(), name.clone())) {
                 continue;
             }
@@ -97,16 +89,5 @@ async fn missing(client: &Client, cns: &str, name: &str) -> Option<String> {
         )),
         // Reading Secrets may not be this user's right; the controller checks it anyway.
         Err(_) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_resolve_in_the_documents_namespace_unless_qualified() {
-        assert_eq!(locate("shop", "pager"), ("shop".into(), "pager".into()));
-        assert_eq!(locate("shop", "ops/pager"), ("ops".into(), "pager".into()));
     }
 }
