@@ -71,7 +71,13 @@ mod tests {
 
     #[test]
     fn a_channel_reference_is_in_the_rollouts_namespace_unless_qualified() {
-        assert_eq!(locate_channel("shop", "pager"), ("shop".into(), "pager".into()));
-        assert_eq!(locate_channel("shop", "ops/pager"), ("ops".into(), "pager".into()));
+        assert_eq!(
+            locate_channel("shop", "pager"),
+            ("shop".into(), "pager".into())
+        );
+        assert_eq!(
+            locate_channel("shop", "ops/pager"),
+            ("ops".into(), "pager".into())
+        );
     }
 }
