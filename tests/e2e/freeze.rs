@@ -78,7 +78,7 @@ async fn freeze_holds_everything_abort_rolls_canaries_back_and_unfreezing_resume
             .iter()
             .any(|c| c.type_ == "Frozen" && c.status == "True")
     );
-    assert!(f.event_reasons("a").await.contains(&"Frozen".to_string()));
+    f.wait_event("a", "Frozen").await;
     // Nothing new starts.
     f.set_image("b", "b:v2").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -118,7 +118,7 @@ async fn freeze_holds_everything_abort_rolls_canaries_back_and_unfreezing_resume
         },
     )
     .await;
-    assert!(f.event_reasons("b").await.contains(&"Unfrozen".to_string()));
+    f.wait_event("b", "Unfrozen").await;
     f.cleanup().await;
 }
 

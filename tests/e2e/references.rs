@@ -72,13 +72,6 @@ async fn a_rollout_naming_a_missing_channel_or_secret_says_so_until_both_exist()
         channels_ready(r).is_some_and(|(s, _)| s == "True")
     })
     .await;
-    f.wait("a ChannelsNotReady Event", MINUTE, || async {
-        f.event_reasons("app")
-            .await
-            .iter()
-            .any(|r| r == "ChannelsNotReady")
-            .then_some(())
-    })
-    .await;
+    f.wait_event("app", "ChannelsNotReady").await;
     f.cleanup().await;
 }

@@ -82,14 +82,12 @@ async fn good_release_goes_10_50_100_and_ends_healthy_on_the_new_revision() {
             "history {story:?} lacks {step} in order"
         );
     }
-    let events = f.event_reasons("app").await;
-    let mut it = events.iter();
-    for step in expected {
-        assert!(
-            it.any(|s| s == step),
-            "events {events:?} lack {step} in order"
-        );
-    }
+    let in_order = |events: &[String]| {
+        let mut it = events.iter();
+        expected.iter().all(|step| it.any(|s| s.as_str() == *step))
+    };
+    f.wait_events("app", "every Event of the story, in order", in_order)
+        .await;
     f.cleanup().await;
 }
 
@@ -153,13 +151,7 @@ async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold(
         },
     )
     .await;
-    let events = f.event_reasons("app").await;
-    assert!(
-        events.iter().any(|e| e == "GateFailed")
-            && events
-                .iter()
-                .any(|e| e == "RolledBack" || e == "GateFailed")
-    );
+    f.wait_event("app", "GateFailed").await;
 
     // It stays rolled back on that revision.
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -265,6 +265,30 @@ impl Fixture {
             .collect()
     }
 
+    /// Waits until the Rollout's Event reasons (oldest first) satisfy `check`, and returns them.
+    /// Events are published in the background after the status write (a reconcile never waits
+    /// on them), so a test that has seen the status must still wait for its Events.
+    pub async fn wait_events(
+        &self,
+        rollout: &str,
+        what: &str,
+        check: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        self.wait(what, Duration::from_secs(60), || async {
+            let reasons = self.event_reasons(rollout).await;
+            check(&reasons).then_some(reasons)
+        })
+        .await
+    }
+
+    /// Waits for an Event with `reason` on the Rollout.
+    pub async fn wait_event(&self, rollout: &str, reason: &str) {
+        self.wait_events(rollout, &format!("a {reason} Event on {rollout}"), |r| {
+            r.iter().any(|x| x == reason)
+        })
+        .await;
+    }
+
     /// Event reasons recorded for the Rollout, oldest first.
     pub async fn event_reasons(&self, rollout: &str) -> Vec<String> {
         let api: Api<k8s_openapi::api::events::v1::Event> =

@@ -33,18 +33,6 @@ async fn stable_serves(f: &Fixture, image: &str, pods: usize) {
     .await;
 }
 
-/// Waits for an Event with `reason` on the Rollout (Events are published in the background).
-async fn told(f: &Fixture, reason: &str) {
-    f.wait(&format!("a {reason} Event"), MINUTE, || async {
-        f.event_reasons("app")
-            .await
-            .iter()
-            .any(|r| r == reason)
-            .then_some(())
-    })
-    .await;
-}
-
 /// `app` adopted under stages 25% (baking `bake`) and 100%, with the error-ratio gate.
 async fn adopted(f: &Fixture, bake: &str) -> ControllerProcess {
     f.adopted(
@@ -82,7 +70,7 @@ async fn deleting_the_stable_track_mid_canary_restores_the_verified_revision_and
     let st = r.status.unwrap();
     assert_eq!(st.phase, Phase::Progressing, "still in its first stage");
     assert_eq!(st.stage.map(|s| s.index), Some(0));
-    told(&f, "TrackDrift").await;
+    f.wait_event("app", "TrackDrift").await;
     assert!(
         serving(&f)
             .await
@@ -143,7 +131,7 @@ async fn a_hand_edited_stable_track_is_restored_to_the_recorded_template() {
     })
     .await;
     stable_serves(&f, "app:v1", 3).await;
-    told(&f, "TrackDrift").await;
+    f.wait_event("app", "TrackDrift").await;
     f.wait_rollout("app", "the drift cleared", MINUTE, |r| {
         r.status.as_ref().is_some_and(|s| s.drift.is_none())
     })
