@@ -174,8 +174,7 @@ impl Fixture {
                 .as_nanos()
         );
         let value = Request::new(action, id).encode();
-        let patch =
-            json!({"metadata": {"annotations": {rollgate::plan::request::ANNOTATION: value}}});
+        let patch = json!({"metadata": {"annotations": {rollgate::api::keys::REQUEST: value}}});
         self.rollouts()
             .patch(rollout, &PatchParams::default(), &Patch::Merge(patch))
             .await
