@@ -49,6 +49,8 @@ pub struct Context {
     /// Metadata of ConfigMaps and Secrets (resourceVersions), from the config watches.
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    /// Secret contents read so far, by version: the one edge for Secrets.
+    pub secret_contents: super::secrets::SecretCache,
     pub rollouts: Store<Rollout>,
     pub freezes: Store<Freeze>,
     /// rollgate's records of each revision's pod template (see `workload::record`).
@@ -111,6 +113,7 @@ impl Context {
             config_maps: stores.config_maps,
             secrets_ready: CacheReady::of(stores.secrets.clone()),
             secrets: stores.secrets,
+            secret_contents: Default::default(),
             rollouts: stores.rollouts,
             freezes: stores.freezes,
             records_ready: CacheReady::of(stores.records.clone()),

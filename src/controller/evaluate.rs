@@ -2,8 +2,7 @@
 
 use futures::future::join_all;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::Context;
 use crate::api::{Rollout, Verdict};
@@ -32,21 +31,23 @@ pub async fn endpoint(ctx: &Context, rollout: &Rollout) -> Result<Endpoint, Stri
         ca_pem: None,
     };
     if let Some(secret) = prom.and_then(|p| p.secret_ref.as_ref()) {
-        let api: Api<Secret> =
-            Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-        let s = api.get(&secret.name).await.map_err(|e| {
+        let ns = rollout.namespace().unwrap_or_default();
+        let cannot = |why: String| {
             format!(
-                "spec.prometheus.secretRef: cannot read Secret {:?}: {}",
-                secret.name,
-                reason(&e)
+                "spec.prometheus.secretRef: cannot read Secret {:?}: {why}",
+                secret.name
             )
-        })?;
-        let data = s.data.unwrap_or_default();
-        endpoint.bearer_token = data
+        };
+        let s = super::secrets::read(ctx, &ns, &secret.name)
+            .await
+            .map_err(|e| cannot(reason(&e)))?
+            .ok_or_else(|| cannot("NotFound".into()))?;
+        endpoint.bearer_token = s
+            .data
             .get("token")
-            .map(|t| String::from_utf8_lossy(&t.0).trim().to_string())
+            .map(|t| String::from_utf8_lossy(t).trim().to_string())
             .filter(|t| !t.is_empty());
-        endpoint.ca_pem = data.get("ca.crt").map(|c| c.0.clone());
+        endpoint.ca_pem = s.data.get("ca.crt").cloned();
     }
     Ok(endpoint)
 }

@@ -237,7 +237,8 @@ async fn drive(
     {
         super::crash::point(super::crash::AFTER_ROLLBACK_STATUS);
     }
-    incidents::open(ctx, rollout, &written, &decision.status, images).await?;
+    let wanted = decision.effects.contains(&plan::Effect::OpenIncident);
+    incidents::open(ctx, rollout, wanted, &decision.status, images).await?;
     ctx.unwritten.keep(&ns, &name, &decision.status.gates);
     incidents::wake(ctx, rollout, &decision.status);
     incidents::announce(ctx, rollout, &decision.status, &decision.effects);

@@ -137,6 +137,9 @@ pub enum Effect {
     /// A release settled (adopted, promoted, up to date, rolled back): snapshots and template
     /// records no longer in use can go.
     Settled,
+    /// A rollback is in flight (decided now, or found on record by a restarted controller):
+    /// its incident, named in status, must exist — opened, or joined if it does.
+    OpenIncident,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -64,6 +64,13 @@ struct Planner<'a> {
 impl Planner<'_> {
     fn finish(mut self, workloads: Workloads) -> Decision {
         self.st.observed_generation = Some(self.input.generation);
+        // The status this pass started from is what is on record: a rollback found there in
+        // flight is one a killed controller may not have opened the incident of yet.
+        let rolling_back = |s: &RolloutStatus| s.phase == Phase::RollingBack;
+        if self.st.rollback.is_some() && (rolling_back(self.input.status) || rolling_back(&self.st))
+        {
+            self.effect(Effect::OpenIncident);
+        }
         let told = condition_is(&self.st, "ChannelsReady", "False");
         super::conditions::derive(
             &mut self.st,
