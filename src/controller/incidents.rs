@@ -18,16 +18,13 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use super::{Context, Error};
-use crate::api::{
-    ChannelType, DeliveryState, Incident, IncidentState, MessageKind, Phase, Rollout, RolloutStatus,
-};
+use crate::api::{ChannelType, Incident, Phase, Rollout, RolloutStatus};
 use crate::incident::channels::{self, Destination, Outcome};
 use crate::incident::lifecycle::{self, RolloutView, advance};
 use crate::incident::{outbox, record};
 use crate::workload::FIELD_MANAGER;
 
-/// Alertmanager forgets alerts that are not re-sent: firing alerts are posted again this often.
-const ALERTMANAGER_REFRESH: Duration = Duration::from_secs(60);
+/// The longest one delivery attempt may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Channels a Rollout's incidents go to: its own, plus the controller's default.
@@ -353,44 +350,29 @@ async fn destination(ctx: &Context, namespace: &str, name: &str) -> Result<Desti
     })
 }
 
-/// Re-posts firing alerts to Alertmanager channels (it keeps no state of its own). A refresh
-/// is a deliberate new message, not a retry: it states the incident as it is now (current
-/// severity label, acknowledgement), with `startsAt` fixed at detection and `endsAt` pushed
-/// to now + `ALERTMANAGER_HOLD`. Returns when the next refresh is due.
+/// Re-posts firing alerts to Alertmanager channels as the outbox's cadence says
+/// (`outbox::refreshes`). A refresh is a deliberate new message, not a retry: it states the
+/// incident as it is now (current severity label, acknowledgement), with `startsAt` fixed at
+/// detection and `endsAt` pushed to now + `ALERTMANAGER_HOLD`. Returns when the next is due.
 async fn refresh_alertmanager(
     ctx: &Context,
     current: &Incident,
     status: &mut crate::api::IncidentStatus,
     now: Timestamp,
 ) -> Option<Timestamp> {
-    if status.state == IncidentState::Resolved {
-        return None;
-    }
-    let mut next: Option<Timestamp> = None;
-    for i in 0..status.deliveries.len() {
+    let ns = current.namespace().unwrap_or_default();
+    let is_alertmanager = |channel: &str| {
+        let (cns, name) = crate::api::locate_channel(&ns, channel);
+        ctx.channels
+            .get(&ObjectRef::new(&name).within(&cns))
+            .is_some_and(|c| c.spec.type_ == ChannelType::Alertmanager)
+    };
+    let refresh = outbox::refreshes(status, is_alertmanager, now);
+    for i in refresh.now {
         let d = &status.deliveries[i];
-        let firing = matches!(d.message, MessageKind::Trigger | MessageKind::Escalate)
-            && d.state == DeliveryState::Delivered;
-        let Some(at) = d.delivered_at.filter(|_| firing) else {
+        let Ok(dest) = destination(ctx, &ns, &d.channel.clone()).await else {
             continue;
         };
-        let due = at + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
-        let Ok(dest) = destination(
-            ctx,
-            &current.namespace().unwrap_or_default(),
-            &d.channel.clone(),
-        )
-        .await
-        else {
-            continue;
-        };
-        if dest.type_ != ChannelType::Alertmanager {
-            continue;
-        }
-        if due > now {
-            next = Some(next.map_or(due, |n| n.min(due)));
-            continue;
-        }
         let facts = lifecycle::facts(&current.spec, status, now);
         let message = channels::Message::new(current, d.message, &facts);
         if let Ok(Some(out)) =
@@ -400,10 +382,8 @@ async fn refresh_alertmanager(
         {
             status.deliveries[i].delivered_at = Some(now);
         }
-        let again = now + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
-        next = Some(next.map_or(again, |n| n.min(again)));
     }
-    next
+    refresh.next
 }
 
 fn jitter() -> f64 {
