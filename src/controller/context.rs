@@ -67,6 +67,9 @@ pub struct Context {
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     /// Status versions this controller wrote past, for reconciles that run ahead of the cache.
     pub own_writes: super::own_writes::OwnWrites,
+    /// The error category each failing Rollout was last told of (a Warning Event on each
+    /// change, not on each retry); cleared by a reconcile that succeeds.
+    pub failing: std::sync::Mutex<std::collections::HashMap<(String, String), &'static str>>,
     /// The rollback (by its decision time) whose Incident this process made sure of, per
     /// Rollout: one create per rollback decision, however many reconciles follow.
     pub opened: std::sync::Mutex<std::collections::HashMap<(String, String), jiff::Timestamp>>,
@@ -123,6 +126,7 @@ impl Context {
             admission: Default::default(),
             own_writes: Default::default(),
             opened: Default::default(),
+            failing: Default::default(),
             unwritten: Default::default(),
             prometheus: PrometheusPool::counted(
                 PoolSettings::default(),

@@ -24,7 +24,11 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let started = std::time::Instant::now();
     let decisions = AtomicU32::new(0);
+    let key = (rollout.namespace().unwrap_or_default(), rollout.name_any());
     let result = reconcile_inner(rollout, &ctx, &decisions).await;
+    if result.is_ok() {
+        ctx.failing.lock().expect("not poisoned").remove(&key);
+    }
     ctx.metrics
         .duration
         .get_or_create(&labels)
@@ -80,8 +84,31 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
         }
         _ => {
             tracing::warn!(rollout = %rollout.name_any(), category = error.category(), error = %error, "reconcile failed");
+            tell(&ctx, &rollout, error);
             Action::requeue(Duration::from_secs(5))
         }
+    }
+}
+
+/// A Warning Event whose reason is the error's category, when the category changes: people
+/// see a Rollout the controller cannot finish without reading its logs.
+fn tell(ctx: &Arc<Context>, rollout: &Rollout, error: &Error) {
+    let Some(reason) = error.reason() else {
+        return;
+    };
+    let key = (rollout.namespace().unwrap_or_default(), rollout.name_any());
+    let told = ctx
+        .failing
+        .lock()
+        .expect("not poisoned")
+        .insert(key, reason);
+    if told != Some(reason) {
+        let event = plan::Event {
+            type_: plan::EventType::Warning,
+            reason: reason.to_string(),
+            note: error.note(),
+        };
+        apply::events(ctx, rollout, &[event]);
     }
 }
 
