@@ -46,6 +46,9 @@ use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
 
 /// Annotation on a target Deployment naming the Rollout that drives it.
 pub const ROLLOUT_ANNOTATION: &str = "rollgate.dev/rollout";
+/// On the target: the tracks serving it now (`app-stable`, `app-stable,app-canary`), so a
+/// Deployment at 0/0 in `kubectl get deploy` says where its pods are.
+pub const SERVED_BY_ANNOTATION: &str = "rollgate.dev/served-by";
 /// Finalizer that hands the workload back to the target Deployment before the tracks go.
 pub const FINALIZER: &str = "rollgate.dev/hand-back";
 

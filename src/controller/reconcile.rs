@@ -12,7 +12,9 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::evaluate::{self, Subject};
-use super::{Context, Error, FINALIZER, ROLLOUT_ANNOTATION, apply, incidents, observe};
+use super::{
+    Context, Error, FINALIZER, ROLLOUT_ANNOTATION, SERVED_BY_ANNOTATION, apply, incidents, observe,
+};
 use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
 
@@ -196,7 +198,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
             .inc();
     }
     if let Ok(seen) = &seen {
-        apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
+        apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
     }
     // Speed first: the canary is at zero before anything else is written. Then the rollback
@@ -355,7 +357,7 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     if spec_replicas != Some(replicas) || target.annotations().contains_key(ROLLOUT_ANNOTATION) {
         // A plain update (not an apply) under another manager: the replicas stay when rollgate's
         // apply ownership goes, and Git can take the field over again.
-        let patch = json!({"metadata": {"annotations": {ROLLOUT_ANNOTATION: null}}, "spec": {"replicas": replicas}});
+        let patch = json!({"metadata": {"annotations": {ROLLOUT_ANNOTATION: null, SERVED_BY_ANNOTATION: null}}, "spec": {"replicas": replicas}});
         api.patch(
             name,
             &PatchParams {

@@ -12,6 +12,6 @@ mod tracks;
 
 pub use revision::{REVISION_ANNOTATION, revision_of};
 pub use tracks::{
-    FIELD_MANAGER, TRACK_LABEL, TrackKind, clean_template, observe_track, track_deployment,
-    track_name,
+    FIELD_MANAGER, TRACK_LABEL, TrackKind, clean_template, observe_track, serving,
+    track_deployment, track_name,
 };

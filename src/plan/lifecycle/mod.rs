@@ -86,6 +86,8 @@ impl Planner<'_> {
             .as_ref()
             .is_some_and(|v| v.until > self.now);
         let cap = if in_flight { IN_FLIGHT_RESYNC } else { RESYNC };
+        let stages = self.input.spec.map_or(0, |s| s.stages.len());
+        self.st.columns = Some(self.st.columns_for(stages));
         // A wake time already past means "now", never "as long ago as it was".
         let requeue_after = self
             .wake
@@ -355,7 +357,7 @@ impl Planner<'_> {
             return self.rolled_back(spec, stable);
         }
         if desired == stable.revision {
-            return self.settle(spec, stable, paused);
+            return self.settle(spec, stable);
         }
         // Preflight stopped this revision (a broken query, or no data by the deadline): it
         // stays stopped until something changes — the spec, or a retry, which preflights anew.
@@ -405,7 +407,10 @@ impl Planner<'_> {
                 self.transition(
                     Phase::Queued,
                     "Queued",
-                    format!("revision {desired} waits for a canary slot (queued since {since})"),
+                    format!(
+                        "revision {desired} waits for a canary slot (queued since {})",
+                        super::instant(since)
+                    ),
                 );
                 self.wake_at(after(self.now, QUEUE_RECHECK));
                 self.hold(spec, stable)
@@ -474,7 +479,7 @@ impl Planner<'_> {
 
     /// No canary is wanted: stable serves the desired revision. A canary still running (a
     /// promotion completing, or a revert) retires as stable becomes ready.
-    fn settle(&mut self, spec: &Spec, stable: &Track, paused: bool) -> Workloads {
+    fn settle(&mut self, spec: &Spec, stable: &Track) -> Workloads {
         let promoting = self.st.canary_revision.as_deref() == Some(stable.revision.as_str())
             && matches!(self.st.phase, Phase::Progressing | Phase::Paused);
         let canary_obs = self.input.observed.canary.clone();
@@ -489,17 +494,9 @@ impl Planner<'_> {
         if done {
             self.st.stage = None;
             self.st.exposure = None;
-            if paused {
-                self.transition(
-                    Phase::Paused,
-                    "Paused",
-                    format!(
-                        "revision {} serves; {}",
-                        stable.revision,
-                        self.hold_reason()
-                    ),
-                );
-            } else if promoting {
+            // Nothing is held back while nothing is in flight: a freeze or pause of an idle
+            // rollout is the Frozen condition and column, never a phase hiding Healthy.
+            if promoting {
                 self.transition(
                     Phase::Healthy,
                     "Promoted",
