@@ -322,9 +322,25 @@ fn stage_views(
                     view.state = StageState::Current;
                     let left = stage.bake_until.map(|b| seconds_between(now, b).max(0));
                     view.bake_left_seconds = left;
+                    // The gates the stage waits for, named (their reasons are in the message and
+                    // the gate table).
+                    let holding: Vec<&str> = rollout
+                        .spec
+                        .gates
+                        .iter()
+                        .filter(|g| {
+                            status.gates.iter().all(|s| {
+                                s.name != g.name
+                                    || s.verdict != Verdict::Pass
+                                    || stage.ready_at.is_some_and(|r| s.evaluated_at < r)
+                            })
+                        })
+                        .map(|g| g.name.as_str())
+                        .collect();
                     let held = Held {
                         paused,
                         frozen: status.frozen.as_ref().map(|f| f.name.as_str()),
+                        gates: &holding,
                     };
                     view.waiting = Some(waiting(stage, manual, held, left, &rollout.name_any()));
                 }
@@ -339,6 +355,8 @@ fn stage_views(
 struct Held<'a> {
     paused: bool,
     frozen: Option<&'a str>,
+    /// Gates not passing since the stage's pods were ready.
+    gates: &'a [&'a str],
 }
 
 /// What the current stage waits for, in the order the controller checks it.
@@ -364,7 +382,10 @@ fn waiting(
     if manual && !stage.approved {
         return format!("waiting for approval (rollgate promote {name})");
     }
-    "waiting for every gate to pass".into()
+    if held.gates.is_empty() {
+        return "waiting for every gate to pass".into();
+    }
+    format!("waiting for gates: {}", held.gates.join(", "))
 }
 
 fn gate_view(gate: &Gate, status: &RolloutStatus, now: Timestamp) -> GateView {

@@ -157,7 +157,9 @@ pub fn render(view: &RolloutView) -> String {
 
 /// One revision when only one is in play; the canary's role said in words after a rollback.
 fn revisions(view: &RolloutView) -> String {
-    let stable = view.stable_revision.as_deref().unwrap_or("-");
+    let Some(stable) = view.stable_revision.as_deref() else {
+        return "none serving yet (adopting the Deployment)".into();
+    };
     match view.canary_shown.as_deref() {
         Some(c) if view.rollback.is_some() => format!("stable {stable}   rolled back {c}"),
         Some(c) => format!("stable {stable}   canary {c}"),

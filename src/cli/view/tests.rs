@@ -132,7 +132,8 @@ fn after_the_bake_the_stage_waits_for_approval_or_gates() {
     let v = RolloutView::new(&r, at("2026-01-01T12:10:00Z"));
     assert_eq!(
         v.stages[1].waiting.as_deref(),
-        Some("waiting for every gate to pass")
+        Some("waiting for gates: latency, saturation"),
+        "the failing gate and the one never evaluated"
     );
     r.status.as_mut().unwrap().stage.as_mut().unwrap().ready_at = None;
     let v = RolloutView::new(&r, at(NOW));

@@ -111,7 +111,7 @@ fn exposure(weight: i32, pods: i32) -> Value {
 /// The failure that rolls the canary back in the rollback states.
 fn rollback_record() -> Value {
     json!({"revision": CANARY, "reason": "GateFailed",
-           "message": format!("gate error-ratio failed 2/2 times: value 0.2451, threshold <= 0.02, query {QUERY}"),
+           "message": format!("gate error-ratio failed 2/2 times: value 0.245078, threshold <= 0.02, query {QUERY}"),
            "at": "2026-01-01T11:59:00Z", "stageIndex": 0, "weight": 25,
            "gates": [{"name": "error-ratio", "revision": CANARY, "verdict": "Fail", "value": 0.24507761719800022,
                       "threshold": "<= 0.02", "query": QUERY, "consecutiveFailures": 2, "consecutiveErrors": 0,
@@ -121,10 +121,10 @@ fn rollback_record() -> Value {
 fn rolled_back(healthy: Option<bool>, verification: Value, gate: Value) -> Value {
     let mut h = released();
     h.push(("11:59:00", "Progressing", "RollingBack", "GateFailed",
-            "rolling back revision 91be02aa11: gate error-ratio failed 2/2 times: value 0.2451, threshold <= 0.02"));
+            "rolling back revision 91be02aa11: gate error-ratio failed 2/2 times: value 0.245078, threshold <= 0.02"));
     let mut status = json!({
         "phase": "RollingBack",
-        "message": format!("rolling back revision {CANARY}: gate error-ratio failed 2/2 times: value 0.2451, threshold <= 0.02, query {QUERY}"),
+        "message": format!("rolling back revision {CANARY}: gate error-ratio failed 2/2 times: value 0.245078, threshold <= 0.02, query {QUERY}"),
         "stableRevision": STABLE, "canaryRevision": CANARY,
         "exposure": exposure(0, 1),
         "rollback": rollback_record(),
@@ -135,10 +135,10 @@ fn rolled_back(healthy: Option<bool>, verification: Value, gate: Value) -> Value
     });
     if healthy.is_some() {
         h.push(("11:59:04", "RollingBack", "RolledBack", "GateFailed",
-                "revision 91be02aa11 rolled back: gate error-ratio failed 2/2 times: value 0.2451, threshold <= 0.02"));
+                "revision 91be02aa11 rolled back: gate error-ratio failed 2/2 times: value 0.245078, threshold <= 0.02"));
         status["phase"] = json!("RolledBack");
         status["message"] = json!(format!(
-            "revision {CANARY} rolled back: gate error-ratio failed 2/2 times: value 0.2451, threshold <= 0.02, query {QUERY}"
+            "revision {CANARY} rolled back: gate error-ratio failed 2/2 times: value 0.245078, threshold <= 0.02, query {QUERY}"
         ));
         status["history"] = history(&h);
     }
