@@ -63,19 +63,37 @@ impl Terminal {
         self.tmux(&all);
     }
 
-    /// The visible screen, trailing blanks dropped; `joined` joins lines the terminal wrapped.
-    fn screen(&self, session: &str, joined: bool) -> String {
-        let mut args = vec!["capture-pane", "-p", "-t", session];
-        if joined {
-            args.push("-J");
-        }
-        let text = self.tmux(&args);
-        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
-        let end = lines
-            .iter()
-            .rposition(|l| !l.is_empty())
-            .map_or(0, |i| i + 1);
-        lines[..end].join("\n")
+    /// The visible screen twice at one instant (tmux runs one command list without reading the
+    /// pane in between): as shown, and with the lines the terminal wrapped joined. Trailing
+    /// blanks dropped.
+    fn screens(&self, session: &str) -> (String, String) {
+        const CUT: &str = "----8<----";
+        let text = self.tmux(&[
+            "capture-pane",
+            "-p",
+            "-t",
+            session,
+            ";",
+            "display-message",
+            "-p",
+            CUT,
+            ";",
+            "capture-pane",
+            "-p",
+            "-J",
+            "-t",
+            session,
+        ]);
+        let (shown, joined) = text.split_once(&format!("{CUT}\n")).expect("both captures");
+        let tidy = |t: &str| {
+            let lines: Vec<&str> = t.lines().map(str::trim_end).collect();
+            let end = lines
+                .iter()
+                .rposition(|l| !l.is_empty())
+                .map_or(0, |i| i + 1);
+            lines[..end].join("\n")
+        };
+        (tidy(shown), tidy(joined))
     }
 
     /// Captures `session` until `done` holds for a screen, checking every screen on the way.
@@ -89,7 +107,7 @@ impl Terminal {
         let start = Instant::now();
         let mut screens = 0;
         loop {
-            let screen = self.screen(session, false);
+            let (screen, joined) = self.screens(session);
             if !screen.is_empty() {
                 screens += 1;
                 let first = screen.lines().next().unwrap_or_default();
@@ -102,7 +120,6 @@ impl Terminal {
                     1,
                     "one frame on screen:\n{screen}"
                 );
-                let joined = self.screen(session, true);
                 assert_eq!(screen, joined, "no line wraps at {COLUMNS} columns");
                 assert!(screen.lines().all(|l| l.chars().count() <= COLUMNS));
                 if done(&screen) {
