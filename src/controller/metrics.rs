@@ -50,7 +50,7 @@ pub struct Metrics {
     pub rollouts: Family<PhaseLabels, Gauge>,
     pub gate_evaluations: Family<VerdictLabels, Counter>,
     /// Counted by the Prometheus pool itself.
-    pub prometheus: crate::gates::PoolCounters,
+    pub prometheus: crate::prometheus::PoolCounters,
     pub rollbacks: Family<ReasonLabels, Counter>,
     pub incidents_opened: Counter,
     pub deliveries: Family<DeliveryLabels, Counter>,

@@ -261,12 +261,12 @@ async fn runs_releases_config_and_incidents(chart: Installed) {
 
     // A bad image release, rolled back by itself on the failing gate, and its Incident
     // delivered (incidents create, status patch; channel and Secret read).
-    let endpoint = rollgate::gates::Endpoint {
+    let endpoint = rollgate::prometheus::Endpoint {
         address: prometheus.clone(),
         bearer_token: None,
         ca_pem: None,
     };
-    let pool = rollgate::gates::PrometheusPool::default();
+    let pool = rollgate::prometheus::PrometheusPool::default();
     let rates = format!(
         "count(sum by (rollgate_track) (rate(http_requests_total{{namespace=\"{ns}\"}}[5s])) > 0)"
     );

@@ -153,7 +153,7 @@ async fn a_controller_without_its_crds_is_unready_says_why_starts_once_they_appe
     assert_eq!(cs.0[0].readyz().await.map(|r| r.0), Some(503));
 
     // Installed: the waiting controller starts its watches, becomes ready and reconciles.
-    rollgate::api::install_crds(&client, "rollgate-e2e")
+    rollgate::controller::crds::install(&client, "rollgate-e2e")
         .await
         .expect("install the CRDs");
     readyz(&cs, 0, 200, "ready").await;

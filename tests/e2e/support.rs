@@ -32,7 +32,7 @@ impl Fixture {
         rollgate_platform::install_crypto_provider();
         let env = rollgate_platform::shared();
         CRDS.get_or_init(|| async {
-            rollgate::api::install_crds(&env.client().await, "rollgate-e2e")
+            rollgate::controller::crds::install(&env.client().await, "rollgate-e2e")
                 .await
                 .expect("install the CRDs")
         })
@@ -95,8 +95,8 @@ impl Fixture {
 
     /// Waits until Prometheus computes a request rate for both tracks of this namespace.
     pub async fn wait_for_rates(&self, prometheus_url: &str) {
-        let pool = rollgate::gates::PrometheusPool::default();
-        let endpoint = rollgate::gates::Endpoint {
+        let pool = rollgate::prometheus::PrometheusPool::default();
+        let endpoint = rollgate::prometheus::Endpoint {
             address: prometheus_url.into(),
             bearer_token: None,
             ca_pem: None,

@@ -1,10 +1,9 @@
-//! Sending a built request, and judging the answer: delivered, worth retrying, or refused.
+//! Judging a destination's answer: delivered, worth retrying, or refused. Sending is I/O and
+//! lives in the controller crate (`rollgate::delivery`).
 
 use std::time::Duration;
 
 use jiff::Timestamp;
-
-use super::Outgoing;
 
 /// What became of one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,9 +22,10 @@ pub enum Outcome {
 
 /// The longest Retry-After honoured; a destination asking for more is asked again sooner.
 const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
-const ERROR_MAX: usize = 200;
+/// The longest error text kept (one line in status and Events).
+pub const ERROR_MAX: usize = 200;
 /// How much of an answer is read: enough for any id or error message.
-const BODY_MAX: usize = 64 * 1024;
+pub const BODY_MAX: usize = 64 * 1024;
 
 /// Judges an answer. `retry_after` is the Retry-After header (seconds or an HTTP-date; a
 /// date is measured against the clock: see [`classify_at`] for the pure form).
@@ -126,7 +126,7 @@ fn body_message(body: &[u8]) -> Option<String> {
 }
 
 /// One line; runs that look like keys, tokens or URLs become `<redacted>`.
-fn scrub(text: &str) -> String {
+pub fn scrub(text: &str) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::with_capacity(line.len());
     let mut run = String::new();
@@ -146,71 +146,6 @@ fn scrub(text: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
-}
-
-/// Sends `out` once. Timeouts and connection failures are [`Outcome::Retry`]; a request that
-/// cannot even be formed is [`Outcome::Permanent`]. Errors never include the URL.
-pub async fn send(client: &reqwest::Client, out: &Outgoing, timeout: Duration) -> Outcome {
-    let Ok(method) = reqwest::Method::from_bytes(out.method.as_bytes()) else {
-        return Outcome::Permanent {
-            error: format!("invalid method {}", out.method),
-        };
-    };
-    let mut request = client
-        .request(method, &out.url)
-        .timeout(timeout)
-        .body(out.body.clone());
-    for (name, value) in &out.headers {
-        request = request.header(name, value);
-    }
-    let mut response = match request.send().await {
-        Ok(response) => response,
-        Err(e) => return failed(e, timeout),
-    };
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut body = Vec::new();
-    // A body cut short still classifies by status; only the id or message may be lost.
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= BODY_MAX {
-            body.truncate(BODY_MAX);
-            break;
-        }
-    }
-    classify(status, retry_after.as_deref(), &body)
-}
-
-fn failed(e: reqwest::Error, timeout: Duration) -> Outcome {
-    if e.is_builder() {
-        return Outcome::Permanent {
-            error: format!("cannot form the request: {}", chain(e)),
-        };
-    }
-    let error = if e.is_timeout() {
-        format!("no answer within {timeout:?}")
-    } else if e.is_connect() {
-        format!("cannot connect: {}", chain(e))
-    } else {
-        format!("request failed: {}", chain(e))
-    };
-    Outcome::Retry { after: None, error }
-}
-
-/// An error and its causes on one line, without the URL (it may be a credential).
-fn chain(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut parts = vec![e.to_string()];
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    super::content::truncate(&scrub(&parts.join(": ")), ERROR_MAX)
 }
 
 const BACKOFF_BASE: Duration = Duration::from_secs(1);

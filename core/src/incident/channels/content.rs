@@ -75,7 +75,7 @@ pub(super) fn mapped_severity(
 }
 
 /// At most `max` characters, ending in `…` when cut. Destinations count characters, not bytes.
-pub(super) fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }

@@ -8,6 +8,23 @@ use jiff::Timestamp;
 use super::{ChannelError, Credentials, Destination, Message, Outgoing, build};
 use crate::api::*;
 
+/// Every destination type and message kind, for tests that cover them all.
+pub const TYPES: [ChannelType; 7] = [
+    ChannelType::Pagerduty,
+    ChannelType::Opsgenie,
+    ChannelType::Jsm,
+    ChannelType::Slack,
+    ChannelType::Teams,
+    ChannelType::Alertmanager,
+    ChannelType::Webhook,
+];
+pub const KINDS: [MessageKind; 4] = [
+    MessageKind::Trigger,
+    MessageKind::Escalate,
+    MessageKind::Acknowledge,
+    MessageKind::Resolve,
+];
+
 pub const ROUTING_KEY: &str = "R0UT1NGKEYsecretsecret0123456789";
 pub const API_KEY: &str = "AP1KEY-00000000-secret-1111";
 pub const SLACK_URL: &str = "https://hooks.slack.com/services/T000SECRET/B000SECRET/XXXXsecretXXXX";

@@ -34,8 +34,9 @@
 mod alertmanager;
 mod content;
 mod delivery;
-#[cfg(test)]
-pub(crate) mod fixture;
+/// Test data shared with the controller crate's delivery tests (feature `fixture`).
+#[cfg(any(test, feature = "fixture"))]
+pub mod fixture;
 mod jsm;
 mod opsgenie;
 mod pagerduty;
@@ -49,7 +50,8 @@ use std::time::Duration;
 
 use crate::api::{ChannelType, Incident, IncidentSpec, MessageFacts, MessageKind};
 
-pub use delivery::{Outcome, backoff, classify, classify_at, send};
+pub use content::truncate;
+pub use delivery::{BODY_MAX, ERROR_MAX, Outcome, backoff, classify, classify_at, scrub};
 pub use webhook::verify_standard_webhook;
 
 /// How often the caller re-posts a firing alert to Alertmanager.
@@ -213,7 +215,7 @@ const PUBLIC_PATHS: &[&str] = &[
 
 /// A URL fit for logs: no user info, and no path or query unless the path is a public API's.
 pub(crate) fn redact_url(url: &str) -> String {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
+    let Ok(parsed) = url::Url::parse(url) else {
         return "<unparseable URL>".to_owned();
     };
     let mut shown = format!("{}://{}", parsed.scheme(), parsed.host_str().unwrap_or(""));
@@ -377,7 +379,7 @@ pub fn change_event(dest: &Destination, change: &Change<'_>) -> Option<Outgoing>
 
 /// The destination's URL: `dest.url`, else `default`, else [`ChannelError::MissingUrl`];
 /// checked to be http(s).
-fn endpoint(dest: &Destination, default: Option<&str>) -> Result<reqwest::Url, ChannelError> {
+fn endpoint(dest: &Destination, default: Option<&str>) -> Result<url::Url, ChannelError> {
     let url = dest
         .url
         .as_deref()
@@ -389,12 +391,12 @@ fn endpoint(dest: &Destination, default: Option<&str>) -> Result<reqwest::Url, C
 }
 
 /// Parses a URL without ever quoting it in the error (a webhook URL is a credential).
-fn parse_url(dest: &Destination, url: &str) -> Result<reqwest::Url, ChannelError> {
+fn parse_url(dest: &Destination, url: &str) -> Result<url::Url, ChannelError> {
     let invalid = |reason: String| ChannelError::InvalidUrl {
         channel: dest.name.clone(),
         reason,
     };
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
     match parsed.scheme() {
         "http" | "https" if parsed.host_str().is_some() => Ok(parsed),
         "http" | "https" => Err(invalid("no host".into())),
