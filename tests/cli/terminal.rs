@@ -67,7 +67,7 @@ impl Terminal {
     /// pane in between): as shown, and with the lines the terminal wrapped joined. Trailing
     /// blanks dropped.
     fn screens(&self, session: &str) -> (String, String) {
-        const CUT: &str = "----8<----";
+        const CUT: &str = "8<--cut-here--";
         let text = self.tmux(&[
             "capture-pane",
             "-p",
@@ -205,7 +205,7 @@ async fn watches_redraw_in_place_at_80_columns_through_a_release_and_a_rollback(
         "{rolled_back}"
     );
     assert!(
-        rolled_back.contains("0% now   (at failure: 25%, 1 of 4 pods, stage 1/2)"),
+        rolled_back.contains("0% now\nAt failure: 25%, 1 of 4 pods on the canary for "),
         "exposure now and at failure, labelled:\n{rolled_back}"
     );
     assert!(rolled_back.contains("rolled back "), "{rolled_back}");

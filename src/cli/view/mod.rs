@@ -138,6 +138,9 @@ pub struct RollbackView {
     pub stages: usize,
     pub weight: i32,
     pub canary_pods: i32,
+    /// How long the canary had a share when the decision was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_seconds: Option<i64>,
     /// The failing gates as they stood at the decision.
     pub gates: Vec<GateView>,
 }
@@ -258,6 +261,10 @@ fn rollback_view(
         stages: rollout.spec.stages.len(),
         weight: r.weight,
         canary_pods: status.exposure.as_ref().map_or(0, |e| e.canary_pods),
+        exposed_seconds: status
+            .exposure
+            .as_ref()
+            .map(|e| seconds_between(e.since, r.at)),
         gates: rollout
             .spec
             .gates

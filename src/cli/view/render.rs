@@ -26,22 +26,28 @@ pub fn render(view: &RolloutView) -> String {
         let _ = writeln!(out, "Message:    {}", one_line(m));
     }
     let _ = writeln!(out, "Revisions:  {}", revisions(view));
-    let _ = writeln!(
-        out,
-        "Weight:     {} {}% now   {}",
-        table::bar(view.weight, BAR_WIDTH),
-        view.weight,
-        match &view.rollback {
-            Some(r) => format!(
-                "(at failure: {}%, {} of {} pods, stage {}/{})",
+    let bar = table::bar(view.weight, BAR_WIDTH);
+    match &view.rollback {
+        // Now and at failure on their own lines: the pods at failure are not what runs now.
+        Some(r) => {
+            let _ = writeln!(out, "Weight:     {bar} {}% now", view.weight);
+            let exposed = r
+                .exposed_seconds
+                .map_or_else(String::new, |s| format!(" for {}", table::age(s)));
+            let _ = writeln!(
+                out,
+                "At failure: {}%, {} of {} pods on the canary{exposed}, stage {}/{}",
                 r.weight, r.canary_pods, view.replicas, r.stage, r.stages
-            ),
-            None => format!(
-                "({} of {} pods on the canary)",
-                view.canary_pods, view.replicas
-            ),
+            );
         }
-    );
+        None => {
+            let _ = writeln!(
+                out,
+                "Weight:     {bar} {}% now   ({} of {} pods on the canary)",
+                view.weight, view.canary_pods, view.replicas
+            );
+        }
+    }
     let _ = writeln!(out, "Serving:    {}", serving(view));
     if let Some(f) = &view.frozen {
         let mut line = format!("Freeze {}", f.name);
