@@ -135,6 +135,20 @@ impl Terminal {
     }
 }
 
+/// Waits until the target's `rollgate.dev/served-by` annotation reads `tracks`.
+async fn served_by(f: &Fixture, tracks: &str) {
+    f.wait(&format!("served-by {tracks}"), MINUTE, || async {
+        let d = f.deployments().get("app").await.ok()?;
+        let annotations = d.metadata.annotations.unwrap_or_default();
+        (annotations
+            .get("rollgate.dev/served-by")
+            .map(String::as_str)
+            == Some(tracks))
+        .then_some(())
+    })
+    .await;
+}
+
 impl Drop for Terminal {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -171,6 +185,8 @@ async fn watches_redraw_in_place_at_80_columns_through_a_release_and_a_rollback(
         .await;
     assert!(baking.contains("% now"), "{baking}");
     assert!(baking.contains("app-stable + app-canary"), "{baking}");
+    // The user's Deployment (0/0 in `kubectl get deploy`) says which tracks serve it.
+    served_by(&f, "app-stable,app-canary").await;
     let done = t
         .wait("release", &header, "the watch to end on Healthy", |s| {
             s.contains("[exit 0]")
@@ -182,6 +198,7 @@ async fn watches_redraw_in_place_at_80_columns_through_a_release_and_a_rollback(
             .any(|l| l.starts_with("Revisions:  stable ") && !l.contains("canary")),
         "a Healthy rollout shows one revision:\n{done}"
     );
+    served_by(&f, "app-stable").await;
 
     // A bad release, rolled back, in `status --watch` and `list --watch` side by side.
     f.wait_phase("app", Phase::Healthy, MINUTE).await;
