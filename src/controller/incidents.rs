@@ -312,7 +312,7 @@ async fn attempt(ctx: &Context, incident: &Incident, index: usize) -> Option<Out
                 Outcome::Retry { .. } => "retry",
                 Outcome::Permanent { .. } => "failed",
             };
-            let channel_type = format!("{:?}", dest.type_).to_lowercase();
+            let channel_type = dest.type_.as_str();
             ctx.metrics
                 .deliveries
                 .get_or_create(&super::metrics::DeliveryLabels {

@@ -316,14 +316,10 @@ async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>, caches: 
     health.set(serve::Readiness::Running);
     tracing::info!("caches filled: ready");
     loop {
-        let mut counts: std::collections::HashMap<String, i64> = Default::default();
+        let mut counts: std::collections::HashMap<&'static str, i64> = Default::default();
         for r in ctx.rollouts.state() {
-            *counts
-                .entry(format!(
-                    "{:?}",
-                    r.status.as_ref().map(|s| s.phase).unwrap_or_default()
-                ))
-                .or_default() += 1;
+            let phase = r.status.as_ref().map(|s| s.phase).unwrap_or_default();
+            *counts.entry(phase.as_str()).or_default() += 1;
         }
         ctx.metrics.rollouts.clear();
         for (phase, n) in counts {

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -24,15 +25,25 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let started = std::time::Instant::now();
-    let result = reconcile_inner(rollout, &ctx).await;
+    let decisions = AtomicU32::new(0);
+    let result = reconcile_inner(rollout, &ctx, &decisions).await;
     ctx.metrics
         .duration
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
+    // Observed, not assumed: a reconcile decides at most once (a test reads this histogram).
+    ctx.metrics
+        .decisions
+        .get_or_create(&labels)
+        .observe(f64::from(decisions.load(Ordering::Relaxed)));
     result
 }
 
-async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Action, Error> {
+async fn reconcile_inner(
+    rollout: Arc<Rollout>,
+    ctx: &Arc<Context>,
+    decisions: &AtomicU32,
+) -> Result<Action, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     if ctx.own_writes.is_stale(
         &ns,
@@ -45,7 +56,7 @@ async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Ac
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer(&api, FINALIZER, rollout, |event| async {
         match event {
-            Finalizer::Apply(r) => drive(&r, ctx).await,
+            Finalizer::Apply(r) => drive(&r, ctx, decisions).await,
             Finalizer::Cleanup(r) => hand_back(&r, ctx).await,
         }
     })
@@ -76,8 +87,12 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
     }
 }
 
-/// observe → plan → (evaluate → plan) → apply → status.
-async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
+/// observe → due → evaluate → decide (once) → apply → status → incident.
+async fn drive(
+    rollout: &Rollout,
+    ctx: &Arc<Context>,
+    decisions: &AtomicU32,
+) -> Result<Action, Error> {
     // Before the Deployment cache is filled every target looks missing; deciding then would
     // mark the Rollout Invalid for nothing (and a fresh leader would act on it).
     let caches = [
@@ -153,32 +168,36 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         channel_problems: &channel_problems,
         now,
     };
-    let mut decision = plan::decide(input(&[]));
-    if let (false, Ok(spec)) = (decision.wants.is_empty(), &validated) {
-        let endpoint = evaluate::endpoint(ctx, rollout).await;
-        let stable_revision = status
-            .stable_revision
-            .clone()
-            .or_else(|| observed.stable.as_ref().map(|s| s.revision.clone()));
-        let subject = Subject {
-            rollout,
-            stable_revision: stable_revision.as_deref().unwrap_or_default(),
-            canary_revision: status
-                .canary_revision
-                .as_deref()
-                .unwrap_or(&observed.desired_revision),
-        };
-        let readings =
-            evaluate::readings(ctx, spec, &subject, &decision.wants, &endpoint, now).await;
-        decision = plan::decide(input(&readings));
-        for r in &readings {
-            let verdict = format!("{:?}", r.verdict);
-            ctx.metrics
-                .gate_evaluations
-                .get_or_create(&super::metrics::VerdictLabels { verdict })
-                .inc();
+    let due = plan::due(&input(&[]));
+    let readings = match (&validated, due.is_empty()) {
+        (Ok(spec), false) => {
+            let endpoint = evaluate::endpoint(ctx, rollout).await;
+            let stable_revision = status
+                .stable_revision
+                .clone()
+                .or_else(|| observed.stable.as_ref().map(|s| s.revision.clone()));
+            let subject = Subject {
+                rollout,
+                stable_revision: stable_revision.as_deref().unwrap_or_default(),
+                canary_revision: status
+                    .canary_revision
+                    .as_deref()
+                    .unwrap_or(&observed.desired_revision),
+            };
+            evaluate::readings(ctx, spec, &subject, &due, &endpoint, now).await
         }
+        _ => vec![],
+    };
+    for r in &readings {
+        ctx.metrics
+            .gate_evaluations
+            .get_or_create(&super::metrics::VerdictLabels {
+                verdict: r.verdict.as_str(),
+            })
+            .inc();
     }
+    decisions.fetch_add(1, Ordering::Relaxed);
+    let mut decision = plan::decide(input(&readings));
     let did = |e: plan::Effect| decision.effects.contains(&e);
     if let Some(reservations) = admission.as_mut()
         && did(plan::Effect::CanaryStarted)

@@ -56,6 +56,21 @@ pub enum ChannelType {
     Webhook,
 }
 
+impl ChannelType {
+    /// The type as the spec spells it (its serialized name), for metric labels and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelType::Pagerduty => "pagerduty",
+            ChannelType::Opsgenie => "opsgenie",
+            ChannelType::Jsm => "jsm",
+            ChannelType::Slack => "slack",
+            ChannelType::Teams => "teams",
+            ChannelType::Alertmanager => "alertmanager",
+            ChannelType::Webhook => "webhook",
+        }
+    }
+}
+
 /// Where a channel reference (`name`, or `namespace/name`) points: `(namespace, name)`, in
 /// `namespace` by default. One reading for the controller, its deliveries and lint.
 pub fn locate_channel(namespace: &str, reference: &str) -> (String, String) {

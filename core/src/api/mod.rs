@@ -48,3 +48,45 @@ pub fn crds_yaml() -> String {
         .collect::<Vec<_>>()
         .join("---\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Metric labels and messages spell enums as status and the spec do.
+    #[test]
+    fn enum_names_are_their_serialized_names() {
+        let json = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for p in [
+            Phase::Pending,
+            Phase::Progressing,
+            Phase::Paused,
+            Phase::Queued,
+            Phase::RollingBack,
+            Phase::RolledBack,
+            Phase::Healthy,
+            Phase::Invalid,
+        ] {
+            assert_eq!(p.as_str(), json(serde_json::to_value(p).unwrap()));
+        }
+        for v in [
+            Verdict::Pass,
+            Verdict::Fail,
+            Verdict::NoData,
+            Verdict::Error,
+        ] {
+            assert_eq!(v.as_str(), json(serde_json::to_value(v).unwrap()));
+        }
+        for t in [
+            ChannelType::Pagerduty,
+            ChannelType::Opsgenie,
+            ChannelType::Jsm,
+            ChannelType::Slack,
+            ChannelType::Teams,
+            ChannelType::Alertmanager,
+            ChannelType::Webhook,
+        ] {
+            assert_eq!(t.as_str(), json(serde_json::to_value(t).unwrap()));
+        }
+    }
+}

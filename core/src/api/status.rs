@@ -19,6 +19,22 @@ pub enum Phase {
     Invalid,
 }
 
+impl Phase {
+    /// The phase as status spells it (its serialized name), for metric labels and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Progressing => "Progressing",
+            Phase::Paused => "Paused",
+            Phase::Queued => "Queued",
+            Phase::RollingBack => "RollingBack",
+            Phase::RolledBack => "RolledBack",
+            Phase::Healthy => "Healthy",
+            Phase::Invalid => "Invalid",
+        }
+    }
+}
+
 /// What the controller observed and decided; the controller continues from it after a restart.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
@@ -150,6 +166,18 @@ pub enum Verdict {
     Fail,
     NoData,
     Error,
+}
+
+impl Verdict {
+    /// The verdict as status, metric labels and messages spell it (its serialized name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "Pass",
+            Verdict::Fail => "Fail",
+            Verdict::NoData => "NoData",
+            Verdict::Error => "Error",
+        }
+    }
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

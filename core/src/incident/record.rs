@@ -47,7 +47,7 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
             value: g.value.filter(|v| v.is_finite()),
             stable_value: g.stable_value.filter(|v| v.is_finite()),
             threshold: g.threshold.clone(),
-            verdict: format!("{:?}", g.verdict),
+            verdict: g.verdict.as_str().to_string(),
             consecutive_failures: g.consecutive_failures,
             graph_url: f
                 .prometheus_url

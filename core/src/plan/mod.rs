@@ -1,10 +1,12 @@
 //! The pure decision core: (spec, previous status, observations, gate readings, request, now)
 //! → (new status, desired workloads, events, when to look again).
 //!
-//! No kube client, no I/O, no clock: the controller observes, calls [`schedule`] to learn which
-//! gates to evaluate, evaluates them, then calls [`decide`] and applies the result. Because the
-//! status is the only memory that matters, a controller killed at any instant continues from
-//! it (the controller also remembers unwritten passing evaluations: see [`evaluations`]).
+//! No kube client, no I/O, no clock: the controller observes, calls [`due`] to learn which
+//! gates to evaluate, evaluates them, then calls [`decide`] once with the readings and acts on
+//! the decision's typed [`Effect`]s. The status is the memory that matters: a controller
+//! killed at any instant continues from it. (The controller also keeps in-memory aids that
+//! only save work: unwritten passing evaluations, see [`evaluations`], and which incident
+//! a rollback opened.)
 
 mod capacity;
 mod conditions;
@@ -22,7 +24,7 @@ use crate::api::{FrozenBy, RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
 pub use conditions::truncate;
 pub use gates::{Due, Purpose};
-pub use lifecycle::MIN_REQUEUE;
+pub use lifecycle::{MIN_REQUEUE, due};
 pub use request::{Action, Request};
 pub use spec::{GateSpec, Spec, SpecError, StageSpec};
 
@@ -144,8 +146,9 @@ pub struct Decision {
     pub events: Vec<Event>,
     pub effects: Vec<Effect>,
     pub requeue_after: Duration,
-    /// Gate evaluations this decision lacked. The controller evaluates them and decides again
-    /// with the readings; only a decision whose wants are met is applied.
+    /// Gate evaluations this decision needed and was not given ([`due`] names them in
+    /// advance, so this is empty in practice). It held without them — a missing reading is
+    /// never a pass — and asks to be looked at again at once.
     pub wants: Vec<Due>,
 }
 

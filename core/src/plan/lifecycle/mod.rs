@@ -1,7 +1,12 @@
 //! The Rollout lifecycle (DESIGN.md §5) as one pure pass over the previous status.
 
+mod due;
 mod rollback;
+mod route;
 mod stage;
+
+pub use due::due;
+use route::{Way, drift_of, held, new_request, paused_by_request, restorable, route};
 
 use std::time::Duration;
 
@@ -88,6 +93,10 @@ impl Planner<'_> {
         let cap = if in_flight { IN_FLIGHT_RESYNC } else { RESYNC };
         let stages = self.input.spec.map_or(0, |s| s.stages.len());
         self.st.columns = Some(self.st.columns_for(stages));
+        // An evaluation `due` did not foresee: this decision held without it; look again now.
+        if !self.wants.is_empty() {
+            self.wake_at(self.now);
+        }
         // A wake time already past means "now", never "as long ago as it was".
         let requeue_after = self
             .wake
@@ -195,10 +204,7 @@ impl Planner<'_> {
 
     /// A request not handled before, once.
     fn take_request(&mut self) -> Option<Action> {
-        let r = self.input.request?;
-        if self.st.last_request_id.as_deref() == Some(r.id.as_str()) {
-            return None;
-        }
+        let r = new_request(&self.st, self.input.request)?;
         self.st.last_request_id = Some(r.id.clone());
         self.event(
             EventType::Normal,
@@ -212,13 +218,9 @@ impl Planner<'_> {
         let obs = self.input.observed;
         let desired = obs.desired_revision.clone();
         let request = self.take_request();
-        match request {
-            Some(Action::Pause) => self.st.paused_by_request = true,
-            Some(Action::Resume) => self.st.paused_by_request = false,
-            _ => {}
-        }
+        self.st.paused_by_request = paused_by_request(&self.st, request);
         self.note_freeze();
-        let paused = spec.paused || self.st.paused_by_request || self.st.frozen.is_some();
+        let paused = held(spec, &self.st, self.input.freeze);
 
         let stable = match self.st.stable_revision.clone() {
             None => match self.adopt(spec, &desired) {
@@ -275,18 +277,7 @@ impl Planner<'_> {
     /// from the target, whose template is the unverified release. `None` when no copy exists.
     fn stable_of(&mut self, spec: &Spec, recorded: &str) -> Option<Track> {
         let obs = self.input.observed;
-        // Right after a promotion the track switches to the promoted revision: expected.
-        let promoting = self.st.canary_revision.as_deref() == Some(recorded)
-            && matches!(self.st.phase, Phase::Progressing | Phase::Paused);
-        let drift = match &obs.stable {
-            Some(t) if t.revision == recorded => t.drift.clone(),
-            Some(_) if promoting => None,
-            Some(t) => Some(format!(
-                "the stable track runs revision {} instead of the verified {recorded}",
-                t.revision
-            )),
-            None => Some("the stable track was deleted".to_string()),
-        };
+        let drift = drift_of(&self.st, obs, recorded);
         let restoring = Track {
             revision: recorded.to_string(),
             replicas: spec.replicas,
@@ -308,7 +299,7 @@ impl Planner<'_> {
                     .unwrap_or(restoring),
             );
         };
-        let restorable = obs.kept.iter().any(|k| k == recorded);
+        let restorable = restorable(obs, recorded);
         let message = if restorable {
             format!("{why}; restoring revision {recorded} from rollgate's record")
         } else {
@@ -345,32 +336,19 @@ impl Planner<'_> {
         request: Option<Action>,
         paused: bool,
     ) -> Workloads {
-        if self.st.phase == Phase::RollingBack {
-            return self.rolling_back(spec, stable);
-        }
         let retry = request == Some(Action::Retry);
-        if self.st.phase == Phase::RolledBack
-            && desired != stable.revision
-            && self.st.canary_revision.as_deref() == Some(desired)
-            && !retry
-        {
-            return self.rolled_back(spec, stable);
-        }
-        if desired == stable.revision {
-            return self.settle(spec, stable);
-        }
+        let route = route(
+            &self.st,
+            &stable.revision,
+            desired,
+            retry,
+            paused,
+            self.input.admitted,
+            self.input.generation,
+        );
         // Preflight stopped this revision (a broken query, or no data by the deadline): it
         // stays stopped until something changes — the spec, or a retry, which preflights anew.
-        if self.st.phase == Phase::Invalid
-            && self
-                .st
-                .preflight
-                .as_ref()
-                .is_some_and(|p| p.revision == desired && !p.errors.is_empty())
-        {
-            if self.st.observed_generation == Some(self.input.generation) && !retry {
-                return self.hold(spec, stable);
-            }
+        if route.again {
             self.st.preflight = None;
             let why = if retry {
                 "retry requested"
@@ -383,17 +361,13 @@ impl Planner<'_> {
                 format!("revision {desired}: {why}; every gate is asked of stable again"),
             );
         }
-        let in_flight = self.st.canary_revision.clone().filter(|c| {
-            // Invalid keeps the canary in flight: a spec fixed (or a cache caught up) resumes
-            // where it was instead of starting over.
-            matches!(
-                self.st.phase,
-                Phase::Progressing | Phase::Paused | Phase::Invalid
-            ) && *c != stable.revision
-        });
-        match in_flight {
-            Some(c) if c == desired || paused => self.progress(spec, stable, &c, request, paused),
-            _ if paused => {
+        match route.way {
+            Way::RollingBack => self.rolling_back(spec, stable),
+            Way::RolledBack => self.rolled_back(spec, stable),
+            Way::Settle => self.settle(spec, stable),
+            Way::Stopped => self.hold(spec, stable),
+            Way::Progress { canary } => self.progress(spec, stable, &canary, request, paused),
+            Way::Paused => {
                 let why = self.hold_reason();
                 self.transition(
                     Phase::Paused,
@@ -402,7 +376,7 @@ impl Planner<'_> {
                 );
                 self.hold(spec, stable)
             }
-            _ if !self.input.admitted => {
+            Way::Queued => {
                 let since = *self.st.queued_since.get_or_insert(self.now);
                 self.transition(
                     Phase::Queued,
@@ -415,7 +389,7 @@ impl Planner<'_> {
                 self.wake_at(after(self.now, QUEUE_RECHECK));
                 self.hold(spec, stable)
             }
-            _ => {
+            Way::Start => {
                 self.st.queued_since = None;
                 self.start_canary(desired, retry);
                 self.progress(spec, stable, desired, request, paused)

@@ -172,7 +172,7 @@ pub(super) fn describe_failure(g: &GateStatus, spec: &Spec) -> String {
     let value = match (g.value, g.stable_value) {
         (Some(v), Some(s)) => format!("{} (stable {})", number(v), number(s)),
         (Some(v), None) => number(v),
-        (None, _) => format!("{:?}", g.verdict),
+        (None, _) => g.verdict.as_str().to_string(),
     };
     format!(
         "gate {} failed {}/{limit} times: value {value}, threshold {}, query {}",

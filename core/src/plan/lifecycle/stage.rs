@@ -7,11 +7,7 @@ impl Planner<'_> {
     /// Runs every gate once against stable before the canary gets any share.
     /// Returns false while the preflight is not complete (the caller holds).
     pub(super) fn preflight(&mut self, spec: &Spec, stable: &Track, canary: &str) -> bool {
-        if spec.gates.is_empty()
-            || self.st.preflight.as_ref().is_some_and(|p| {
-                p.revision == canary && p.errors.is_empty() && p.waiting_since.is_none()
-            })
-        {
+        if spec.gates.is_empty() || super::route::preflight_complete(&self.st, canary) {
             return true;
         }
         let readings: Vec<_> = self

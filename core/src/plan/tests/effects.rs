@@ -37,31 +37,3 @@ fn adoption_and_promotion_settle() {
         "adopted, then a canary, then promoted"
     );
 }
-
-/// The controller hands the decision's Events to the recorder and reads nothing else of them:
-/// every decision it acts on is an [`Effect`].
-#[test]
-fn nothing_outside_the_planner_reads_a_decisions_events() {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut offending = vec![];
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                if path != src.join("plan") {
-                    stack.push(path);
-                }
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (n, line) in text.lines().enumerate() {
-                let reads_events = line.contains(".events") && !line.contains("apply::events(");
-                if reads_events || line.contains("e.reason ==") || line.contains("reason != \"") {
-                    offending.push(format!("{}:{}: {line}", path.display(), n + 1));
-                }
-            }
-        }
-    }
-    assert!(offending.is_empty(), "{offending:#?}");
-}

@@ -113,51 +113,66 @@ impl World {
         }
     }
 
-    pub(super) fn decide_once(&self, readings: &[Reading]) -> Decision {
-        let obs = self.observed();
-        let status = super::evaluations::recall(&self.status, &self.remembered);
-        decide(Input {
+    pub(super) fn input<'a>(
+        &'a self,
+        obs: &'a Observed,
+        status: &'a RolloutStatus,
+        readings: &'a [Reading],
+    ) -> Input<'a> {
+        Input {
             spec: Ok(&self.spec),
             generation: 1,
-            status: &status,
-            observed: &obs,
+            status,
+            observed: obs,
             readings,
             request: self.request.as_ref(),
             freeze: self.freeze.as_ref(),
             admitted: self.admitted,
             channel_problems: &self.channel_problems,
             now: self.now,
-        })
+        }
     }
 
-    /// One reconcile: decide, evaluate what is wanted, decide again, apply.
+    pub(super) fn decide_once(&self, readings: &[Reading]) -> Decision {
+        let obs = self.observed();
+        let status = super::evaluations::recall(&self.status, &self.remembered);
+        decide(self.input(&obs, &status, readings))
+    }
+
+    /// One reconcile as the controller does it: ask which gates are due, evaluate them, decide
+    /// once with the readings, apply. `due` must have foreseen every evaluation read.
     pub(super) fn reconcile(&mut self) -> Decision {
-        let mut d = self.decide_once(&[]);
-        if !d.wants.is_empty() {
-            let readings: Vec<Reading> = d
-                .wants
-                .iter()
-                .map(|due| {
-                    let g = &self.spec.gates[due.gate];
-                    let verdict = (self.oracle)(g.name(), due.purpose, &due.revision, self.secs());
-                    Reading {
-                        gate: g.name().into(),
-                        purpose: due.purpose,
-                        revision: due.revision.clone(),
-                        verdict,
-                        value: (verdict == Verdict::Pass)
-                            .then_some(0.0)
-                            .or((verdict == Verdict::Fail).then_some(0.5)),
-                        stable_value: None,
-                        threshold: Some("<= 0.01".into()),
-                        query: g.def.query.clone(),
-                        message: String::new(),
-                        bad_query: false,
-                    }
-                })
-                .collect();
-            d = self.decide_once(&readings);
-        }
+        let obs = self.observed();
+        let status = super::evaluations::recall(&self.status, &self.remembered);
+        let due = super::due(&self.input(&obs, &status, &[]));
+        let readings: Vec<Reading> = due
+            .iter()
+            .map(|due| {
+                let g = &self.spec.gates[due.gate];
+                let verdict = (self.oracle)(g.name(), due.purpose, &due.revision, self.secs());
+                Reading {
+                    gate: g.name().into(),
+                    purpose: due.purpose,
+                    revision: due.revision.clone(),
+                    verdict,
+                    value: (verdict == Verdict::Pass)
+                        .then_some(0.0)
+                        .or((verdict == Verdict::Fail).then_some(0.5)),
+                    stable_value: None,
+                    threshold: Some("<= 0.01".into()),
+                    query: g.def.query.clone(),
+                    message: String::new(),
+                    bad_query: false,
+                }
+            })
+            .collect();
+        let d = decide(self.input(&obs, &status, &readings));
+        assert!(
+            d.wants.is_empty(),
+            "due missed evaluations the decision read: {:?} (due said {due:?}; phase {:?})",
+            d.wants,
+            d.status.phase
+        );
         self.apply(&d);
         let n = self.decisions.len();
         if (self.drop_status)(n) {
