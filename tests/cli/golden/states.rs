@@ -253,7 +253,10 @@ pub fn all() -> Vec<State> {
             }),
         ),
         state("paused", {
-            let mut s = baking("Paused", "stage 1/3 at 25%: paused");
+            let mut s = baking(
+                "Paused",
+                "stage 1/3 at 25%: paused by request (`rollgate resume` lifts it)",
+            );
             s["pausedByRequest"] = json!(true);
             s
         }),

@@ -198,7 +198,11 @@ impl Planner<'_> {
     fn hold_reason(&self) -> String {
         match &self.st.frozen {
             Some(f) => freeze_note(f),
-            None => "paused".to_string(),
+            // Which of the two, so the reader knows what lifts it.
+            None if self.st.paused_by_request => {
+                "paused by request (`rollgate resume` lifts it)".to_string()
+            }
+            None => "paused by the spec (spec.paused: true)".to_string(),
         }
     }
 
