@@ -163,7 +163,8 @@ async fn watches_redraw_in_place_at_80_columns_through_a_release_and_a_rollback(
     let ns = f.name().to_string();
     let _c = f
         .adopted(
-            &[(25, "2s"), (100, "1s")],
+            // A bake far longer than a failing gate needs: the bad release fails at stage 1.
+            &[(25, "30s"), (100, "1s")],
             vec![error_ratio_gate(0.05)],
             &f.env.prometheus_url,
         )
@@ -187,6 +188,7 @@ async fn watches_redraw_in_place_at_80_columns_through_a_release_and_a_rollback(
     assert!(baking.contains("app-stable + app-canary"), "{baking}");
     // The user's Deployment (0/0 in `kubectl get deploy`) says which tracks serve it.
     served_by(&f, "app-stable,app-canary").await;
+    f.ok(&["promote", "app", "--full"]).await;
     let done = t
         .wait("release", &header, "the watch to end on Healthy", |s| {
             s.contains("[exit 0]")
@@ -222,7 +224,8 @@ async fn watches_redraw_in_place_at_80_columns_through_a_release_and_a_rollback(
         "{rolled_back}"
     );
     assert!(
-        rolled_back.contains("0% now\nAt failure: 25%, 1 of 4 pods on the canary for "),
+        rolled_back.contains("0% now\nAt failure: 25%, 1 of 4 pods on the canary for ")
+            && rolled_back.contains(", stage 1/2\n"),
         "exposure now and at failure, labelled:\n{rolled_back}"
     );
     assert!(rolled_back.contains("rolled back "), "{rolled_back}");
