@@ -10,7 +10,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::observe::Workloads as Seen;
-use super::{Context, Error, ROLLOUT_ANNOTATION, SERVED_BY_ANNOTATION};
+use super::{Context, Error};
+use crate::api::keys::{ROLLOUT, SERVED_BY};
 use crate::api::{Rollout, RolloutStatus};
 use crate::plan::{Event, EventType, TrackPlan, Workloads, truncate};
 use crate::workload::config::rewrite;
@@ -153,17 +154,17 @@ async fn hold_target(
 ) -> Result<(), Error> {
     let name = rollout.name_any();
     let annotations = seen.target.annotations();
-    let marked = annotations.get(ROLLOUT_ANNOTATION) == Some(&name);
+    let marked = annotations.get(ROLLOUT) == Some(&name);
     let served_by = crate::workload::serving(&seen.target.name_any(), status).join(",");
-    let told = annotations.get(SERVED_BY_ANNOTATION).map(String::as_str)
+    let told = annotations.get(SERVED_BY).map(String::as_str)
         == Some(served_by.as_str()).filter(|s| !s.is_empty());
     let current = seen.target.spec.as_ref().and_then(|s| s.replicas);
     if marked && (told || served_by.is_empty()) && replicas.is_none_or(|r| current == Some(r)) {
         return Ok(());
     }
-    let mut annotations = json!({ROLLOUT_ANNOTATION: name});
+    let mut annotations = json!({ROLLOUT: name});
     if !served_by.is_empty() {
-        annotations[SERVED_BY_ANNOTATION] = json!(served_by);
+        annotations[SERVED_BY] = json!(served_by);
     }
     let mut patch = json!({
         "apiVersion": "apps/v1",

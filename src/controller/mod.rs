@@ -44,14 +44,6 @@ pub use error::Error;
 
 use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
 
-/// Annotation on a target Deployment naming the Rollout that drives it.
-pub const ROLLOUT_ANNOTATION: &str = "rollgate.dev/rollout";
-/// On the target: the tracks serving it now (`app-stable`, `app-stable,app-canary`), so a
-/// Deployment at 0/0 in `kubectl get deploy` says where its pods are.
-pub const SERVED_BY_ANNOTATION: &str = "rollgate.dev/served-by";
-/// Finalizer that hands the workload back to the target Deployment before the tracks go.
-pub const FINALIZER: &str = "rollgate.dev/hand-back";
-
 /// Runs the controller until `shutdown` completes (a signal, or a lost leader lease).
 pub async fn run(
     client: Client,
@@ -371,7 +363,7 @@ fn rollout_of(d: Deployment) -> Option<ObjectRef<Rollout>> {
         .iter()
         .find(|o| o.kind == "Rollout" && o.api_version.starts_with(crate::api::GROUP))
         .map(|o| o.name.clone());
-    let name = owner.or_else(|| d.annotations().get(ROLLOUT_ANNOTATION).cloned())?;
+    let name = owner.or_else(|| d.annotations().get(crate::api::keys::ROLLOUT).cloned())?;
     Some(ObjectRef::new(&name).within(&ns))
 }
 

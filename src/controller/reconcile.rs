@@ -13,9 +13,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::evaluate::{self, Subject};
-use super::{
-    Context, Error, FINALIZER, ROLLOUT_ANNOTATION, SERVED_BY_ANNOTATION, apply, incidents, observe,
-};
+use super::{Context, Error, apply, incidents, observe};
 use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
 
@@ -54,7 +52,7 @@ async fn reconcile_inner(
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, rollout, |event| async {
+    finalizer(&api, crate::api::keys::HAND_BACK, rollout, |event| async {
         match event {
             Finalizer::Apply(r) => drive(&r, ctx, decisions).await,
             Finalizer::Cleanup(r) => hand_back(&r, ctx).await,
@@ -119,7 +117,7 @@ async fn drive(
     let status = plan::evaluations::recall(&written, &ctx.unwritten.get(&ns, &name));
     let request = rollout
         .annotations()
-        .get(plan::request::ANNOTATION)
+        .get(crate::api::keys::REQUEST)
         .and_then(|v| match Request::parse(v) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -373,10 +371,12 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let replicas = rollout.spec.replicas;
     let spec_replicas = target.spec.as_ref().and_then(|s| s.replicas);
-    if spec_replicas != Some(replicas) || target.annotations().contains_key(ROLLOUT_ANNOTATION) {
+    if spec_replicas != Some(replicas)
+        || target.annotations().contains_key(crate::api::keys::ROLLOUT)
+    {
         // A plain update (not an apply) under another manager: the replicas stay when rollgate's
         // apply ownership goes, and Git can take the field over again.
-        let patch = json!({"metadata": {"annotations": {ROLLOUT_ANNOTATION: null, SERVED_BY_ANNOTATION: null}}, "spec": {"replicas": replicas}});
+        let patch = json!({"metadata": {"annotations": {crate::api::keys::ROLLOUT: null, crate::api::keys::SERVED_BY: null}}, "spec": {"replicas": replicas}});
         api.patch(
             name,
             &PatchParams {
@@ -396,7 +396,7 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
         .and_then(|s| s.selector.match_labels.clone())
         .unwrap_or_default();
     let mut labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    labels.push(format!("!{}", crate::workload::TRACK_LABEL));
+    labels.push(format!("!{}", crate::api::keys::TRACK));
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let ready = pods
         .list(&ListParams::default().labels(&labels.join(",")))

@@ -108,9 +108,7 @@ async fn two_replicas_only_the_leader_acts_and_killing_it_hands_over_within_the_
     ];
     let mut a = ControllerProcess::start_with(f.env, f.name(), &f.env.prometheus_url, &elect);
     let b = ControllerProcess::start_with(f.env, f.name(), &f.env.prometheus_url, &elect);
-    f.create_deployment("app", 4, "app:v1").await;
-    f.metrics("app", "stable", 50.0, 0.0).await;
-    f.metrics("app", "canary", 50.0, 0.0).await;
+    f.app("app", 4).await;
     f.create_rollout(crate::support::rollout(
         "app",
         "app",

@@ -11,6 +11,7 @@
 mod channel;
 mod freeze;
 mod incident;
+pub mod keys;
 pub mod names;
 mod rollout;
 mod status;

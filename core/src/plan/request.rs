@@ -5,7 +5,7 @@
 //! controller restart never replays a handled request. Annotations (not spec fields) keep
 //! imperative actions out of Git and out of GitOps diffs.
 
-pub const ANNOTATION: &str = "rollgate.dev/request";
+use crate::api::keys::REQUEST;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -67,12 +67,12 @@ impl Request {
     pub fn parse(value: &str) -> Result<Self, String> {
         let (action, id) = value
             .split_once('/')
-            .ok_or_else(|| format!("{ANNOTATION}: {value:?} is not <action>/<id>"))?;
+            .ok_or_else(|| format!("{REQUEST}: {value:?} is not <action>/<id>"))?;
         let action = Action::parse(action).ok_or_else(|| {
-            format!("{ANNOTATION}: unknown action {action:?} (pause, resume, promote, promote-full, abort, retry)")
+            format!("{REQUEST}: unknown action {action:?} (pause, resume, promote, promote-full, abort, retry)")
         })?;
         if id.is_empty() || id.len() > 64 {
-            return Err(format!("{ANNOTATION}: the id must be 1 to 64 characters"));
+            return Err(format!("{REQUEST}: the id must be 1 to 64 characters"));
         }
         Ok(Self {
             action,

@@ -10,8 +10,7 @@ pub mod record;
 mod revision;
 mod tracks;
 
-pub use revision::{REVISION_ANNOTATION, revision_of};
+pub use revision::revision_of;
 pub use tracks::{
-    FIELD_MANAGER, TRACK_LABEL, TrackKind, clean_template, observe_track, serving,
-    track_deployment, track_name,
+    FIELD_MANAGER, TrackKind, clean_template, observe_track, serving, track_deployment, track_name,
 };

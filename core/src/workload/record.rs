@@ -17,12 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::clean_template;
 
-/// Label on a record naming its Rollout.
-pub const RECORD_ROLLOUT_LABEL: &str = "rollgate.dev/rollout";
-/// Label on a record naming its revision.
-pub const RECORD_REVISION_LABEL: &str = "rollgate.dev/revision";
 /// Label selecting every object rollgate creates.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "rollgate");
+pub const MANAGED_BY: (&str, &str) = (crate::api::keys::MANAGED_BY, "rollgate");
 
 /// `<rollout>-<revision>`, or a digest of it when that would exceed a name's 253 characters.
 pub fn record_name(rollout: &str, revision: &str) -> String {
@@ -49,8 +45,11 @@ pub fn record(
             namespace: Some(namespace.to_string()),
             labels: Some(BTreeMap::from([
                 (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
-                (RECORD_ROLLOUT_LABEL.to_string(), rollout_label(rollout)),
-                (RECORD_REVISION_LABEL.to_string(), revision.to_string()),
+                (
+                    crate::api::keys::ROLLOUT.to_string(),
+                    rollout_label(rollout),
+                ),
+                (crate::api::keys::REVISION.to_string(), revision.to_string()),
             ])),
             owner_references: Some(vec![owner]),
             ..Default::default()
@@ -126,7 +125,7 @@ mod tests {
             metadata: Some(ObjectMeta {
                 labels: Some(BTreeMap::from([
                     ("app".to_string(), "web".to_string()),
-                    (super::super::TRACK_LABEL.to_string(), "canary".to_string()),
+                    (crate::api::keys::TRACK.to_string(), "canary".to_string()),
                 ])),
                 ..Default::default()
             }),
@@ -159,7 +158,7 @@ mod tests {
                 .unwrap()
                 .labels
                 .unwrap()
-                .contains_key(super::super::TRACK_LABEL)
+                .contains_key(crate::api::keys::TRACK)
         );
     }
 
@@ -174,7 +173,7 @@ mod tests {
             .labels
             .as_mut()
             .unwrap()
-            .insert(super::super::TRACK_LABEL.into(), "stable".into());
+            .insert(crate::api::keys::TRACK.into(), "stable".into());
         assert_eq!(drift(&stable, &recorded), None);
         assert_eq!(
             drift(&template("x:666"), &recorded).as_deref(),

@@ -4,9 +4,6 @@
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use sha2::{Digest, Sha256};
 
-/// Annotation on a track Deployment: the revision its pod template is.
-pub const REVISION_ANNOTATION: &str = "rollgate.dev/revision";
-
 /// The revision of a pod template and the content of the configuration it uses, as 10 hex chars.
 ///
 /// `config` holds `(kind, name, content digest)` of every referenced ConfigMap/Secret; only

@@ -6,15 +6,10 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 
-use super::REVISION_ANNOTATION;
 use crate::plan::Track;
 
 /// Field manager for every server-side apply rollgate makes.
 pub const FIELD_MANAGER: &str = "rollgate";
-/// Pod and selector label telling the tracks apart (e.g. for PromQL: `rollgate_track`).
-pub const TRACK_LABEL: &str = "rollgate.dev/track";
-/// Pod label carrying the revision.
-const POD_REVISION_LABEL: &str = "rollgate.dev/revision";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackKind {
@@ -40,8 +35,8 @@ pub fn track_name(target: &str, kind: TrackKind) -> String {
 pub fn clean_template(t: &PodTemplateSpec) -> PodTemplateSpec {
     let mut t = t.clone();
     if let Some(labels) = t.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
-        labels.remove(TRACK_LABEL);
-        labels.remove(POD_REVISION_LABEL);
+        labels.remove(crate::api::keys::TRACK);
+        labels.remove(crate::api::keys::REVISION);
     }
     t
 }
@@ -65,26 +60,29 @@ pub fn track_deployment(
     selector
         .match_labels
         .get_or_insert_with(BTreeMap::new)
-        .insert(TRACK_LABEL.into(), kind.as_str().into());
+        .insert(crate::api::keys::TRACK.into(), kind.as_str().into());
     let mut template = clean_template(template);
     let meta = template.metadata.get_or_insert_with(Default::default);
     let labels = meta.labels.get_or_insert_with(BTreeMap::new);
-    labels.insert(TRACK_LABEL.into(), kind.as_str().into());
-    labels.insert(POD_REVISION_LABEL.into(), revision.into());
+    labels.insert(crate::api::keys::TRACK.into(), kind.as_str().into());
+    labels.insert(crate::api::keys::REVISION.into(), revision.into());
     let target_name = target.metadata.name.clone().unwrap_or_default();
     Deployment {
         metadata: ObjectMeta {
             name: Some(track_name(&target_name, kind)),
             namespace: target.metadata.namespace.clone(),
             labels: Some(BTreeMap::from([
-                (TRACK_LABEL.to_string(), kind.as_str().to_string()),
                 (
-                    "app.kubernetes.io/managed-by".to_string(),
+                    crate::api::keys::TRACK.to_string(),
+                    kind.as_str().to_string(),
+                ),
+                (
+                    crate::api::keys::MANAGED_BY.to_string(),
                     "rollgate".to_string(),
                 ),
             ])),
             annotations: Some(BTreeMap::from([(
-                REVISION_ANNOTATION.to_string(),
+                crate::api::keys::REVISION.to_string(),
                 revision.to_string(),
             )])),
             owner_references: Some(vec![owner]),
@@ -115,7 +113,7 @@ pub fn observe_track(d: &Deployment) -> Option<Track> {
         .metadata
         .annotations
         .as_ref()?
-        .get(REVISION_ANNOTATION)?
+        .get(crate::api::keys::REVISION)?
         .clone();
     let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let st = d.status.clone().unwrap_or_default();
@@ -200,12 +198,15 @@ mod tests {
         let spec = d.spec.unwrap();
         let sel = spec.selector.match_labels.unwrap();
         assert_eq!(sel["app"], "shop");
-        assert_eq!(sel[TRACK_LABEL], "canary");
+        assert_eq!(sel[crate::api::keys::TRACK], "canary");
         let labels = spec.template.metadata.unwrap().labels.unwrap();
         assert_eq!(labels["app"], "shop");
-        assert_eq!(labels[TRACK_LABEL], "canary");
+        assert_eq!(labels[crate::api::keys::TRACK], "canary");
         assert_eq!(spec.replicas, Some(2));
-        assert_eq!(d.metadata.annotations.unwrap()[REVISION_ANNOTATION], "abc");
+        assert_eq!(
+            d.metadata.annotations.unwrap()[crate::api::keys::REVISION],
+            "abc"
+        );
     }
 
     #[test]
