@@ -13,6 +13,8 @@ declare -A packages=(
   [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [util-linux]=/usr/bin/flock
+  # tmux: the terminal test of `rollgate status --watch` and `list --watch` (capture-pane).
+  [tmux]=/usr/bin/tmux
 )
 
 missing=()

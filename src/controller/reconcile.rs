@@ -242,7 +242,7 @@ async fn drive(
             .inc();
     }
     if let Ok(seen) = &seen {
-        apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
+        apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
     }
     // Speed first: the canary is at zero before anything else is written. Then the rollback
@@ -404,7 +404,7 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     {
         // A plain update (not an apply) under another manager: the replicas stay when rollgate's
         // apply ownership goes, and Git can take the field over again.
-        let patch = json!({"metadata": {"annotations": {crate::api::keys::ROLLOUT: null}}, "spec": {"replicas": replicas}});
+        let patch = json!({"metadata": {"annotations": {crate::api::keys::ROLLOUT: null, crate::api::keys::SERVED_BY: null}}, "spec": {"replicas": replicas}});
         api.patch(
             name,
             &PatchParams {

@@ -79,8 +79,8 @@ impl MaxIncrease {
 impl fmt::Display for MaxIncrease {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Relative(fraction) => write!(f, "{}%", num(fraction * 100.0)),
-            Self::Absolute(delta) => write!(f, "{}", num(*delta)),
+            Self::Relative(fraction) => write!(f, "{}%", number(fraction * 100.0)),
+            Self::Absolute(delta) => write!(f, "{}", number(*delta)),
         }
     }
 }
@@ -128,11 +128,11 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
     let mut thresholds = Vec::new();
     if let Some(min) = gate.min {
         bounds.push(Bound::AtLeast(min));
-        thresholds.push(format!(">= {}", num(min)));
+        thresholds.push(format!(">= {}", number(min)));
     }
     if let Some(max) = gate.max {
         bounds.push(Bound::AtMost(max));
-        thresholds.push(format!("<= {}", num(max)));
+        thresholds.push(format!("<= {}", number(max)));
     }
     let mut stable_value = None;
     if let Some(compare) = &gate.compare {
@@ -166,7 +166,7 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
         let limit = increase.limit(baseline);
         stable_value = Some(baseline);
         bounds.push(Bound::AtMost(limit));
-        thresholds.push(format!("<= stable + {increase} ({})", num(limit)));
+        thresholds.push(format!("<= stable + {increase} ({})", number(limit)));
     }
     let threshold = (!thresholds.is_empty()).then(|| thresholds.join(" and "));
     if bounds.is_empty() {
@@ -202,12 +202,12 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
     let (verdict, message) = if failing == 0 {
         (
             Verdict::Pass,
-            format!("{} meets {threshold_text}{series}", num(worst)),
+            format!("{} meets {threshold_text}{series}", number(worst)),
         )
     } else {
         (
             Verdict::Fail,
-            format!("{} breaks {threshold_text}{series}", num(worst)),
+            format!("{} breaks {threshold_text}{series}", number(worst)),
         )
     };
     Judgement {
@@ -241,7 +241,7 @@ pub fn apply_no_data_policy(verdict: Verdict, policy: NoDataPolicy) -> Verdict {
 
 /// A number for people: at most 6 significant digits, no float noise (`0.012`, not
 /// `0.012000000000000002`).
-fn num(v: f64) -> String {
+pub fn number(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{}", if v == 0.0 { 0.0 } else { v });
     }

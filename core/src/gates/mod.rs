@@ -10,6 +10,6 @@ mod lexer;
 pub mod template;
 mod window;
 
-pub use judge::{Judgement, MaxIncrease, Measurement, apply_no_data_policy, judge};
+pub use judge::{Judgement, MaxIncrease, Measurement, apply_no_data_policy, judge, number};
 pub use template::{Place, Placeholder, TemplateError, TemplateVars, check, placeholders, render};
 pub use window::longest_range;

@@ -155,6 +155,12 @@ pub struct Decision {
     pub wants: Vec<Due>,
 }
 
+/// An instant in prose (messages, Events): RFC 3339 to the second. Status fields keep the exact
+/// time.
+pub fn instant(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// Decides what should be, from plain values.
 pub fn decide(input: Input<'_>) -> Decision {
     lifecycle::decide(input)

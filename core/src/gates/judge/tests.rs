@@ -276,7 +276,7 @@ fn numbers_are_printed_without_float_noise() {
         (INF, "inf"),
     ];
     for (v, want) in cases {
-        assert_eq!(num(v), want);
+        assert_eq!(number(v), want);
     }
 }
 
