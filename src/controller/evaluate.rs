@@ -6,7 +6,7 @@ use kube::ResourceExt;
 
 use super::Context;
 use crate::api::{Rollout, Verdict};
-use crate::gates::{Measurement, TemplateVars, judge, render};
+use crate::gates::{Measurement, TemplateVars, judge, preflight, render};
 use crate::plan::{Due, Purpose, Reading, Spec};
 use crate::prometheus::{Endpoint, QueryError};
 
@@ -149,18 +149,11 @@ async fn reading(
         message: String::new(),
         bad_query,
     };
-    if due.purpose == Purpose::Preflight {
-        // Preflight asks only: does the query run, and does it return data?
-        reading.verdict = match &canary_m {
-            Err(_) => Verdict::Error,
-            Ok(v) if v.is_empty() || v.iter().any(|x| x.is_nan()) => Verdict::NoData,
-            Ok(_) => Verdict::Pass,
-        };
-        reading.value = canary_m.as_ref().ok().and_then(|v| v.first().copied());
-        reading.message = canary_m.err().unwrap_or_default();
-        return reading;
-    }
-    let j = judge(&gate.def, &canary_m, stable_m.as_ref());
+    let j = if due.purpose == Purpose::Preflight {
+        preflight(&canary_m)
+    } else {
+        judge(&gate.def, &canary_m, stable_m.as_ref())
+    };
     reading.verdict = j.verdict;
     reading.value = j.value;
     reading.stable_value = j.stable_value;
