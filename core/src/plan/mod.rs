@@ -8,6 +8,7 @@
 //! only save work: unwritten passing evaluations, see [`evaluations`], and which incident
 //! a rollback opened.)
 
+pub mod admission;
 mod capacity;
 mod conditions;
 pub mod evaluations;
