@@ -133,7 +133,7 @@ fn nothing_outside_the_core_reads_an_event_reason() {
 }
 
 /// One decision per reconcile: `plan::due` names the gates to evaluate, and `plan::decide` is
-/// called at one place, once, in the reconcile's drive (the controller's
+/// called at one place, once, in the reconcile's pass (the controller's
 /// `rollgate_reconcile_decisions` histogram shows it at run time: see the e2e surface test).
 #[test]
 fn the_controller_calls_the_planner_at_one_place() {

@@ -9,7 +9,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::observe::Workloads as Seen;
+use super::observe::Seen;
 use super::{Context, Error};
 use crate::api::keys::{ROLLOUT, SERVED_BY};
 use crate::api::{Rollout, RolloutStatus};
@@ -93,14 +93,14 @@ async fn apply_track(
     let template = match existing {
         Some(t) => t,
         None if seen.observed.desired_revision == plan.revision => {
-            super::config::ensure_snapshots(ctx, rollout, &seen.config).await?;
+            super::snapshots::ensure_snapshots(ctx, rollout, &seen.config).await?;
             let target = seen
                 .target
                 .spec
                 .as_ref()
                 .map(|s| s.template.clone())
                 .unwrap_or_default();
-            rewrite(&target, &super::config::snapshot_names(&seen.config))
+            rewrite(&target, &super::snapshots::snapshot_names(&seen.config))
         }
         None => return Err(Error::TemplateUnavailable(plan.revision.clone())),
     };

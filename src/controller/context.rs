@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 
 use super::admission::{Caps, Reservations};
-use super::config::ConfigCache;
+use super::snapshots::ConfigCache;
 use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
 use crate::prometheus::{PoolSettings, PrometheusPool};
 

@@ -7,7 +7,6 @@
 mod admission;
 mod apply;
 mod channels;
-mod config;
 mod context;
 pub mod crash;
 pub mod crds;
@@ -22,6 +21,7 @@ mod reconcile;
 mod records;
 mod secrets;
 pub mod serve;
+mod snapshots;
 mod unwritten;
 
 use std::sync::Arc;
@@ -87,7 +87,7 @@ pub async fn run(
         .inspect_ok(incidents_filled.marker())
         .applied_objects();
     let (trigger, triggered) = futures::channel::mpsc::channel(1024);
-    let config = Arc::new(config::ConfigCache::default());
+    let config = Arc::new(snapshots::ConfigCache::default());
     let (config_maps, cm_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let (secrets, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
     let cm_events = watcher::watcher(
@@ -333,7 +333,7 @@ async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
 
 /// Rollouts whose target uses an edited ConfigMap or Secret.
 fn users<K: kube::Resource>(
-    cache: &config::ConfigCache,
+    cache: &snapshots::ConfigCache,
     kind: ConfigKind,
     m: &PartialObjectMeta<K>,
 ) -> Vec<ObjectRef<Rollout>> {

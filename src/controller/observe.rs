@@ -4,7 +4,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use super::config::Fetched;
+use super::snapshots::Fetched;
 use super::{Context, Error};
 use crate::api::Rollout;
 use crate::plan::{Observed, SpecError, Track};
@@ -12,7 +12,7 @@ use crate::workload::config::ConfigRef;
 use crate::workload::{TrackKind, observe_track, revision_of, track_name};
 
 /// The target and the tracks as the controller sees them.
-pub struct Workloads {
+pub struct Seen {
     pub target: std::sync::Arc<Deployment>,
     /// The ConfigMaps and Secrets the target's template uses, as read now.
     pub config: Vec<(ConfigRef, std::sync::Arc<Fetched>)>,
@@ -23,10 +23,7 @@ pub struct Workloads {
     pub records: super::records::Records,
 }
 
-pub async fn workloads(
-    ctx: &Context,
-    rollout: &Rollout,
-) -> Result<Result<Workloads, SpecError>, Error> {
+pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Seen, SpecError>, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let name = &rollout.spec.target_ref.name;
     let get = |n: &str| ctx.deployments.get(&ObjectRef::new(n).within(&ns));
@@ -75,7 +72,7 @@ pub async fn workloads(
         }
         Some(t)
     };
-    let config = super::config::read(ctx, rollout, template).await?;
+    let config = super::snapshots::read(ctx, rollout, template).await?;
     let digests: Vec<(String, String, String)> = config
         .iter()
         .map(|(r, f)| {
@@ -92,7 +89,7 @@ pub async fn workloads(
         canary: track(&canary),
         kept: records.keys().cloned().collect(),
     };
-    Ok(Ok(Workloads {
+    Ok(Ok(Seen {
         target,
         config,
         stable,
@@ -103,7 +100,7 @@ pub async fn workloads(
 }
 
 /// Images that differ between the stable and the canary track, container by container.
-pub fn image_changes(seen: &Workloads) -> Vec<crate::api::ImageChange> {
+pub fn image_changes(seen: &Seen) -> Vec<crate::api::ImageChange> {
     let images = |d: &Option<std::sync::Arc<Deployment>>| -> Vec<(String, Option<String>)> {
         d.as_deref()
             .and_then(|d| d.spec.as_ref())

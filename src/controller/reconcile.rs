@@ -25,7 +25,7 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     let started = std::time::Instant::now();
     let decisions = AtomicU32::new(0);
     let key = (rollout.namespace().unwrap_or_default(), rollout.name_any());
-    let result = reconcile_inner(rollout, &ctx, &decisions).await;
+    let result = under_finalizer(rollout, &ctx, &decisions).await;
     if result.is_ok() {
         ctx.failing.lock().expect("not poisoned").remove(&key);
     }
@@ -41,7 +41,7 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     result
 }
 
-async fn reconcile_inner(
+async fn under_finalizer(
     rollout: Arc<Rollout>,
     ctx: &Arc<Context>,
     decisions: &AtomicU32,
@@ -58,7 +58,7 @@ async fn reconcile_inner(
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer(&api, crate::api::keys::HAND_BACK, rollout, |event| async {
         match event {
-            Finalizer::Apply(r) => drive(&r, ctx, decisions).await,
+            Finalizer::Apply(r) => pass(&r, ctx, decisions).await,
             Finalizer::Cleanup(r) => hand_back(&r, ctx).await,
         }
     })
@@ -113,7 +113,7 @@ fn tell(ctx: &Arc<Context>, rollout: &Rollout, error: &Error) {
 }
 
 /// observe → due → evaluate → decide (once) → apply → status → incident.
-async fn drive(
+async fn pass(
     rollout: &Rollout,
     ctx: &Arc<Context>,
     decisions: &AtomicU32,
@@ -286,7 +286,7 @@ async fn drive(
 async fn config_bookkeeping(
     ctx: &Context,
     rollout: &Rollout,
-    seen: &observe::Workloads,
+    seen: &observe::Seen,
     decision: &mut plan::Decision,
 ) -> Result<(), Error> {
     let did = |e: plan::Effect| decision.effects.contains(&e);
@@ -298,7 +298,7 @@ async fn config_bookkeeping(
             .map(|s| &s.template);
         let ns = rollout.namespace().unwrap_or_default();
         decision.status.config_changes =
-            super::config::changes(ctx, &ns, stable, &seen.config).await?;
+            super::snapshots::changes(ctx, &ns, stable, &seen.config).await?;
     }
     if did(plan::Effect::CanaryStarted) || did(plan::Effect::Settled) {
         let template = |d: &Option<Arc<Deployment>>| {
@@ -306,9 +306,9 @@ async fn config_bookkeeping(
                 .and_then(|d| d.spec.as_ref())
                 .map(|s| s.template.clone())
         };
-        let mut in_use = super::config::mounted(template(&seen.stable).as_ref());
-        in_use.extend(super::config::mounted(template(&seen.canary).as_ref()));
-        in_use.extend(super::config::snapshot_names(&seen.config).into_values());
+        let mut in_use = super::snapshots::mounted(template(&seen.stable).as_ref());
+        in_use.extend(super::snapshots::mounted(template(&seen.canary).as_ref()));
+        in_use.extend(super::snapshots::snapshot_names(&seen.config).into_values());
         // A kept revision's snapshots stay with it: a track restored from its record needs them.
         let st = &decision.status;
         let kept: Vec<&str> = [&st.stable_revision, &st.canary_revision]
@@ -317,9 +317,9 @@ async fn config_bookkeeping(
             .map(String::as_str)
             .collect();
         for revision in &kept {
-            in_use.extend(super::config::mounted(seen.records.get(*revision)));
+            in_use.extend(super::snapshots::mounted(seen.records.get(*revision)));
         }
-        super::config::collect_garbage(ctx, rollout, &in_use).await?;
+        super::snapshots::collect_garbage(ctx, rollout, &in_use).await?;
         super::records::collect(ctx, rollout, &kept).await?;
     }
     Ok(())

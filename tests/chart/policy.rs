@@ -73,7 +73,7 @@ fn object<K: DeserializeOwned>(v: Value) -> K {
     serde_json::from_value(v).expect("a valid object")
 }
 
-/// A config snapshot as the controller makes it (src/controller/config.rs).
+/// A config snapshot as the controller makes it (src/controller/snapshots.rs).
 fn snapshot(kind: &str, of: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": kind,

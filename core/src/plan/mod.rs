@@ -12,10 +12,10 @@ pub mod admission;
 mod capacity;
 mod conditions;
 pub mod evaluations;
-mod gates;
 mod lifecycle;
 pub mod request;
 pub mod spec;
+mod tally;
 
 use std::time::Duration;
 
@@ -24,10 +24,10 @@ use jiff::Timestamp;
 use crate::api::{FrozenBy, RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
 pub use conditions::truncate;
-pub use gates::{Due, Purpose};
 pub use lifecycle::{MIN_REQUEUE, due};
 pub use request::{Action, Request};
 pub use spec::{GateSpec, Spec, SpecError, StageSpec};
+pub use tally::{Due, Purpose};
 
 /// Longest history kept in status.
 pub const HISTORY_LIMIT: usize = 20;

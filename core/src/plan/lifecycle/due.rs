@@ -1,15 +1,15 @@
 //! Which gate evaluations a decision will read, asked before it is made: the controller
 //! evaluates exactly these, then [`decide`](super::decide) runs once with the readings.
 //!
-//! It follows the walk's own route ([`super::route`]) and gate timing ([`gates::is_due`]), so
+//! It follows the walk's own route ([`super::route`]) and gate timing ([`tally::is_due`]), so
 //! it names the evaluations the walk would ask for. Should it ever miss one, the decision
 //! holds rather than guesses (a missing reading is never a pass), lists it in
 //! [`Decision::wants`](crate::plan::Decision::wants), and looks again at once.
 
-use super::gates::{self, Due, Purpose};
 use super::route::{
     Way, drift_of, held, new_request, paused_by_request, preflight_complete, restorable, route,
 };
+use super::tally::{self, Due, Purpose};
 use super::{Action, Input, Spec, canary_pods};
 use crate::api::{GateStatus, Phase, RolloutStatus};
 
@@ -168,7 +168,7 @@ fn timely<'g>(
     specs
         .filter(|(_, g)| {
             let prev = statuses.iter().find(|s| s.name == g.name());
-            gates::is_due(g, prev, revision, input.now)
+            tally::is_due(g, prev, revision, input.now)
         })
         .map(|(gate, _)| Due {
             gate,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::capacity::{canary_pods, retiring_pods, stable_pods};
-use super::gates::{self, Due, Purpose, after};
+use super::tally::{self, Due, Purpose, after};
 use super::{
     Action, Decision, Effect, Event, EventType, HISTORY_LIMIT, Input, Spec, SpecError, Track,
     TrackPlan, Workloads,

@@ -119,7 +119,7 @@ impl Planner<'_> {
             Purpose::Verification,
             &stable.revision,
         );
-        let summary = gates::summarize(
+        let summary = tally::summarize(
             absolute.iter().map(|(_, g)| *g),
             &self.st.gates,
             &stable.revision,

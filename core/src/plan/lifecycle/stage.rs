@@ -260,7 +260,7 @@ impl Planner<'_> {
         if let Some(ready_at) = stage.ready_at {
             self.evaluate(spec.gates.iter().enumerate(), Purpose::Stage, canary);
             let summary =
-                gates::summarize(spec.gates.iter(), &self.st.gates, canary, Some(ready_at));
+                tally::summarize(spec.gates.iter(), &self.st.gates, canary, Some(ready_at));
             if let Some(g) = summary.failed.first() {
                 let msg = describe_failure(g, spec);
                 return self.start_rollback_with(
@@ -334,7 +334,7 @@ impl Planner<'_> {
             let waiting = if !summary.all_pass {
                 format!(
                     "waiting for every gate to pass: {}",
-                    gates::holding(spec.gates.iter(), &self.st.gates, canary, ready_at).join("; ")
+                    tally::holding(spec.gates.iter(), &self.st.gates, canary, ready_at).join("; ")
                 )
             } else if !baked {
                 format!(
@@ -481,13 +481,13 @@ impl Planner<'_> {
                 let settling = (purpose == Purpose::Verification)
                     .then(|| self.st.rollback.as_ref().map(|r| r.at))
                     .flatten();
-                let folded = gates::fold(g, prev_status.as_ref(), reading, self.now, settling);
+                let folded = tally::fold(g, prev_status.as_ref(), reading, self.now, settling);
                 match prev {
                     Some(p) => self.st.gates[p] = folded,
                     None => self.st.gates.push(folded),
                 }
                 self.wake_at(after(self.now, g.interval));
-            } else if gates::is_due(g, prev_status.as_ref(), revision, self.now) {
+            } else if tally::is_due(g, prev_status.as_ref(), revision, self.now) {
                 self.wants.push(Due {
                     gate: i,
                     purpose,

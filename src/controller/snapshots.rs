@@ -1,4 +1,4 @@
-//! Configuration I/O: reading the ConfigMaps and Secrets a target uses (cached by
+//! Config snapshots: reading the ConfigMaps and Secrets a target uses (cached by
 //! resourceVersion, so an unchanged object is not fetched again), creating the immutable
 //! snapshots the tracks mount, telling which keys changed, and collecting old snapshots.
 //! Secret values are hashed and copied, never logged or written to status.

@@ -1,5 +1,5 @@
-//! Gate bookkeeping: which gates are due, how a reading updates a gate's counters, and what
-//! the gates say together. The verdict of one reading comes from `crate::gates` (the judge).
+//! The tally of each gate: which gates are due, how a reading updates a gate's counters, and
+//! what the gates say together. The verdict of one reading comes from `crate::gates` (the judge).
 
 use std::time::Duration;
 
