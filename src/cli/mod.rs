@@ -241,7 +241,7 @@ pub async fn main(command: Command) -> i32 {
 
 /// Runs a command; the result is the process exit code (lint exits 1 when it finds problems).
 pub async fn run(command: Command) -> Result<i32, CliError> {
-    use crate::plan::Action;
+    use crate::plan::Verb;
     match command {
         Command::Status {
             name,
@@ -271,16 +271,16 @@ pub async fn run(command: Command) -> Result<i32, CliError> {
         }
         Command::Promote { name, full, scope } => {
             let action = if full {
-                Action::PromoteFull
+                Verb::PromoteFull
             } else {
-                Action::Promote
+                Verb::Promote
             };
             requests::send(&scope, &name, action).await?;
         }
-        Command::Pause { name, scope } => requests::send(&scope, &name, Action::Pause).await?,
-        Command::Resume { name, scope } => requests::send(&scope, &name, Action::Resume).await?,
-        Command::Abort { name, scope } => requests::send(&scope, &name, Action::Abort).await?,
-        Command::Retry { name, scope } => requests::send(&scope, &name, Action::Retry).await?,
+        Command::Pause { name, scope } => requests::send(&scope, &name, Verb::Pause).await?,
+        Command::Resume { name, scope } => requests::send(&scope, &name, Verb::Resume).await?,
+        Command::Abort { name, scope } => requests::send(&scope, &name, Verb::Abort).await?,
+        Command::Retry { name, scope } => requests::send(&scope, &name, Verb::Retry).await?,
         Command::Incidents {
             all_namespaces,
             scope,

@@ -10,7 +10,7 @@ use super::cluster::Cluster;
 use super::{CliError, Scope};
 use crate::api::Rollout;
 use crate::api::keys::REQUEST;
-use crate::plan::{Action, Request};
+use crate::plan::{Request, Verb};
 
 /// What was asked, as printed.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub fn human(sent: &Sent) -> String {
     )
 }
 
-pub async fn send(scope: &Scope, name: &str, action: Action) -> Result<(), CliError> {
+pub async fn send(scope: &Scope, name: &str, action: Verb) -> Result<(), CliError> {
     let cluster = Cluster::connect(scope).await?;
     let request = Request::new(action, request_id(Timestamp::now()));
     cluster
@@ -66,7 +66,7 @@ mod tests {
 
     #[test]
     fn a_request_is_the_annotation_with_action_and_id() {
-        let r = Request::new(Action::PromoteFull, "17");
+        let r = Request::new(Verb::PromoteFull, "17");
         assert_eq!(
             patch(&r),
             json!({"metadata": {"annotations": {"rollgate.dev/request": "promote-full/17"}}})
@@ -78,8 +78,8 @@ mod tests {
         let a = request_id(Timestamp::from_second(1_700_000_000).unwrap());
         let b = request_id(Timestamp::from_second(1_700_000_001).unwrap());
         assert_ne!(a, b);
-        let encoded = Request::new(Action::Abort, a.clone()).encode();
-        assert_eq!(Request::parse(&encoded), Ok(Request::new(Action::Abort, a)));
+        let encoded = Request::new(Verb::Abort, a.clone()).encode();
+        assert_eq!(Request::parse(&encoded), Ok(Request::new(Verb::Abort, a)));
     }
 
     #[test]

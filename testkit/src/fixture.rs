@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use rollgate::api::{Phase, Rollout};
-use rollgate::plan::{Action, Request};
+use rollgate::plan::{Request, Verb};
 use rollgate_platform::{PlatformEnv, Series, TestNamespace};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -173,7 +173,7 @@ impl Fixture {
     }
 
     /// Asks for a manual action the way the CLI does: the request annotation.
-    pub async fn request(&self, rollout: &str, action: Action) {
+    pub async fn request(&self, rollout: &str, action: Verb) {
         let id = format!(
             "{}",
             std::time::SystemTime::now()

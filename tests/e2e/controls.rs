@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rollgate::api::Phase;
-use rollgate::plan::Action;
+use rollgate::plan::Verb;
 use serde_json::json;
 
 use crate::support::{Fixture, error_ratio_gate};
@@ -30,14 +30,14 @@ async fn pause_holds_the_stage_and_resume_continues() {
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "stage 1", MINUTE, |r| stage_of(r) == Some(0))
         .await;
-    f.request("app", Action::Pause).await;
+    f.request("app", Verb::Pause).await;
     f.wait_phase("app", Phase::Paused, MINUTE).await;
     let held = stage_of(&f.rollout("app").await);
     tokio::time::sleep(Duration::from_secs(6)).await;
     let r = f.rollout("app").await;
     assert_eq!(r.status.as_ref().unwrap().phase, Phase::Paused);
     assert_eq!(stage_of(&r), held, "no stage advanced while paused");
-    f.request("app", Action::Resume).await;
+    f.request("app", Verb::Resume).await;
     f.wait_phase("app", Phase::Healthy, MINUTE).await;
     f.cleanup().await;
 }
@@ -72,7 +72,7 @@ async fn manual_approval_waits_for_promote() {
         Some(1),
         "it waits for a human"
     );
-    f.request("app", Action::Promote).await;
+    f.request("app", Verb::Promote).await;
     f.wait_phase("app", Phase::Healthy, MINUTE).await;
     f.cleanup().await;
 }
@@ -95,7 +95,7 @@ async fn promote_full_skips_the_remaining_bakes() {
             .is_some_and(|s| s.bake_until.is_some())
     })
     .await;
-    f.request("app", Action::PromoteFull).await;
+    f.request("app", Verb::PromoteFull).await;
     let r = f.wait_phase("app", Phase::Healthy, MINUTE).await;
     let st = r.status.unwrap();
     assert_eq!(st.stable_revision, st.canary_revision);
@@ -121,7 +121,7 @@ async fn abort_rolls_back_now_and_retry_tries_the_revision_again() {
             .is_some_and(|s| s.bake_until.is_some())
     })
     .await;
-    f.request("app", Action::Abort).await;
+    f.request("app", Verb::Abort).await;
     let r = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
     let st = r.status.unwrap();
     assert_eq!(st.rollback.unwrap().reason, "Aborted");
@@ -132,14 +132,14 @@ async fn abort_rolls_back_now_and_retry_tries_the_revision_again() {
     })
     .await;
 
-    f.request("app", Action::Retry).await;
+    f.request("app", Verb::Retry).await;
     f.wait_rollout("app", "the retried canary at stage 1", MINUTE, |r| {
         r.status
             .as_ref()
             .is_some_and(|s| s.phase == Phase::Progressing && s.stage.is_some())
     })
     .await;
-    f.request("app", Action::PromoteFull).await;
+    f.request("app", Verb::PromoteFull).await;
     let r = f.wait_phase("app", Phase::Healthy, MINUTE).await;
     assert_ne!(
         r.status.unwrap().stable_revision.as_deref(),

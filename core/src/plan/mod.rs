@@ -25,7 +25,7 @@ use crate::api::{FrozenBy, RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
 pub use conditions::truncate;
 pub use lifecycle::{MIN_REQUEUE, due};
-pub use request::{Action, Request};
+pub use request::{Request, Verb};
 pub use spec::{GateSpec, Spec, SpecError, StageSpec};
 pub use tally::{Due, Purpose};
 

@@ -8,7 +8,7 @@
 use crate::api::keys::REQUEST;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Verb {
     Pause,
     Resume,
     /// Skip the current stage's bake and approval (gates must still pass).
@@ -19,15 +19,15 @@ pub enum Action {
     Retry,
 }
 
-impl Action {
+impl Verb {
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::Pause => "pause",
-            Action::Resume => "resume",
-            Action::Promote => "promote",
-            Action::PromoteFull => "promote-full",
-            Action::Abort => "abort",
-            Action::Retry => "retry",
+            Verb::Pause => "pause",
+            Verb::Resume => "resume",
+            Verb::Promote => "promote",
+            Verb::PromoteFull => "promote-full",
+            Verb::Abort => "abort",
+            Verb::Retry => "retry",
         }
     }
     fn parse(s: &str) -> Option<Self> {
@@ -46,12 +46,12 @@ impl Action {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    pub action: Action,
+    pub action: Verb,
     pub id: String,
 }
 
 impl Request {
-    pub fn new(action: Action, id: impl Into<String>) -> Self {
+    pub fn new(action: Verb, id: impl Into<String>) -> Self {
         Self {
             action,
             id: id.into(),
@@ -68,7 +68,7 @@ impl Request {
         let (action, id) = value
             .split_once('/')
             .ok_or_else(|| format!("{REQUEST}: {value:?} is not <action>/<id>"))?;
-        let action = Action::parse(action).ok_or_else(|| {
+        let action = Verb::parse(action).ok_or_else(|| {
             format!("{REQUEST}: unknown action {action:?} (pause, resume, promote, promote-full, abort, retry)")
         })?;
         if id.is_empty() || id.len() > 64 {
@@ -88,12 +88,12 @@ mod tests {
     #[test]
     fn requests_round_trip_through_the_annotation() {
         for a in [
-            Action::Pause,
-            Action::Resume,
-            Action::Promote,
-            Action::PromoteFull,
-            Action::Abort,
-            Action::Retry,
+            Verb::Pause,
+            Verb::Resume,
+            Verb::Promote,
+            Verb::PromoteFull,
+            Verb::Abort,
+            Verb::Retry,
         ] {
             let r = Request::new(a, "1700000000");
             assert_eq!(Request::parse(&r.encode()), Ok(r));

@@ -10,7 +10,7 @@ use super::route::{
     Way, drift_of, held, new_request, paused_by_request, preflight_complete, restorable, route,
 };
 use super::tally::{self, Due, Purpose};
-use super::{Action, Input, Spec, canary_pods};
+use super::{Input, Spec, Verb, canary_pods};
 use crate::api::{GateStatus, Phase, RolloutStatus};
 
 /// The gate evaluations the decision for `input` will read (its readings are ignored).
@@ -44,7 +44,7 @@ pub fn due(input: &Input<'_>) -> Vec<Due> {
         },
     };
     let desired = obs.desired_revision.as_str();
-    let retry = request == Some(Action::Retry);
+    let retry = request == Some(Verb::Retry);
     let route = route(
         &st,
         &stable,
@@ -77,7 +77,7 @@ pub fn due(input: &Input<'_>) -> Vec<Due> {
             desired.to_string()
         }
     };
-    let aborting = request == Some(Action::Abort) || input.freeze.is_some_and(|f| f.abort);
+    let aborting = request == Some(Verb::Abort) || input.freeze.is_some_and(|f| f.abort);
     if aborting {
         return vec![];
     }
@@ -111,7 +111,7 @@ fn watching(
     spec: &Spec,
     st: &RolloutStatus,
     canary: &str,
-    request: Option<Action>,
+    request: Option<Verb>,
     paused: bool,
     input: &Input<'_>,
 ) -> bool {
@@ -122,7 +122,7 @@ fn watching(
         None => (0, None),
     };
     let index = match request {
-        Some(Action::PromoteFull) if index < last && !paused => {
+        Some(Verb::PromoteFull) if index < last && !paused => {
             return ready_now(spec, last, canary, input);
         }
         _ => index,

@@ -15,8 +15,8 @@ use jiff::Timestamp;
 use super::capacity::{canary_pods, retiring_pods, stable_pods};
 use super::tally::{self, Due, Purpose, after};
 use super::{
-    Action, Decision, Effect, Event, EventType, HISTORY_LIMIT, Input, Spec, SpecError, Track,
-    TrackPlan, Workloads,
+    Decision, Effect, Event, EventType, HISTORY_LIMIT, Input, Spec, SpecError, Track, TrackPlan,
+    Verb, Workloads,
 };
 use crate::api::{
     Drift, Exposure, GateStatus, Phase, Preflight, RollbackRecord, RolloutStatus, StageStatus,
@@ -214,7 +214,7 @@ impl Planner<'_> {
     }
 
     /// A request not handled before, once.
-    fn take_request(&mut self) -> Option<Action> {
+    fn take_request(&mut self) -> Option<Verb> {
         let r = new_request(&self.st, self.input.request)?;
         self.st.last_request_id = Some(r.id.clone());
         self.event(
@@ -344,10 +344,10 @@ impl Planner<'_> {
         spec: &Spec,
         stable: &Track,
         desired: &str,
-        request: Option<Action>,
+        request: Option<Verb>,
         paused: bool,
     ) -> Workloads {
-        let retry = request == Some(Action::Retry);
+        let retry = request == Some(Verb::Retry);
         let route = route(
             &self.st,
             &stable.revision,

@@ -2,7 +2,7 @@
 //! the gates asked of Prometheus before a decision are the gates that decision reads.
 
 use crate::api::{FrozenBy, Phase, RolloutStatus};
-use crate::plan::{Action, Observed, Request, Spec};
+use crate::plan::{Observed, Request, Spec, Verb};
 
 /// Where a serving rollout goes this pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +95,10 @@ pub(super) fn new_request<'a>(st: &RolloutStatus, r: Option<&'a Request>) -> Opt
 }
 
 /// Whether a pause request holds the rollout after `request`.
-pub(super) fn paused_by_request(st: &RolloutStatus, request: Option<Action>) -> bool {
+pub(super) fn paused_by_request(st: &RolloutStatus, request: Option<Verb>) -> bool {
     match request {
-        Some(Action::Pause) => true,
-        Some(Action::Resume) => false,
+        Some(Verb::Pause) => true,
+        Some(Verb::Resume) => false,
         _ => st.paused_by_request,
     }
 }

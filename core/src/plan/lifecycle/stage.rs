@@ -165,7 +165,7 @@ impl Planner<'_> {
         spec: &Spec,
         stable: &Track,
         canary: &str,
-        request: Option<Action>,
+        request: Option<Verb>,
         paused: bool,
     ) -> Workloads {
         let r = spec.replicas;
@@ -177,7 +177,7 @@ impl Planner<'_> {
             });
             w
         };
-        if request == Some(Action::Abort) {
+        if request == Some(Verb::Abort) {
             return self.start_rollback(
                 spec,
                 stable,
@@ -218,12 +218,12 @@ impl Planner<'_> {
             }
         };
         match request {
-            Some(Action::Promote) => stage.approved = true,
-            Some(Action::PromoteFull) if (stage.index as usize) < last && !paused => {
+            Some(Verb::Promote) => stage.approved = true,
+            Some(Verb::PromoteFull) if (stage.index as usize) < last && !paused => {
                 stage = self.enter_stage(spec, last);
                 stage.approved = true;
             }
-            Some(Action::PromoteFull) => stage.approved = true,
+            Some(Verb::PromoteFull) => stage.approved = true,
             _ => {}
         }
         let sspec = &spec.stages[stage.index as usize];

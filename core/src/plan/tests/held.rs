@@ -49,7 +49,7 @@ fn awaiting_approval_after_the_bake_the_gates_keep_their_interval() {
 #[test]
 fn paused_after_the_bake_the_gates_keep_their_interval() {
     requeues_within_the_interval_and_rolls_back(held(|w| {
-        w.request = Some(Request::new(Action::Pause, "p1"));
+        w.request = Some(Request::new(Verb::Pause, "p1"));
     }));
 }
 

@@ -137,7 +137,7 @@ fn rolled_back_revision_stays_rolled_back_until_the_template_changes_or_retry() 
         "no automatic re-try of the same revision"
     );
     w.oracle = always(Verdict::Pass);
-    w.request = Some(Request::new(Action::Retry, "r1"));
+    w.request = Some(Request::new(Verb::Retry, "r1"));
     w.reconcile();
     assert_eq!(w.status.phase, Phase::Progressing);
     w.run_until(60, World::settled);
@@ -241,11 +241,11 @@ fn pause_holds_every_transition_and_resume_continues() {
     w.run_until(30, |w| {
         w.status.stage.as_ref().is_some_and(|s| s.index == 1)
     });
-    w.request = Some(Request::new(Action::Pause, "p1"));
+    w.request = Some(Request::new(Verb::Pause, "p1"));
     w.run_until(20, |_| false);
     assert_eq!(w.status.phase, Phase::Paused);
     assert_eq!(w.status.stage.as_ref().unwrap().index, 1);
-    w.request = Some(Request::new(Action::Resume, "p2"));
+    w.request = Some(Request::new(Verb::Resume, "p2"));
     w.run_until(60, World::settled);
     assert_eq!(w.status.phase, Phase::Healthy);
 }
@@ -264,7 +264,7 @@ fn manual_approval_waits_for_promote() {
             .unwrap()
             .contains("manual approval")
     );
-    w.request = Some(Request::new(Action::Promote, "a1"));
+    w.request = Some(Request::new(Verb::Promote, "a1"));
     w.run_until(30, World::settled);
     assert_eq!(w.status.phase, Phase::Healthy);
 }
@@ -274,7 +274,7 @@ fn promote_full_jumps_to_the_last_stage_with_gates_still_checked() {
     let spec = rollout_spec(&[(10, "1h"), (50, "1h"), (100, "1h")], vec![gate("errors")]);
     let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
     w.run_until(5, |_| false);
-    w.request = Some(Request::new(Action::PromoteFull, "f1"));
+    w.request = Some(Request::new(Verb::PromoteFull, "f1"));
     w.run_until(30, World::settled);
     assert_eq!(w.status.phase, Phase::Healthy);
     assert_eq!(w.stable.as_ref().unwrap().revision, "v2");
@@ -285,7 +285,7 @@ fn abort_rolls_back_now() {
     let spec = rollout_spec(&[(10, "1h"), (100, "0s")], vec![gate("errors")]);
     let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
     w.run_until(5, |_| false);
-    w.request = Some(Request::new(Action::Abort, "x1"));
+    w.request = Some(Request::new(Verb::Abort, "x1"));
     let d = w.reconcile();
     assert_eq!(d.status.phase, Phase::RollingBack);
     assert_eq!(d.workloads.canary.as_ref().unwrap().replicas, 0);

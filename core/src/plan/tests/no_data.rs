@@ -153,7 +153,7 @@ fn a_gate_that_never_has_data_stops_the_release_unexposed_at_the_progress_deadli
     assert_eq!(w.status.phase, Phase::Invalid);
     // A retry preflights afresh: it waits again (the data is still missing), and goes on
     // once the data is there.
-    w.request = Some(Request::new(Action::Retry, "r1"));
+    w.request = Some(Request::new(Verb::Retry, "r1"));
     w.run_until(3, |_| false);
     assert_eq!(w.status.phase, Phase::Progressing, "{:?}", w.reasons());
     assert!(

@@ -36,9 +36,9 @@ fn run_random(
     w.drop_status = Box::new(move |n| crashes.contains(&n));
     for t in 0..400u64 {
         if pauses.contains(&t) {
-            w.request = Some(Request::new(Action::Pause, format!("p{t}")));
+            w.request = Some(Request::new(Verb::Pause, format!("p{t}")));
         } else if pauses.contains(&(t.saturating_sub(5))) {
-            w.request = Some(Request::new(Action::Resume, format!("r{t}")));
+            w.request = Some(Request::new(Verb::Resume, format!("r{t}")));
         }
         w.reconcile();
         if w.settled() && t > 20 {
