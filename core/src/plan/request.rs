@@ -7,6 +7,7 @@
 
 use crate::api::keys::REQUEST;
 
+/// What a request asks of the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
     Pause,
