@@ -66,12 +66,7 @@ mod tests {
         Timestamp::from_second(s).unwrap()
     }
     fn slot(ns: &str, name: &str, state: SlotState) -> Slot {
-        Slot {
-            namespace: ns.into(),
-            name: name.into(),
-            state,
-            version: Some("1".into()),
-        }
+        Slot::new(ns, name, state, Some("1".into()))
     }
     #[test]
     fn reservations_count_until_the_cache_catches_up() {

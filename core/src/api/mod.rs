@@ -78,15 +78,7 @@ mod tests {
         ] {
             assert_eq!(v.as_str(), json(serde_json::to_value(v).unwrap()));
         }
-        for t in [
-            ChannelType::Pagerduty,
-            ChannelType::Opsgenie,
-            ChannelType::Jsm,
-            ChannelType::Slack,
-            ChannelType::Teams,
-            ChannelType::Alertmanager,
-            ChannelType::Webhook,
-        ] {
+        for t in crate::incident::channels::fixture::TYPES {
             assert_eq!(t.as_str(), json(serde_json::to_value(t).unwrap()));
         }
     }

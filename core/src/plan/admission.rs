@@ -36,6 +36,17 @@ pub struct Slot {
     pub version: Option<String>,
 }
 
+impl Slot {
+    pub fn new(namespace: &str, name: &str, state: SlotState, version: Option<String>) -> Slot {
+        Slot {
+            namespace: namespace.into(),
+            name: name.into(),
+            state,
+            version,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SlotState {
     InFlight,
@@ -94,12 +105,7 @@ mod tests {
         Timestamp::from_second(s).unwrap()
     }
     fn slot(ns: &str, name: &str, state: SlotState) -> Slot {
-        Slot {
-            namespace: ns.into(),
-            name: name.into(),
-            state,
-            version: Some("1".into()),
-        }
+        Slot::new(ns, name, state, Some("1".into()))
     }
     const CAPS: Caps = Caps {
         total: 3,
