@@ -90,4 +90,6 @@ fi
 
 # helm (for the chart tests), from its pinned Go module, cached the same way.
 "$repo/hack/platform/helm/build.sh" >/dev/null
+# krew (installs the release bundle's plugin manifest in the tests), the same way.
+"$repo/hack/platform/krew/build.sh" >/dev/null
 exec "$repo/hack/platform/build.sh"

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -112,20 +113,33 @@ fn the_krew_manifest_installs_the_bundled_static_cli() {
     assert!(uri.starts_with("https://") && uri.ends_with(&format!("/{archive}")), "{uri}");
     assert_eq!(platform["sha256"], sha256(&dir.join(&archive)));
 
-    // krew runs `bin` from the unpacked archive (as `kubectl rollgate`).
-    let unpacked = tempfile::tempdir().unwrap();
-    run(
-        "tar",
-        &[
-            "-xzf",
-            dir.join(&archive).to_str().unwrap(),
-            "-C",
-            unpacked.path().to_str().unwrap(),
-        ],
+    // krew itself validates the manifest, checks the archive's sha256 and installs `bin` as
+    // `kubectl-rollgate` (from the local archive: the uri is not fetched).
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new(krew())
+        .args(["install", "--manifest"])
+        .arg(dir.join("rollgate.krew.yaml"))
+        .arg("--archive")
+        .arg(dir.join(&archive))
+        .env("KREW_ROOT", root.path())
+        .output()
+        .expect("run krew");
+    assert!(
+        out.status.success(),
+        "krew install: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    let bin = unpacked.path().join(platform["bin"].as_str().unwrap());
-    let version = run(bin.to_str().unwrap(), &["--version"]);
+    let plugin = root.path().join("bin/kubectl-rollgate");
+    let version = run(plugin.to_str().unwrap(), &["--version"]);
     assert!(version.starts_with(&format!("rollgate {VERSION} (")), "{version}");
+}
+
+/// The krew that `hack/platform/krew/build.sh` builds from its pinned Go module (cached).
+fn krew() -> PathBuf {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/hack/platform/krew/build.sh");
+    let bin = run(script, &[]);
+    Path::new(bin.lines().last().expect("build.sh prints the bin dir")).join("krew")
 }
 
 /// `(name, version)` of every crate Cargo.lock pins.
