@@ -12,17 +12,16 @@ fn main() {
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=ROLLGATE_REVISION={revision}");
-    // Rebuild when HEAD moves: HEAD itself (a checkout), the branch it points to (a commit),
-    // and packed-refs (a branch packed by `git gc`).
-    for file in ["HEAD", "packed-refs"] {
-        if let Some(path) = git(&["rev-parse", "--git-path", file]) {
+    // Rebuild when HEAD moves: HEAD itself (a checkout) and the branch it points to (a
+    // commit; packing refs deletes the loose file, which counts as a change). Only files that
+    // exist: cargo reruns the script on every build for a missing one.
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+    for name in ["HEAD"].into_iter().chain(branch.as_deref()) {
+        if let Some(path) = git(&["rev-parse", "--git-path", name])
+            && std::path::Path::new(&path).exists()
+        {
             println!("cargo:rerun-if-changed={path}");
         }
-    }
-    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
-        && let Some(path) = git(&["rev-parse", "--git-path", &branch])
-    {
-        println!("cargo:rerun-if-changed={path}");
     }
 }
 

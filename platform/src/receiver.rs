@@ -102,7 +102,12 @@ impl Receiver {
         let ca = PrivateCa::new()?;
         let config = ca.server_config(name)?;
         let mut receiver = Self::serve(Some(Arc::new(config)))?;
-        let port = receiver.url.rsplit(':').next().unwrap_or_default().to_string();
+        let port = receiver
+            .url
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         receiver.url = format!("https://{name}:{port}");
         Ok((receiver, ca.pem()))
     }

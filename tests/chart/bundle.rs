@@ -67,7 +67,8 @@ fn the_bundles_crds_chart_and_image_are_this_version() {
     let chart = dir.join(format!("rollgate-{VERSION}.tgz"));
     let chart = chart.to_str().unwrap();
     helm::run(&["lint", "--strict", chart]).expect("the packaged chart lints");
-    let meta: Value = serde_norway::from_str(&helm::run(&["show", "chart", chart]).unwrap()).unwrap();
+    let meta: Value =
+        serde_norway::from_str(&helm::run(&["show", "chart", chart]).unwrap()).unwrap();
     assert_eq!(meta["version"], VERSION);
     assert_eq!(meta["appVersion"], VERSION);
 
@@ -100,7 +101,12 @@ fn the_krew_manifest_installs_the_bundled_static_cli() {
     assert_eq!(spec["version"], format!("v{VERSION}"));
     let short = spec["shortDescription"].as_str().unwrap_or_default();
     assert!(!short.is_empty() && short.len() <= 50, "{short:?}");
-    assert!(spec["homepage"].as_str().unwrap_or_default().starts_with("https://"));
+    assert!(
+        spec["homepage"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("https://")
+    );
     let platforms = spec["platforms"].as_array().expect("platforms");
     assert_eq!(platforms.len(), 1);
     let platform = &platforms[0];
@@ -110,7 +116,10 @@ fn the_krew_manifest_installs_the_bundled_static_cli() {
     );
     let archive = format!("rollgate-{VERSION}-linux-amd64.tar.gz");
     let uri = platform["uri"].as_str().unwrap();
-    assert!(uri.starts_with("https://") && uri.ends_with(&format!("/{archive}")), "{uri}");
+    assert!(
+        uri.starts_with("https://") && uri.ends_with(&format!("/{archive}")),
+        "{uri}"
+    );
     assert_eq!(platform["sha256"], sha256(&dir.join(&archive)));
 
     // krew itself validates the manifest, checks the archive's sha256 and installs `bin` as
@@ -132,7 +141,10 @@ fn the_krew_manifest_installs_the_bundled_static_cli() {
     );
     let plugin = root.path().join("bin/kubectl-rollgate");
     let version = run(plugin.to_str().unwrap(), &["--version"]);
-    assert!(version.starts_with(&format!("rollgate {VERSION} (")), "{version}");
+    assert!(
+        version.starts_with(&format!("rollgate {VERSION} (")),
+        "{version}"
+    );
 }
 
 /// The krew that `hack/platform/krew/build.sh` builds from its pinned Go module (cached).
@@ -183,11 +195,26 @@ fn the_sbom_lists_the_binarys_crates_as_cargo_lock_pins_them() {
     }
     // The crates the controller is made of, at their locked versions.
     for name in [
-        "kube-client", "kube-runtime", "k8s-openapi", "tokio", "rustls", "ring", "reqwest",
-        "hyper", "axum", "serde", "clap", "prometheus-client", "kube-lease-manager",
-        "promql-parser", "jiff", "rustls-native-certs",
+        "kube-client",
+        "kube-runtime",
+        "k8s-openapi",
+        "tokio",
+        "rustls",
+        "ring",
+        "reqwest",
+        "hyper",
+        "axum",
+        "serde",
+        "clap",
+        "prometheus-client",
+        "kube-lease-manager",
+        "promql-parser",
+        "jiff",
+        "rustls-native-certs",
     ] {
-        let version = listed.get(name).unwrap_or_else(|| panic!("{name} is not in the SBOM"));
+        let version = listed
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in the SBOM"));
         assert!(locked[name].contains(*version));
     }
     // Test-only crates are not part of the binary.

@@ -81,7 +81,15 @@ impl ChrootPod {
             /usr/bin/mount -o remount,bind,ro "$root" &&
             exec /usr/sbin/chroot --userspec="$user" "$root" "$@""#;
         let child = Command::new("/usr/bin/unshare")
-            .args(["--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh"])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                script,
+                "sh",
+            ])
             .arg(rootfs)
             .arg(&user)
             .args(&argv)
@@ -163,7 +171,10 @@ async fn materialize(admin: &Client, pod: &Pod, volume: &Volume, dir: &Path) {
     let namespace = pod.namespace().unwrap();
     if let Some(source) = &volume.config_map {
         let items: Vec<(String, String)> = match &source.items {
-            Some(items) => items.iter().map(|i| (i.key.clone(), i.path.clone())).collect(),
+            Some(items) => items
+                .iter()
+                .map(|i| (i.key.clone(), i.path.clone()))
+                .collect(),
             None => Vec::new(),
         };
         write_config_map(admin, &namespace, &source.name, &items, dir).await;

@@ -80,7 +80,9 @@ pub fn manifest(layout: &Path, tag: &str) -> (String, Value) {
 /// The image config (`config` of the OCI image spec: User, Entrypoint, Cmd, Env, …).
 pub fn image_config(layout: &Path, tag: &str) -> Value {
     let (_, manifest) = manifest(layout, tag);
-    let digest = manifest["config"]["digest"].as_str().expect("config digest");
+    let digest = manifest["config"]["digest"]
+        .as_str()
+        .expect("config digest");
     blob(layout, digest)["config"].clone()
 }
 
@@ -91,7 +93,10 @@ fn blob_at(path: &Path) -> Value {
 /// Unpacks image `tag` of `layout` with umoci into `dest`; returns the root filesystem.
 pub fn unpack(layout: &Path, tag: &str, dest: &Path) -> PathBuf {
     let image = format!("{}:{tag}", layout.display());
-    run("umoci", &["unpack", "--image", &image, dest.to_str().unwrap()]);
+    run(
+        "umoci",
+        &["unpack", "--image", &image, dest.to_str().unwrap()],
+    );
     dest.join("rootfs")
 }
 
@@ -184,12 +189,20 @@ fn the_image_is_one_static_binary_with_ca_roots_run_as_a_non_root_user_and_no_sh
             "--version",
         ],
     );
-    let revision = run("git", &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"]);
+    let revision = run(
+        "git",
+        &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"],
+    );
     assert!(
         version.starts_with(&format!("rollgate {VERSION} (")),
         "{version}"
     );
-    let stamped = version.trim().rsplit('(').next().unwrap().trim_end_matches(')');
+    let stamped = version
+        .trim()
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .trim_end_matches(')');
     assert!(
         revision.starts_with(stamped),
         "the image says revision {stamped}, the checkout is at {revision}"

@@ -152,7 +152,9 @@ async fn the_chart_from_an_oci_registry_runs_the_pinned_image_which_rolls_back_a
     let config = image::image_config(&pulled, "run");
     let rootfs = image::unpack(&pulled, "run", &work.path().join("bundle"));
 
-    let log = env.work_dir.join(format!("controller-{}-chroot.log", ns.name));
+    let log = env
+        .work_dir
+        .join(format!("controller-{}-chroot.log", ns.name));
     let hosts = [format!("127.0.0.1 {ONCALL_HOST}")];
     let controller = ChrootPod::start(&admin, pod, &config, &rootfs, &hosts, log).await;
 
@@ -270,14 +272,24 @@ async fn bad_release_rolls_back_and_pages(
             }
         }
     };
-    wait_for("the Deployment adopted (Healthy)", controller, phase(Phase::Healthy)).await;
+    wait_for(
+        "the Deployment adopted (Healthy)",
+        controller,
+        phase(Phase::Healthy),
+    )
+    .await;
 
     let image = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}});
     deployments
         .patch("app", &PatchParams::default(), &Patch::Strategic(image))
         .await
         .expect("new image");
-    wait_for("the bad release RolledBack", controller, phase(Phase::RolledBack)).await;
+    wait_for(
+        "the bad release RolledBack",
+        controller,
+        phase(Phase::RolledBack),
+    )
+    .await;
 
     let incidents = Api::<Incident>::namespaced(admin.clone(), ns);
     wait_for("the incident delivered over HTTPS", controller, || async {
