@@ -295,12 +295,13 @@ async fn bad_release_rolls_back_and_pages(
     wait_for("the incident delivered over HTTPS", controller, || async {
         let list = incidents.list(&ListParams::default()).await.ok()?;
         list.items.into_iter().find(|i| {
-            i.status.as_ref().is_some_and(|s| {
-                !s.deliveries.is_empty()
-                    && s.deliveries
-                        .iter()
-                        .all(|d| d.state == DeliveryState::Delivered)
-            })
+            i.spec.reason == "GateFailed"
+                && i.status.as_ref().is_some_and(|s| {
+                    !s.deliveries.is_empty()
+                        && s.deliveries
+                            .iter()
+                            .all(|d| d.state == DeliveryState::Delivered)
+                })
         })
     })
     .await;
