@@ -1,13 +1,14 @@
 //! rollgate: staged, Prometheus-gated rollouts of code and configuration for Kubernetes.
 //!
-//! Data flows one way: watch events -> observe ([`controller`]) -> decide ([`plan`], pure)
-//! -> apply ([`workload`]) -> status.
+//! Decisions are pure and live in `rollgate-core` (re-exported here as [`api`], [`plan`],
+//! [`gates`], [`incident`], [`workload`]); this crate does the I/O around them. Data flows
+//! one way: watch → observe ([`controller`]) → due gates ([`plan::due`]) → evaluate
+//! ([`prometheus`]) → decide ([`plan::decide`]) → apply ([`controller`]) → status → incident
+//! → delivery ([`delivery`]). docs/ARCHITECTURE.md has the file of each hop.
 
-pub mod api;
+pub use rollgate_core::{api, duration, gates, incident, plan, workload};
+
 pub mod cli;
 pub mod controller;
-pub mod duration;
-pub mod gates;
-pub mod incident;
-pub mod plan;
-pub mod workload;
+pub mod delivery;
+pub mod prometheus;

@@ -77,7 +77,7 @@ async fn every_example_is_accepted_by_the_api_server() {
     rollgate_platform::install_crypto_provider();
     let env = rollgate_platform::shared();
     let client = env.client().await;
-    rollgate::api::install_crds(&client, "rollgate-examples")
+    rollgate::controller::crds::install(&client, "rollgate-examples")
         .await
         .expect("install the CRDs");
     let ns = TestNamespace::create(env, "examples")

@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use rollgate_platform::{ExporterClient, Platform, PlatformEnv, PlatformOptions};
 use serde_json::{Value, json};
 
@@ -167,43 +166,15 @@ pub fn incident_resource() -> ApiResource {
     )
 }
 
-/// A Deployment `name` of `replicas` KWOK pods labelled `app=<name>`, running `image`.
-pub fn deployment(name: &str, replicas: i32, image: &str) -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [{"name": "app", "image": image}],
-                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
-                }
-            }
-        }
-    })
-}
+pub use rollgate_testkit::deployment;
 
 /// A Rollout of Deployment `name` (same name) with `stages` (weight, bake) and `gates`.
 pub fn rollout(name: &str, replicas: i32, stages: &[(i32, &str)], gates: Vec<Value>) -> Value {
-    let stages: Vec<Value> = stages
-        .iter()
-        .map(|(w, b)| json!({"weight": w, "bake": b}))
-        .collect();
-    json!({
-        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": name},
-        "spec": {
-            "targetRef": {"kind": "Deployment", "name": name},
-            "replicas": replicas,
-            "stages": stages,
-            "gates": gates,
-            "progressDeadline": "30m",
-            "verifyAfterRollback": "2s"
-        }
-    })
+    let mut r = rollgate_testkit::rollout(name, name, replicas, stages, gates);
+    // A benchmark's stages may bake for minutes; its rollbacks are measured, not verified long.
+    r["spec"]["progressDeadline"] = "30m".into();
+    r["spec"]["verifyAfterRollback"] = "2s".into();
+    r
 }
 
 /// Changes the image of the Deployment's container: a new release.
@@ -239,34 +210,9 @@ pub async fn poll<T, F: Future<Output = Option<T>>>(
 }
 
 async fn install_crds(client: &Client) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in rollgate::api::crds() {
-        let name = crd.name_any();
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&crd),
-        )
+    rollgate::controller::crds::install(client, FIELD_MANAGER)
         .await
-        .map_err(|e| Error::kube(format!("applying CRD {name}"), e))?;
-        poll(
-            &format!("CRD {name} established"),
-            Duration::from_secs(30),
-            Duration::from_millis(100),
-            || async {
-                let c = api.get(&name).await.ok()?;
-                c.status
-                    .and_then(|s| s.conditions)
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c.type_ == "Established" && c.status == "True")
-                    })
-                    .then_some(())
-            },
-        )
-        .await?;
-    }
-    Ok(())
+        .map_err(|e| Error::kube("installing the CRDs".to_string(), e))
 }
 
 /// cluster-admin for the controller's user, and a FlowSchema matching only that user (exempt

@@ -49,7 +49,7 @@ async fn main() -> Result<()> {
 }
 
 async fn run(story: &Story, client: &Client, env: &rollgate_platform::PlatformEnv) -> Result<()> {
-    rollgate::api::install_crds(client, "rollgate-demo").await?;
+    rollgate::controller::crds::install(client, "rollgate-demo").await?;
     story.say("Installed the Rollout CRD.");
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}}))?;
     Api::<Namespace>::all(client.clone())

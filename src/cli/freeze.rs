@@ -19,7 +19,7 @@ use crate::api::{Freeze, FreezeSpec};
 /// Field manager of the CLI's server-side applies.
 pub const FIELD_MANAGER: &str = "rollgate-cli";
 /// The label the CLI puts on the Freezes it makes.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "rollgate-cli");
+pub const MANAGED_BY: (&str, &str) = (crate::api::keys::MANAGED_BY, "rollgate-cli");
 
 /// What one CLI Freeze covers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::cluster::Cluster;
 use super::{CliError, Scope};
 use crate::api::Rollout;
-use crate::plan::{Action, Request, request::ANNOTATION};
+use crate::api::keys::REQUEST;
+use crate::plan::{Action, Request};
 
 /// What was asked, as printed.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub fn request_id(now: Timestamp) -> String {
 
 /// The merge patch that asks for `request`.
 pub fn patch(request: &Request) -> Value {
-    json!({"metadata": {"annotations": {ANNOTATION: request.encode()}}})
+    json!({"metadata": {"annotations": {REQUEST: request.encode()}}})
 }
 
 pub fn human(sent: &Sent) -> String {

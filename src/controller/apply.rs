@@ -10,7 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::observe::Workloads as Seen;
-use super::{Context, Error, ROLLOUT_ANNOTATION};
+use super::{Context, Error};
 use crate::api::{Rollout, RolloutStatus};
 use crate::plan::{Event, EventType, TrackPlan, Workloads, truncate};
 use crate::workload::config::rewrite;
@@ -149,7 +149,7 @@ async fn hold_target(
     replicas: Option<i32>,
 ) -> Result<(), Error> {
     let name = rollout.name_any();
-    let marked = seen.target.annotations().get(ROLLOUT_ANNOTATION) == Some(&name);
+    let marked = seen.target.annotations().get(crate::api::keys::ROLLOUT) == Some(&name);
     let current = seen.target.spec.as_ref().and_then(|s| s.replicas);
     if marked && replicas.is_none_or(|r| current == Some(r)) {
         return Ok(());
@@ -157,7 +157,7 @@ async fn hold_target(
     let mut patch = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": seen.target.name_any(), "annotations": {ROLLOUT_ANNOTATION: name}},
+        "metadata": {"name": seen.target.name_any(), "annotations": {crate::api::keys::ROLLOUT: name}},
     });
     if let Some(r) = replicas {
         patch["spec"] = json!({"replicas": r});

@@ -18,10 +18,6 @@ use crate::workload::config::{
     ConfigKind, ConfigRef, Content, changed_keys, digest, references, snapshot_name,
 };
 
-/// Label on a snapshot: the live object it copies.
-pub const SNAPSHOT_OF: &str = "rollgate.dev/snapshot-of";
-/// Label on a snapshot: the Rollout it belongs to.
-pub const SNAPSHOT_ROLLOUT: &str = "rollgate.dev/rollout";
 /// Snapshots kept per live object beyond those the tracks use (for quick rollbacks by retry).
 pub const SNAPSHOT_HISTORY: usize = 3;
 
@@ -184,8 +180,8 @@ pub async fn ensure_snapshots(
             name: Some(snapshot_name(&r.name, &f.digest)),
             namespace: Some(ns.clone()),
             labels: Some(BTreeMap::from([
-                (SNAPSHOT_OF.to_string(), r.name.clone()),
-                (SNAPSHOT_ROLLOUT.to_string(), rollout.name_any()),
+                (crate::api::keys::SNAPSHOT_OF.to_string(), r.name.clone()),
+                (crate::api::keys::ROLLOUT.to_string(), rollout.name_any()),
             ])),
             owner_references: rollout.controller_owner_ref(&()).map(|mut o| {
                 o.controller = Some(false);
@@ -326,7 +322,7 @@ where
                 && m.metadata
                     .labels
                     .as_ref()
-                    .and_then(|l| l.get(SNAPSHOT_ROLLOUT))
+                    .and_then(|l| l.get(crate::api::keys::ROLLOUT))
                     .is_some_and(|r| r == rollout)
         })
         .map(|m| m.metadata.clone())
@@ -342,7 +338,7 @@ fn doomed(mut snapshots: Vec<ObjectMeta>, in_use: &BTreeSet<String>) -> Vec<Stri
         let of = m
             .labels
             .as_ref()
-            .and_then(|l| l.get(SNAPSHOT_OF))
+            .and_then(|l| l.get(crate::api::keys::SNAPSHOT_OF))
             .cloned()
             .unwrap_or_default();
         if in_use.contains(&name) {

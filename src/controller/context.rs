@@ -12,7 +12,7 @@ use kube::core::PartialObjectMeta;
 use super::admission::{Caps, Reservations};
 use super::config::ConfigCache;
 use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
-use crate::gates::{PoolSettings, PrometheusPool};
+use crate::prometheus::{PoolSettings, PrometheusPool};
 
 /// What the controller is told at start.
 #[derive(Debug, Clone, Default)]

@@ -103,6 +103,36 @@ pub async fn wait_until_served(
     }
 }
 
+/// Applies every CRD (server-side, field manager `manager`) and waits until each is
+/// established: what the chart does, for the demo, the tests and scripts.
+pub async fn install(client: &kube::Client, manager: &str) -> Result<(), kube::Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, Patch, PatchParams};
+    use kube::runtime::wait::{await_condition, conditions::is_crd_established};
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crate::api::crds() {
+        let name = kube::ResourceExt::name_any(&crd);
+        api.patch(
+            &name,
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
+        let established = await_condition(api.clone(), &name, is_crd_established());
+        // The API server establishes a CRD within a second or two; a minute means it will not.
+        match tokio::time::timeout(std::time::Duration::from_secs(60), established).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(kube::Error::Service(Box::new(e))),
+            Err(_) => {
+                return Err(kube::Error::Service(
+                    format!("CRD {name} not established within 60 s").into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

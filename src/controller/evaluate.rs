@@ -7,8 +7,9 @@ use kube::{Api, ResourceExt};
 
 use super::Context;
 use crate::api::{Rollout, Verdict};
-use crate::gates::{Endpoint, Measurement, QueryError, TemplateVars, judge, render};
+use crate::gates::{Measurement, TemplateVars, judge, render};
 use crate::plan::{Due, Purpose, Reading, Spec};
+use crate::prometheus::{Endpoint, QueryError};
 
 /// Who the query is about: names and revisions for the template.
 pub struct Subject<'a> {

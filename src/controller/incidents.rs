@@ -186,7 +186,7 @@ pub fn announce(
             };
             if let Some(out) = channels::change_event(&dest, &change)
                 && let Outcome::Retry { error, .. } | Outcome::Permanent { error } =
-                    channels::send(&ctx.http, &out, SEND_TIMEOUT).await
+                    crate::delivery::send(&ctx.http, &out, SEND_TIMEOUT).await
             {
                 tracing::warn!(rollout = %name, channel = %channel, %error, "change event not delivered");
             }
@@ -306,13 +306,13 @@ async fn attempt(ctx: &Context, incident: &Incident, index: usize) -> Option<Out
     };
     match channels::build_delivery(&dest, incident, index, Timestamp::now()) {
         Ok(Some(out)) => {
-            let outcome = channels::send(&ctx.http, &out, SEND_TIMEOUT).await;
+            let outcome = crate::delivery::send(&ctx.http, &out, SEND_TIMEOUT).await;
             let label = match &outcome {
                 Outcome::Delivered { .. } => "delivered",
                 Outcome::Retry { .. } => "retry",
                 Outcome::Permanent { .. } => "failed",
             };
-            let channel_type = format!("{:?}", dest.type_).to_lowercase();
+            let channel_type = dest.type_.as_str();
             ctx.metrics
                 .deliveries
                 .get_or_create(&super::metrics::DeliveryLabels {
@@ -405,7 +405,8 @@ async fn refresh_alertmanager(
         let message = channels::Message::new(current, d.message, &facts);
         if let Ok(Some(out)) =
             channels::build(&dest, &message, &channels::delivery_id(current, i), now)
-            && let Outcome::Delivered { .. } = channels::send(&ctx.http, &out, SEND_TIMEOUT).await
+            && let Outcome::Delivered { .. } =
+                crate::delivery::send(&ctx.http, &out, SEND_TIMEOUT).await
         {
             status.deliveries[i].delivered_at = Some(now);
         }

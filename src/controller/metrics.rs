@@ -23,12 +23,12 @@ pub struct ErrorLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
-    pub phase: String,
+    pub phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VerdictLabels {
-    pub verdict: String,
+    pub verdict: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,7 +38,7 @@ pub struct ReasonLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeliveryLabels {
-    pub channel_type: String,
+    pub channel_type: &'static str,
     pub outcome: &'static str,
 }
 
@@ -47,10 +47,13 @@ pub struct Metrics {
     pub reconciles: Family<Loop, Counter>,
     pub errors: Family<ErrorLabels, Counter>,
     pub duration: Family<Loop, Histogram>,
+    /// How many times one reconcile ran the planner: 0 (skipped, or failed before deciding)
+    /// or 1. Never 2: the gates due are asked first, then the planner decides once.
+    pub decisions: Family<Loop, Histogram>,
     pub rollouts: Family<PhaseLabels, Gauge>,
     pub gate_evaluations: Family<VerdictLabels, Counter>,
     /// Counted by the Prometheus pool itself.
-    pub prometheus: crate::gates::PoolCounters,
+    pub prometheus: crate::prometheus::PoolCounters,
     pub rollbacks: Family<ReasonLabels, Counter>,
     pub incidents_opened: Counter,
     pub deliveries: Family<DeliveryLabels, Counter>,
@@ -68,6 +71,7 @@ impl Default for Metrics {
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
             }),
+            decisions: Family::new_with_constructor(|| Histogram::new([0.0, 1.0, 2.0])),
             rollouts: Family::default(),
             gate_evaluations: Family::default(),
             prometheus: Default::default(),
@@ -87,6 +91,11 @@ impl Default for Metrics {
             "reconcile_duration_seconds",
             "Time spent in one reconcile",
             m.duration.clone(),
+        );
+        registry.register(
+            "reconcile_decisions",
+            "Planner decisions per reconcile (0 or 1)",
+            m.decisions.clone(),
         );
         registry.register("rollouts", "Rollouts by phase", m.rollouts.clone());
         registry.register(

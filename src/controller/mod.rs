@@ -44,11 +44,6 @@ pub use error::Error;
 
 use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
 
-/// Annotation on a target Deployment naming the Rollout that drives it.
-pub const ROLLOUT_ANNOTATION: &str = "rollgate.dev/rollout";
-/// Finalizer that hands the workload back to the target Deployment before the tracks go.
-pub const FINALIZER: &str = "rollgate.dev/hand-back";
-
 /// Runs the controller until `shutdown` completes (a signal, or a lost leader lease).
 pub async fn run(
     client: Client,
@@ -313,14 +308,10 @@ async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>, caches: 
     health.set(serve::Readiness::Running);
     tracing::info!("caches filled: ready");
     loop {
-        let mut counts: std::collections::HashMap<String, i64> = Default::default();
+        let mut counts: std::collections::HashMap<&'static str, i64> = Default::default();
         for r in ctx.rollouts.state() {
-            *counts
-                .entry(format!(
-                    "{:?}",
-                    r.status.as_ref().map(|s| s.phase).unwrap_or_default()
-                ))
-                .or_default() += 1;
+            let phase = r.status.as_ref().map(|s| s.phase).unwrap_or_default();
+            *counts.entry(phase.as_str()).or_default() += 1;
         }
         ctx.metrics.rollouts.clear();
         for (phase, n) in counts {
@@ -372,7 +363,7 @@ fn rollout_of(d: Deployment) -> Option<ObjectRef<Rollout>> {
         .iter()
         .find(|o| o.kind == "Rollout" && o.api_version.starts_with(crate::api::GROUP))
         .map(|o| o.name.clone());
-    let name = owner.or_else(|| d.annotations().get(ROLLOUT_ANNOTATION).cloned())?;
+    let name = owner.or_else(|| d.annotations().get(crate::api::keys::ROLLOUT).cloned())?;
     Some(ObjectRef::new(&name).within(&ns))
 }
 

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -12,7 +13,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::evaluate::{self, Subject};
-use super::{Context, Error, FINALIZER, ROLLOUT_ANNOTATION, apply, incidents, observe};
+use super::{Context, Error, apply, incidents, observe};
 use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
 
@@ -22,15 +23,25 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let started = std::time::Instant::now();
-    let result = reconcile_inner(rollout, &ctx).await;
+    let decisions = AtomicU32::new(0);
+    let result = reconcile_inner(rollout, &ctx, &decisions).await;
     ctx.metrics
         .duration
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
+    // Observed, not assumed: a reconcile decides at most once (a test reads this histogram).
+    ctx.metrics
+        .decisions
+        .get_or_create(&labels)
+        .observe(f64::from(decisions.load(Ordering::Relaxed)));
     result
 }
 
-async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Action, Error> {
+async fn reconcile_inner(
+    rollout: Arc<Rollout>,
+    ctx: &Arc<Context>,
+    decisions: &AtomicU32,
+) -> Result<Action, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     if ctx.own_writes.is_stale(
         &ns,
@@ -41,9 +52,9 @@ async fn reconcile_inner(rollout: Arc<Rollout>, ctx: &Arc<Context>) -> Result<Ac
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, rollout, |event| async {
+    finalizer(&api, crate::api::keys::HAND_BACK, rollout, |event| async {
         match event {
-            Finalizer::Apply(r) => drive(&r, ctx).await,
+            Finalizer::Apply(r) => drive(&r, ctx, decisions).await,
             Finalizer::Cleanup(r) => hand_back(&r, ctx).await,
         }
     })
@@ -74,8 +85,12 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
     }
 }
 
-/// observe → plan → (evaluate → plan) → apply → status.
-async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
+/// observe → due → evaluate → decide (once) → apply → status → incident.
+async fn drive(
+    rollout: &Rollout,
+    ctx: &Arc<Context>,
+    decisions: &AtomicU32,
+) -> Result<Action, Error> {
     // Before the Deployment cache is filled every target looks missing; deciding then would
     // mark the Rollout Invalid for nothing (and a fresh leader would act on it).
     let caches = [
@@ -102,7 +117,7 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     let status = plan::evaluations::recall(&written, &ctx.unwritten.get(&ns, &name));
     let request = rollout
         .annotations()
-        .get(plan::request::ANNOTATION)
+        .get(crate::api::keys::REQUEST)
         .and_then(|v| match Request::parse(v) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -151,32 +166,36 @@ async fn drive(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
         channel_problems: &channel_problems,
         now,
     };
-    let mut decision = plan::decide(input(&[]));
-    if let (false, Ok(spec)) = (decision.wants.is_empty(), &validated) {
-        let endpoint = evaluate::endpoint(ctx, rollout).await;
-        let stable_revision = status
-            .stable_revision
-            .clone()
-            .or_else(|| observed.stable.as_ref().map(|s| s.revision.clone()));
-        let subject = Subject {
-            rollout,
-            stable_revision: stable_revision.as_deref().unwrap_or_default(),
-            canary_revision: status
-                .canary_revision
-                .as_deref()
-                .unwrap_or(&observed.desired_revision),
-        };
-        let readings =
-            evaluate::readings(ctx, spec, &subject, &decision.wants, &endpoint, now).await;
-        decision = plan::decide(input(&readings));
-        for r in &readings {
-            let verdict = format!("{:?}", r.verdict);
-            ctx.metrics
-                .gate_evaluations
-                .get_or_create(&super::metrics::VerdictLabels { verdict })
-                .inc();
+    let due = plan::due(&input(&[]));
+    let readings = match (&validated, due.is_empty()) {
+        (Ok(spec), false) => {
+            let endpoint = evaluate::endpoint(ctx, rollout).await;
+            let stable_revision = status
+                .stable_revision
+                .clone()
+                .or_else(|| observed.stable.as_ref().map(|s| s.revision.clone()));
+            let subject = Subject {
+                rollout,
+                stable_revision: stable_revision.as_deref().unwrap_or_default(),
+                canary_revision: status
+                    .canary_revision
+                    .as_deref()
+                    .unwrap_or(&observed.desired_revision),
+            };
+            evaluate::readings(ctx, spec, &subject, &due, &endpoint, now).await
         }
+        _ => vec![],
+    };
+    for r in &readings {
+        ctx.metrics
+            .gate_evaluations
+            .get_or_create(&super::metrics::VerdictLabels {
+                verdict: r.verdict.as_str(),
+            })
+            .inc();
     }
+    decisions.fetch_add(1, Ordering::Relaxed);
+    let mut decision = plan::decide(input(&readings));
     let did = |e: plan::Effect| decision.effects.contains(&e);
     if let Some(reservations) = admission.as_mut()
         && did(plan::Effect::CanaryStarted)
@@ -352,10 +371,12 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let replicas = rollout.spec.replicas;
     let spec_replicas = target.spec.as_ref().and_then(|s| s.replicas);
-    if spec_replicas != Some(replicas) || target.annotations().contains_key(ROLLOUT_ANNOTATION) {
+    if spec_replicas != Some(replicas)
+        || target.annotations().contains_key(crate::api::keys::ROLLOUT)
+    {
         // A plain update (not an apply) under another manager: the replicas stay when rollgate's
         // apply ownership goes, and Git can take the field over again.
-        let patch = json!({"metadata": {"annotations": {ROLLOUT_ANNOTATION: null}}, "spec": {"replicas": replicas}});
+        let patch = json!({"metadata": {"annotations": {crate::api::keys::ROLLOUT: null}}, "spec": {"replicas": replicas}});
         api.patch(
             name,
             &PatchParams {
@@ -375,7 +396,7 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
         .and_then(|s| s.selector.match_labels.clone())
         .unwrap_or_default();
     let mut labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    labels.push(format!("!{}", crate::workload::TRACK_LABEL));
+    labels.push(format!("!{}", crate::api::keys::TRACK));
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let ready = pods
         .list(&ListParams::default().labels(&labels.join(",")))

@@ -12,8 +12,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::{Context, Error};
 use crate::api::Rollout;
-use crate::workload::REVISION_ANNOTATION;
-use crate::workload::record::{self, RECORD_REVISION_LABEL, RECORD_ROLLOUT_LABEL};
+use crate::workload::record;
 
 /// Recorded templates of one Rollout, by revision.
 pub type Records = BTreeMap<String, PodTemplateSpec>;
@@ -27,7 +26,7 @@ pub fn of(ctx: &Context, rollout: &Rollout, tracks: &[Option<&Deployment>]) -> R
     let annotated = tracks
         .iter()
         .flatten()
-        .filter_map(|d| d.annotations().get(REVISION_ANNOTATION).cloned());
+        .filter_map(|d| d.annotations().get(crate::api::keys::REVISION).cloned());
     let wanted: std::collections::BTreeSet<String> =
         [status.stable_revision, status.canary_revision]
             .into_iter()
@@ -80,7 +79,7 @@ pub async fn keep(
     // something the revision never was.
     if written
         .annotations()
-        .get(REVISION_ANNOTATION)
+        .get(crate::api::keys::REVISION)
         .map(String::as_str)
         != Some(revision)
     {
@@ -107,12 +106,12 @@ pub async fn collect(ctx: &Context, rollout: &Rollout, keep: &[&str]) -> Result<
     for cr in ctx.records.state() {
         let labels = cr.labels();
         let mine = cr.namespace().as_deref() == Some(ns.as_str())
-            && labels.get(RECORD_ROLLOUT_LABEL) == Some(&label)
+            && labels.get(crate::api::keys::ROLLOUT) == Some(&label)
             && cr
                 .owner_references()
                 .iter()
                 .any(|o| Some(&o.uid) == rollout.uid().as_ref());
-        let revision = labels.get(RECORD_REVISION_LABEL).map(String::as_str);
+        let revision = labels.get(crate::api::keys::REVISION).map(String::as_str);
         if mine && revision.is_none_or(|r| !keep.contains(&r)) {
             match api.delete(&cr.name_any(), &DeleteParams::default()).await {
                 Ok(_) => {}

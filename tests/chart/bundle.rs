@@ -218,7 +218,7 @@ fn the_sbom_lists_the_binarys_crates_as_cargo_lock_pins_them() {
         assert!(locked[name].contains(*version));
     }
     // Test-only crates are not part of the binary.
-    for name in ["proptest", "rollgate-platform", "rcgen"] {
+    for name in ["proptest", "rollgate-platform", "rollgate-testkit", "rcgen"] {
         assert!(!listed.contains_key(name), "{name} is a test dependency");
     }
 }

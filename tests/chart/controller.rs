@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -90,18 +90,14 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
     controller: &Controller,
     probe: impl Fn() -> F,
 ) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "timed out waiting for {what}\n---- controller log ----\n{}",
-            controller.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    rollgate_testkit::poll(Duration::from_secs(90), probe)
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "timed out waiting for {what}\n---- controller log ----\n{}",
+                controller.log()
+            )
+        })
 }
 
 /// A Deployment `app` of 3 pods mounting ConfigMap `app-config`, under a Rollout gated on the
@@ -261,24 +257,13 @@ async fn runs_releases_config_and_incidents(chart: Installed) {
 
     // A bad image release, rolled back by itself on the failing gate, and its Incident
     // delivered (incidents create, status patch; channel and Secret read).
-    let endpoint = rollgate::gates::Endpoint {
-        address: prometheus.clone(),
-        bearer_token: None,
-        ca_pem: None,
-    };
-    let pool = rollgate::gates::PrometheusPool::default();
-    let rates = format!(
-        "count(sum by (rollgate_track) (rate(http_requests_total{{namespace=\"{ns}\"}}[5s])) > 0)"
-    );
     wait_for(
         "request rates of both tracks in Prometheus",
         &controller,
         || async {
-            let v = pool
-                .query(&endpoint, &rates, jiff::Timestamp::now())
+            rollgate_testkit::both_tracks_have_rates(&prometheus, &ns)
                 .await
-                .ok()?;
-            (v.first() == Some(&2.0)).then_some(())
+                .then_some(())
         },
     )
     .await;

@@ -5,7 +5,7 @@
 //! ServiceAccount token, takes the Lease, rolls a bad release back on a failing gate and
 //! delivers the incident over HTTPS to a receiver whose private CA the chart's `extraCA` adds.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -319,16 +319,11 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
     controller: &ChrootPod,
     probe: impl Fn() -> F,
 ) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
+    match rollgate_testkit::poll(Duration::from_secs(120), probe).await {
+        Some(v) => v,
+        None => panic!(
             "timed out waiting for {what}\n---- controller (from the image) ----\n{}",
             controller.log()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        ),
     }
 }

@@ -13,13 +13,7 @@ async fn promote_pause_resume_abort_retry_and_promote_full() {
     let f = Fixture::new("cli-controls").await;
     let _c = f.simple_app(&[(25, "1h"), (50, "1h"), (100, "1s")]).await;
     let ns = f.name().to_string();
-    let stable = f
-        .rollout("app")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let stable = f.stable_revision("app").await;
     f.set_image("app", "app:v2").await;
     let canary = f
         .wait_baking(0)

@@ -27,14 +27,10 @@ fn exported() -> BTreeMap<String, BTreeSet<String>> {
         .get_or_create(&Loop { controller: "c" })
         .observe(0.1);
     m.rollouts
-        .get_or_create(&PhaseLabels {
-            phase: "Healthy".into(),
-        })
+        .get_or_create(&PhaseLabels { phase: "Healthy" })
         .set(1);
     m.gate_evaluations
-        .get_or_create(&VerdictLabels {
-            verdict: "Pass".into(),
-        })
+        .get_or_create(&VerdictLabels { verdict: "Pass" })
         .inc();
     m.rollbacks
         .get_or_create(&ReasonLabels {
@@ -44,7 +40,7 @@ fn exported() -> BTreeMap<String, BTreeSet<String>> {
     m.incidents_opened.inc();
     m.deliveries
         .get_or_create(&DeliveryLabels {
-            channel_type: "slack".into(),
+            channel_type: "slack",
             outcome: "ok",
         })
         .inc();

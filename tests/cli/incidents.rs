@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use rollgate::api::{Incident, IncidentState, Phase};
 use serde_json::json;
@@ -18,9 +17,7 @@ async fn a_bad_release_gives_an_incident_to_list_ack_resolve_and_write_up() {
     let f = Fixture::new("cli-incident").await;
     let ns = f.name().to_string();
     let incidents: Api<Incident> = Api::namespaced(f.client.clone(), &ns);
-    f.create_deployment("app", 4, "app:v1").await;
-    f.metrics("app", "stable", 50.0, 0.0).await;
-    f.metrics("app", "canary", 50.0, 0.0).await;
+    f.app("app", 4).await;
     let mut r = rollout(
         "app",
         "app",
@@ -50,17 +47,7 @@ async fn a_bad_release_gives_an_incident_to_list_ack_resolve_and_write_up() {
         .rollback
         .unwrap();
     assert_eq!(rb.reason, "GateFailed");
-    let incident = f
-        .wait("the incident", MINUTE, || async {
-            incidents
-                .list(&ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .next()
-        })
-        .await;
+    let incident = f.first_incident().await;
     let name = incident.name_any();
 
     // incidents: the table and the rows.

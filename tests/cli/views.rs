@@ -16,13 +16,7 @@ async fn list_status_get_and_watch_follow_a_release() {
     let f = Fixture::new("cli-views").await;
     let _c = f.simple_app(&[(50, "1h"), (100, "1s")]).await;
     let ns = f.name().to_string();
-    let stable = f
-        .rollout("app")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let stable = f.stable_revision("app").await;
 
     // list: a kubectl-like table, the same rows as JSON, and -A adds the namespace.
     let out = f.ok(&["list"]).await;

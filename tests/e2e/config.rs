@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
-use rollgate::api::{Incident, Phase};
+use rollgate::api::Phase;
 use serde_json::json;
 
 use crate::support::{ControllerProcess, Fixture, error_ratio_gate, rollout};
@@ -196,18 +196,7 @@ async fn a_bad_config_rolls_back_and_the_incident_names_the_changed_keys() {
         (m.len() == 4 && m.iter().all(|x| x.1 == old)).then_some(())
     })
     .await;
-    let incidents: Api<Incident> = Api::namespaced(f.client.clone(), f.name());
-    let i = f
-        .wait("the incident", MINUTE, || async {
-            incidents
-                .list(&ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .next()
-        })
-        .await;
+    let i = f.first_incident().await;
     assert_eq!(i.spec.config_changes.len(), 1);
     assert_eq!(i.spec.config_changes[0].kind, "ConfigMap");
     assert_eq!(i.spec.config_changes[0].name, "app-config");
@@ -242,18 +231,7 @@ async fn a_secret_edit_is_staged_and_its_values_never_leave_the_secret() {
         (m.len() == 4 && m.iter().all(|x| x.2 == old)).then_some(())
     })
     .await;
-    let incidents: Api<Incident> = Api::namespaced(f.client.clone(), f.name());
-    let incident = f
-        .wait("the incident", MINUTE, || async {
-            incidents
-                .list(&ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .next()
-        })
-        .await;
+    let incident = f.first_incident().await;
     let events: Api<k8s_openapi::api::events::v1::Event> =
         Api::namespaced(f.client.clone(), f.name());
     let events = events.list(&ListParams::default()).await.unwrap();

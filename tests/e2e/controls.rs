@@ -112,13 +112,7 @@ async fn abort_rolls_back_now_and_retry_tries_the_revision_again() {
             &f.env.prometheus_url,
         )
         .await;
-    let stable = f
-        .rollout("app")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let stable = f.stable_revision("app").await;
     f.set_image("app", "app:v2").await;
     f.wait_rollout("app", "stage 1 baking", MINUTE, |r| {
         r.status

@@ -108,8 +108,8 @@ impl Rng {
 
 /// Waits until Prometheus sees the canary track's error ratio under `max`.
 async fn canary_error_ratio_below(f: &Fixture, max: f64) {
-    let pool = rollgate::gates::PrometheusPool::default();
-    let endpoint = rollgate::gates::Endpoint {
+    let pool = rollgate::prometheus::PrometheusPool::default();
+    let endpoint = rollgate::prometheus::Endpoint {
         address: f.env.prometheus_url.clone(),
         bearer_token: None,
         ca_pem: None,

@@ -106,9 +106,7 @@ pub async fn adopted(
     channels: &[&str],
     controller: impl FnOnce(&Fixture) -> ControllerProcess,
 ) -> ControllerProcess {
-    f.create_deployment("app", 4, "app:v1").await;
-    f.metrics("app", "stable", 50.0, 0.0).await;
-    f.metrics("app", "canary", 50.0, 0.0).await;
+    f.app("app", 4).await;
     // The first bake outlasts the failing gate's two evaluations (and Prometheus' first scrape
     // of the bad canary), so the rollback always comes from stage 1: with 2 s it sometimes came
     // a stage later.

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use rollgate::gates::{Endpoint, PrometheusPool, TemplateVars, render};
+use rollgate::gates::{TemplateVars, render};
+use rollgate::prometheus::{Endpoint, PrometheusPool};
 
 use crate::support::Fixture;
 

@@ -15,7 +15,6 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use rollgate::api::Rollout;
 use rollgate_platform::{Platform, PlatformOptions};
-use serde_json::json;
 
 use crate::support::{ControllerProcess, rollout};
 
@@ -45,22 +44,16 @@ impl Controllers {
         panic!("{why}\n{}", logs.join("\n"));
     }
 
-    /// Polls `probe` every 200 ms until it yields a value, or fails with every log.
+    /// Polls `probe` until it yields a value, or fails with every log.
     async fn wait<T, F: Future<Output = Option<T>>>(
         &self,
         what: &str,
         timeout: Duration,
         probe: impl Fn() -> F,
     ) -> T {
-        let start = Instant::now();
-        loop {
-            if let Some(v) = probe().await {
-                return v;
-            }
-            if start.elapsed() > timeout {
-                self.fail(&format!("timed out after {timeout:?} waiting for {what}"));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        match crate::support::poll(timeout, probe).await {
+            Some(v) => v,
+            None => self.fail(&format!("timed out after {timeout:?} waiting for {what}")),
         }
     }
 
@@ -153,7 +146,7 @@ async fn a_controller_without_its_crds_is_unready_says_why_starts_once_they_appe
     assert_eq!(cs.0[0].readyz().await.map(|r| r.0), Some(503));
 
     // Installed: the waiting controller starts its watches, becomes ready and reconciles.
-    rollgate::api::install_crds(&client, "rollgate-e2e")
+    rollgate::controller::crds::install(&client, "rollgate-e2e")
         .await
         .expect("install the CRDs");
     readyz(&cs, 0, 200, "ready").await;
@@ -196,19 +189,8 @@ async fn create_namespace(client: &Client) {
 
 /// A Deployment (its pods never start here: no scheduler, no nodes) and its Rollout.
 async fn create_rollout(client: &Client) {
-    let d: Deployment = serde_json::from_value(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "app"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "app"}},
-            "template": {
-                "metadata": {"labels": {"app": "app"}},
-                "spec": {"containers": [{"name": "app", "image": "app:v1"}]}
-            }
-        }
-    }))
-    .unwrap();
+    let d: Deployment =
+        serde_json::from_value(crate::support::deployment("app", 2, "app:v1")).unwrap();
     Api::<Deployment>::namespaced(client.clone(), NS)
         .create(&PostParams::default(), &d)
         .await

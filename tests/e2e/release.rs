@@ -21,13 +21,7 @@ async fn adopted(f: &Fixture, gates: Vec<serde_json::Value>) -> crate::support::
 async fn good_release_goes_10_50_100_and_ends_healthy_on_the_new_revision() {
     let f = Fixture::new("good").await;
     let _c = adopted(&f, vec![error_ratio_gate(0.05)]).await;
-    let before = f
-        .rollout("app")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let before = f.stable_revision("app").await;
     f.set_image("app", "app:v2").await;
 
     // Each stage is seen with its weight, in order.
@@ -95,13 +89,7 @@ async fn good_release_goes_10_50_100_and_ends_healthy_on_the_new_revision() {
 async fn bad_release_is_rolled_back_and_status_names_gate_query_value_threshold() {
     let f = Fixture::new("bad").await;
     let _c = adopted(&f, vec![error_ratio_gate(0.05)]).await;
-    let stable = f
-        .rollout("app")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let stable = f.stable_revision("app").await;
     // The new revision answers half of its requests with 5xx.
     f.metrics("app", "canary", 50.0, 0.5).await;
     f.set_image("app", "app:bad").await;
@@ -172,13 +160,7 @@ async fn gate_without_data_holds_the_release_unexposed_and_stops_it_at_the_deadl
         "failureLimit": 2
     });
     let _c = adopted(&f, vec![typo]).await;
-    let stable = f
-        .rollout("app")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let stable = f.stable_revision("app").await;
     let patch = json!({"spec": {"progressDeadline": "15s"}});
     f.rollouts()
         .patch("app", &PatchParams::default(), &Patch::Merge(patch))

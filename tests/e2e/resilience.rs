@@ -51,13 +51,7 @@ async fn prometheus_outage_holds_the_stage_and_nothing_is_promoted_until_it_retu
     let _c = f
         .adopted(&[(50, "10s"), (100, "2s")], vec![gate], &url)
         .await;
-    let stable = f
-        .rollout("app")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let stable = f.stable_revision("app").await;
     f.set_image("app", "app:v2").await;
     gate_passing_at_stage(&f, 0).await;
 

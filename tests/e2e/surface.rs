@@ -57,6 +57,31 @@ async fn metrics_and_probes_describe_the_work_done() {
     ] {
         assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");
     }
+    // Decide once per reconcile, as measured by the controller: every reconcile of this
+    // release (gates evaluated, a rollback decided) ran the planner at most once, and most ran
+    // it exactly once.
+    let sample = |name: &str| -> f64 {
+        let key = format!("rollgate_reconcile_decisions_{name}{{controller=\"rollout\"");
+        text.lines()
+            .find(|l| l.starts_with(&key))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("/metrics lacks {key}:\n{text}"))
+    };
+    let bucket = |le: &str| -> f64 {
+        let key =
+            format!("rollgate_reconcile_decisions_bucket{{le=\"{le}\",controller=\"rollout\"}}");
+        text.lines()
+            .find(|l| l.starts_with(&key))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("/metrics lacks {key}:\n{text}"))
+    };
+    let (count, sum) = (sample("count"), sample("sum"));
+    assert!(count >= 5.0, "{count} reconciles");
+    assert_eq!(bucket("1.0"), count, "a reconcile decided twice:\n{text}");
+    assert!(
+        sum > bucket("0.0") && sum <= count,
+        "{sum} decisions in {count} reconciles"
+    );
     f.cleanup().await;
 }
 
@@ -83,9 +108,7 @@ async fn two_replicas_only_the_leader_acts_and_killing_it_hands_over_within_the_
     ];
     let mut a = ControllerProcess::start_with(f.env, f.name(), &f.env.prometheus_url, &elect);
     let b = ControllerProcess::start_with(f.env, f.name(), &f.env.prometheus_url, &elect);
-    f.create_deployment("app", 4, "app:v1").await;
-    f.metrics("app", "stable", 50.0, 0.0).await;
-    f.metrics("app", "canary", 50.0, 0.0).await;
+    f.app("app", 4).await;
     f.create_rollout(crate::support::rollout(
         "app",
         "app",

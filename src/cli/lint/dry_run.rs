@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use super::{Document, Finding, Problem};
-use crate::gates::{Endpoint, PoolSettings, PrometheusPool, QueryError, TemplateVars, render};
+use crate::gates::{TemplateVars, render};
+use crate::prometheus::{Endpoint, PoolSettings, PrometheusPool, QueryError};
 
 /// One gate query, rendered for the dry run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,251 @@
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where a Rollout is in its lifecycle.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub enum Phase {
+    /// Not yet serving from its own workloads (adopting the target).
+    #[default]
+    Pending,
+    Progressing,
+    Paused,
+    /// Waiting for a canary slot (the controller's concurrency cap).
+    Queued,
+    RollingBack,
+    RolledBack,
+    Healthy,
+    Invalid,
+}
+
+impl Phase {
+    /// The phase as status spells it (its serialized name), for metric labels and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Progressing => "Progressing",
+            Phase::Paused => "Paused",
+            Phase::Queued => "Queued",
+            Phase::RollingBack => "RollingBack",
+            Phase::RolledBack => "RolledBack",
+            Phase::Healthy => "Healthy",
+            Phase::Invalid => "Invalid",
+        }
+    }
+}
+
+/// What the controller observed and decided; the controller continues from it after a restart.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    #[serde(default)]
+    pub phase: Phase,
+    /// Human-readable reason for the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Revision serving today (hash of pod template and referenced config content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_revision: Option<String>,
+    /// Revision being tried, or the one last rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<StageStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<Exposure>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateStatus>,
+    /// Result of the preflight of every gate against the stable revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<Preflight>,
+    /// After a rollback: the stable revision is watched by the gates until `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// Set by a `pause` request, cleared by `resume`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused_by_request: bool,
+    /// The Freeze holding this rollout, and who set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<FrozenBy>,
+    /// Since when this rollout waits for a canary slot (first come, first served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_since: Option<Timestamp>,
+    /// Id of the last manual request handled (see `rollgate.dev/request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_request_id: Option<String>,
+    /// A track found deleted or edited by hand, being restored to the recorded revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    /// Why the last rollback happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_ref: Option<super::LocalObjectRef>,
+    /// ConfigMaps and Secrets whose content differs between stable and canary (key names only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_changes: Vec<super::ConfigChange>,
+    /// kstatus conditions: Ready, Reconciling, Stalled (plus GatesHaveData).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Bounded list of phase transitions, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Transition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StageStatus {
+    pub index: i32,
+    pub weight: i32,
+    pub started_at: Timestamp,
+    /// When the canary pods of this stage were all ready (the bake starts then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_until: Option<Timestamp>,
+    /// Manual approval received for this stage.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
+}
+
+/// How much of the workload is on the canary, and since when.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Exposure {
+    pub weight: i32,
+    pub canary_pods: i32,
+    pub since: Timestamp,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    NoData,
+    Error,
+}
+
+impl Verdict {
+    /// The verdict as status, metric labels and messages spell it (its serialized name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "Pass",
+            Verdict::Fail => "Fail",
+            Verdict::NoData => "NoData",
+            Verdict::Error => "Error",
+        }
+    }
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GateStatus {
+    pub name: String,
+    /// The revision this evaluation measured (the canary's, or stable's after a rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    pub verdict: Verdict,
+    /// The canary's value (or the worst series).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The stable value in a comparison gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_value: Option<f64>,
+    /// The bound the value was held to, e.g. `<= 0.01`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+    /// The query as sent, after templating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: i32,
+    #[serde(default)]
+    pub consecutive_errors: i32,
+    /// When Prometheus answered again after errors: no data is inconclusive for a grace after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<Timestamp>,
+    pub evaluated_at: Timestamp,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Preflight {
+    /// Canary revision this preflight was run for.
+    pub revision: String,
+    pub at: Timestamp,
+    /// Gates that returned no data against the stable revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_data: Vec<String>,
+    /// Gates whose query Prometheus rejected, with its message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Since when the release waits before exposure (gates without data, or Prometheus
+    /// unreachable); the progress deadline counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<Timestamp>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub revision: String,
+    pub until: Timestamp,
+    /// None until a verdict on the stable revision is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_healthy: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackRecord {
+    pub revision: String,
+    pub reason: String,
+    pub message: String,
+    pub at: Timestamp,
+    pub stage_index: i32,
+    pub weight: i32,
+    /// The failing gates as they stood when the decision was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateStatus>,
+}
+
+/// A track that is not what rollgate wrote: deleted, pointed at another revision, or edited.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub at: Timestamp,
+    pub message: String,
+    /// Whether rollgate holds the recorded revision's template and is restoring it; when false
+    /// nothing is changed (the target's template is never used in its place).
+    pub restorable: bool,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    pub at: Timestamp,
+    pub from: Phase,
+    pub to: Phase,
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FrozenBy {
+    /// The Freeze object.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub abort: bool,
+}

@@ -1,0 +1,15 @@
+//! Gates: is the canary healthy enough to go on? A gate's query is rendered from a template
+//! ([`template`]: values escaped so they can never change the query), asked of Prometheus
+//! by the controller crate (`rollgate::prometheus`, one shared coalescing client), and judged
+//! by a pure function
+//! ([`judge`](mod@judge)) into a [`Verdict`](crate::api::Verdict). Judging is kept apart from
+//! asking so the rules that decide rollbacks are plain table tests, and an unreachable
+//! Prometheus can never read as a pass.
+pub mod judge;
+mod lexer;
+pub mod template;
+mod window;
+
+pub use judge::{Judgement, MaxIncrease, Measurement, apply_no_data_policy, judge};
+pub use template::{Place, Placeholder, TemplateError, TemplateVars, check, placeholders, render};
+pub use window::longest_range;

@@ -1,0 +1,13 @@
+//! The one test kit of rollgate's test crates (e2e, CLI, chart) and the benchmarks: the shared
+//! platform, the CRDs installed once, a namespace and a controller process per test, the
+//! objects tests start from, and waits that print the cluster when they time out.
+
+mod cli;
+mod fixture;
+mod process;
+mod specs;
+
+pub use cli::{Run, USER, rollgate, run};
+pub use fixture::{Fixture, POD_REVISION, TRACK, both_tracks_have_rates, poll};
+pub use process::{ControllerProcess, binary};
+pub use specs::{deployment, error_ratio_gate, rollout};

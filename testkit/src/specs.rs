@@ -1,0 +1,59 @@
+//! The objects tests start from, as the API server takes them.
+
+use serde_json::{Value, json};
+
+/// The error-ratio gate used across tests: canary 5xx share over the last 5 s.
+pub fn error_ratio_gate(max: f64) -> Value {
+    json!({
+        "name": "error-ratio",
+        "query": "sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\",code=~\"5..\"}[5s])) / sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\"}[5s]))",
+        "max": max,
+        "interval": "1s",
+        "failureLimit": 2
+    })
+}
+
+/// A Rollout of `target` with the given stages (weight, bake) and gates.
+pub fn rollout(
+    name: &str,
+    target: &str,
+    replicas: i32,
+    stages: &[(i32, &str)],
+    gates: Vec<Value>,
+) -> Value {
+    let stages: Vec<Value> = stages
+        .iter()
+        .map(|(w, b)| json!({"weight": w, "bake": b}))
+        .collect();
+    json!({
+        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "targetRef": {"kind": "Deployment", "name": target},
+            "replicas": replicas,
+            "stages": stages,
+            "gates": gates,
+            "progressDeadline": "60s",
+            "verifyAfterRollback": "5s"
+        }
+    })
+}
+
+/// A Deployment `name` of `replicas` KWOK pods labelled `app=<name>`, running `image`.
+pub fn deployment(name: &str, replicas: i32, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [{"name": "app", "image": image}],
+                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
+                }
+            }
+        }
+    })
+}
