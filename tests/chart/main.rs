@@ -18,6 +18,7 @@ mod image;
 mod install;
 mod oci;
 mod policy;
+mod production;
 mod readme;
 mod render;
 
