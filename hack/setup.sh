@@ -22,6 +22,8 @@ declare -A packages=(
   [umoci]=/usr/bin/umoci
   [docker-registry]=/usr/bin/docker-registry
   [musl-tools]=/usr/bin/musl-gcc
+  # tmux: the terminal test of `rollgate status --watch` and `list --watch` (capture-pane).
+  [tmux]=/usr/bin/tmux
 )
 
 missing=()

@@ -35,6 +35,10 @@ pub enum Command {
         /// rollout settles (Healthy, RolledBack, Invalid) after having been under way.
         #[arg(short, long)]
         watch: bool,
+        /// Show the rollout as of this instant (RFC 3339) instead of now: reproducible output
+        /// for documentation and tests.
+        #[arg(long, value_name = "TIME", hide = true, conflicts_with = "watch")]
+        as_of: Option<jiff::Timestamp>,
         #[command(flatten)]
         scope: Scope,
     },
@@ -43,6 +47,9 @@ pub enum Command {
         /// Rollouts of every namespace.
         #[arg(short = 'A', long)]
         all_namespaces: bool,
+        /// Redraw on every change (and every second for the ages) until Ctrl-C.
+        #[arg(short, long)]
+        watch: bool,
         #[command(flatten)]
         scope: Scope,
     },
@@ -236,20 +243,31 @@ pub async fn main(command: Command) -> i32 {
 pub async fn run(command: Command) -> Result<i32, CliError> {
     use crate::plan::Action;
     match command {
-        Command::Status { name, watch, scope } => {
+        Command::Status {
+            name,
+            watch,
+            as_of,
+            scope,
+        } => {
             let cluster = cluster::Cluster::connect(&scope).await?;
             if watch {
                 watch::status(&cluster, &name, scope.output).await?;
             } else {
-                rollouts::status(&cluster, &name, scope.output).await?;
+                let now = as_of.unwrap_or_else(jiff::Timestamp::now);
+                rollouts::status(&cluster, &name, scope.output, now).await?;
             }
         }
         Command::List {
             all_namespaces,
+            watch,
             scope,
         } => {
             let cluster = cluster::Cluster::connect(&scope).await?;
-            rollouts::list(&cluster, all_namespaces, scope.output).await?;
+            if watch {
+                watch::list(&cluster, all_namespaces, scope.output).await?;
+            } else {
+                rollouts::list(&cluster, all_namespaces, scope.output).await?;
+            }
         }
         Command::Promote { name, full, scope } => {
             let action = if full {

@@ -15,9 +15,14 @@ pub async fn get(cluster: &Cluster, name: &str) -> Result<Rollout, CliError> {
         .map_err(|e| CliError::kube(format!("rollout {name}"), &cluster.namespace, e))
 }
 
-pub async fn status(cluster: &Cluster, name: &str, output: Output) -> Result<(), CliError> {
+pub async fn status(
+    cluster: &Cluster,
+    name: &str,
+    output: Output,
+    now: jiff::Timestamp,
+) -> Result<(), CliError> {
     let rollout = get(cluster, name).await?;
-    let view = RolloutView::new(&rollout, jiff::Timestamp::now());
+    let view = RolloutView::new(&rollout, now);
     output.print(&view, view::render)
 }
 
@@ -29,11 +34,23 @@ pub async fn list(cluster: &Cluster, all_namespaces: bool, output: Output) -> Re
         .map_err(|e| CliError::listing("rollouts", &cluster.namespace, e))?
         .items;
     rollouts.sort_by_key(|r| (r.metadata.namespace.clone(), r.metadata.name.clone()));
-    let rows = view::rollout_rows(&rollouts, jiff::Timestamp::now());
+    let text = list_text(cluster, &rollouts, all_namespaces, output)?;
+    Output::Human.print(&(), |_| text)
+}
+
+/// One `rollgate list` frame: the table (or the rows as data), or kubectl's words for an empty
+/// list.
+pub fn list_text(
+    cluster: &Cluster,
+    rollouts: &[Rollout],
+    all_namespaces: bool,
+    output: Output,
+) -> Result<String, CliError> {
+    let rows = view::rollout_rows(rollouts, jiff::Timestamp::now());
     if rows.is_empty() && output == Output::Human {
-        return Output::Human.print(&(), |_| no_resources("rollouts", cluster, all_namespaces));
+        return Ok(no_resources("rollouts", cluster, all_namespaces));
     }
-    output.print(&rows, |rows| RolloutRow::table(rows, all_namespaces))
+    output.render(&rows, |rows| RolloutRow::table(rows, all_namespaces))
 }
 
 /// kubectl's words for an empty list.

@@ -84,6 +84,63 @@ pub fn countdown(seconds: i64) -> String {
     }
 }
 
+/// Text fitted to a terminal `width` wide, so a redrawn frame never wraps unpredictably: a
+/// labelled line (`Message:    …`) wraps at spaces under its value; a table row is cut with `…`
+/// (`rollgate status` without `--watch` has every cell whole).
+pub fn fit(text: &str, width: usize) -> String {
+    const LABEL: usize = 12;
+    let mut out = String::new();
+    for line in text.lines() {
+        let chars: Vec<char> = line.chars().collect();
+        if chars.len() <= width || width <= LABEL + 8 {
+            out += line;
+        } else if is_labelled(line) {
+            let mut rows = vec![String::new()];
+            for word in line.split(' ') {
+                let row = rows.last_mut().expect("one row at least");
+                let len = row.chars().count();
+                if len > LABEL && len + 1 + word.chars().count() > width {
+                    rows.push(" ".repeat(LABEL) + word);
+                } else {
+                    if !row.is_empty() {
+                        row.push(' ');
+                    }
+                    *row += word;
+                }
+            }
+            // A word wider than the space left (a query) is broken where the line ends.
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                let mut rest: Vec<char> = row.trim_end().chars().collect();
+                while rest.len() > width {
+                    out.extend(&rest[..width]);
+                    out.push('\n');
+                    rest = std::iter::repeat_n(' ', LABEL)
+                        .chain(rest[width..].iter().copied())
+                        .collect();
+                }
+                out.extend(rest);
+            }
+        } else {
+            out.extend(&chars[..width - 1]);
+            out.push('…');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `Phase:      Healthy`: a word and a colon at the start, the value from column 12.
+fn is_labelled(line: &str) -> bool {
+    line.chars().count() > 12
+        && line[..line.char_indices().nth(12).map_or(line.len(), |(i, _)| i)]
+            .trim_end()
+            .ends_with(':')
+        && !line.starts_with(' ')
+}
+
 /// `[██████░░░░░░░░░░░░░░]` for `percent` of `width` cells.
 pub fn bar(percent: i32, width: usize) -> String {
     let filled = (percent.clamp(0, 100) as usize * width).div_ceil(100);
@@ -141,6 +198,26 @@ mod tests {
         assert_eq!(countdown(245), "4m05s");
         assert_eq!(countdown(3723), "1h02m03s");
         assert_eq!(countdown(-3), "0s");
+    }
+
+    #[test]
+    fn frames_fit_the_terminal_wrapping_labels_and_cutting_rows() {
+        let text = "Message:    stage 2/4 at 50%: waiting for every gate to pass: latency failing\n  NAME   VALUE   THRESHOLD   A-LONG-COLUMN\nshort\n";
+        assert_eq!(
+            fit(text, 40),
+            "Message:    stage 2/4 at 50%: waiting\n            for every gate to pass:\n            latency failing\n  NAME   VALUE   THRESHOLD   A-LONG-COL…\nshort\n"
+        );
+    }
+
+    #[test]
+    fn a_word_wider_than_the_line_is_broken_under_the_label() {
+        let text = format!("Message:    query {}\n", "x".repeat(40));
+        let indent = " ".repeat(12);
+        let (full, rest) = ("x".repeat(18), "x".repeat(4));
+        assert_eq!(
+            fit(&text, 30),
+            format!("Message:    query\n{indent}{full}\n{indent}{full}\n{indent}{rest}\n")
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::observe::Workloads as Seen;
 use super::{Context, Error};
+use crate::api::keys::{ROLLOUT, SERVED_BY};
 use crate::api::{Rollout, RolloutStatus};
 use crate::plan::{Event, EventType, TrackPlan, Workloads, truncate};
 use crate::workload::config::rewrite;
@@ -21,6 +22,7 @@ pub async fn workloads(
     rollout: &Rollout,
     seen: &Seen,
     want: &Workloads,
+    status: &RolloutStatus,
 ) -> Result<(), Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
@@ -58,7 +60,7 @@ pub async fn workloads(
         }
         apply_track(ctx, rollout, &api, seen, kind, plan, owner.clone()).await?;
     }
-    hold_target(&api, rollout, seen, want.target_replicas).await
+    hold_target(&api, rollout, seen, want.target_replicas, status).await
 }
 
 async fn apply_track(
@@ -141,23 +143,33 @@ async fn apply_track(
     super::records::keep(ctx, rollout, &seen.records, &plan.revision, &written).await
 }
 
-/// Marks the target as driven by this Rollout and, once the tracks serve, holds it at 0.
+/// Marks the target as driven by this Rollout, says which tracks serve it, and, once the
+/// tracks serve, holds it at 0.
 async fn hold_target(
     api: &Api<Deployment>,
     rollout: &Rollout,
     seen: &Seen,
     replicas: Option<i32>,
+    status: &RolloutStatus,
 ) -> Result<(), Error> {
     let name = rollout.name_any();
-    let marked = seen.target.annotations().get(crate::api::keys::ROLLOUT) == Some(&name);
+    let annotations = seen.target.annotations();
+    let marked = annotations.get(ROLLOUT) == Some(&name);
+    let served_by = crate::workload::serving(&seen.target.name_any(), status).join(",");
+    let told = annotations.get(SERVED_BY).map(String::as_str)
+        == Some(served_by.as_str()).filter(|s| !s.is_empty());
     let current = seen.target.spec.as_ref().and_then(|s| s.replicas);
-    if marked && replicas.is_none_or(|r| current == Some(r)) {
+    if marked && (told || served_by.is_empty()) && replicas.is_none_or(|r| current == Some(r)) {
         return Ok(());
+    }
+    let mut annotations = json!({ROLLOUT: name});
+    if !served_by.is_empty() {
+        annotations[SERVED_BY] = json!(served_by);
     }
     let mut patch = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": seen.target.name_any(), "annotations": {crate::api::keys::ROLLOUT: name}},
+        "metadata": {"name": seen.target.name_any(), "annotations": annotations},
     });
     if let Some(r) = replicas {
         patch["spec"] = json!({"replicas": r});

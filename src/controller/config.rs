@@ -110,12 +110,9 @@ async fn fetch(ctx: &Context, ns: &str, r: &ConfigRef) -> Result<Option<Arc<Fetc
                 from_config_map(cm),
             ),
         },
-        ConfigKind::Secret => match Api::<Secret>::namespaced(ctx.client.clone(), ns)
-            .get_opt(&r.name)
-            .await?
-        {
+        ConfigKind::Secret => match super::secrets::read(ctx, ns, &r.name).await? {
             None => return Ok(None),
-            Some(s) => (s.resource_version().unwrap_or_default(), from_secret(s)),
+            Some(s) => (s.version.clone(), from_secret(&s)),
         },
     };
     let mut read = ctx.config.read.lock().expect("config cache lock");
@@ -145,18 +142,13 @@ fn from_config_map(cm: ConfigMap) -> Fetched {
     }
 }
 
-fn from_secret(s: Secret) -> Fetched {
-    let content: Content = s
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
+fn from_secret(s: &super::secrets::Contents) -> Fetched {
+    let content: Content = s.data.clone();
     Fetched {
         digest: digest(&content),
         content,
         binary_keys: BTreeSet::new(),
-        secret_type: s.type_,
+        secret_type: s.type_.clone(),
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Context {
     /// Metadata of ConfigMaps and Secrets (resourceVersions), from the config watches.
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    /// Secret contents read so far, by version: the one edge for Secrets.
+    pub secret_contents: super::secrets::SecretCache,
     pub rollouts: Store<Rollout>,
     pub freezes: Store<Freeze>,
     /// rollgate's records of each revision's pod template (see `workload::record`).
@@ -65,6 +67,9 @@ pub struct Context {
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     /// Status versions this controller wrote past, for reconciles that run ahead of the cache.
     pub own_writes: super::own_writes::OwnWrites,
+    /// The error category each failing Rollout was last told of (a Warning Event on each
+    /// change, not on each retry); cleared by a reconcile that succeeds.
+    pub failing: std::sync::Mutex<std::collections::HashMap<(String, String), &'static str>>,
     /// The rollback (by its decision time) whose Incident this process made sure of, per
     /// Rollout: one create per rollback decision, however many reconciles follow.
     pub opened: std::sync::Mutex<std::collections::HashMap<(String, String), jiff::Timestamp>>,
@@ -111,6 +116,7 @@ impl Context {
             config_maps: stores.config_maps,
             secrets_ready: CacheReady::of(stores.secrets.clone()),
             secrets: stores.secrets,
+            secret_contents: Default::default(),
             rollouts: stores.rollouts,
             freezes: stores.freezes,
             records_ready: CacheReady::of(stores.records.clone()),
@@ -120,6 +126,7 @@ impl Context {
             admission: Default::default(),
             own_writes: Default::default(),
             opened: Default::default(),
+            failing: Default::default(),
             unwritten: Default::default(),
             prometheus: PrometheusPool::counted(
                 PoolSettings::default(),

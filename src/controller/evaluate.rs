@@ -2,12 +2,11 @@
 
 use futures::future::join_all;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::Context;
 use crate::api::{Rollout, Verdict};
-use crate::gates::{Measurement, TemplateVars, judge, render};
+use crate::gates::{Measurement, TemplateVars, judge, preflight, render};
 use crate::plan::{Due, Purpose, Reading, Spec};
 use crate::prometheus::{Endpoint, QueryError};
 
@@ -32,21 +31,23 @@ pub async fn endpoint(ctx: &Context, rollout: &Rollout) -> Result<Endpoint, Stri
         ca_pem: None,
     };
     if let Some(secret) = prom.and_then(|p| p.secret_ref.as_ref()) {
-        let api: Api<Secret> =
-            Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-        let s = api.get(&secret.name).await.map_err(|e| {
+        let ns = rollout.namespace().unwrap_or_default();
+        let cannot = |why: String| {
             format!(
-                "spec.prometheus.secretRef: cannot read Secret {:?}: {}",
-                secret.name,
-                reason(&e)
+                "spec.prometheus.secretRef: cannot read Secret {:?}: {why}",
+                secret.name
             )
-        })?;
-        let data = s.data.unwrap_or_default();
-        endpoint.bearer_token = data
+        };
+        let s = super::secrets::read(ctx, &ns, &secret.name)
+            .await
+            .map_err(|e| cannot(reason(&e)))?
+            .ok_or_else(|| cannot("NotFound".into()))?;
+        endpoint.bearer_token = s
+            .data
             .get("token")
-            .map(|t| String::from_utf8_lossy(&t.0).trim().to_string())
+            .map(|t| String::from_utf8_lossy(t).trim().to_string())
             .filter(|t| !t.is_empty());
-        endpoint.ca_pem = data.get("ca.crt").map(|c| c.0.clone());
+        endpoint.ca_pem = s.data.get("ca.crt").cloned();
     }
     Ok(endpoint)
 }
@@ -148,18 +149,11 @@ async fn reading(
         message: String::new(),
         bad_query,
     };
-    if due.purpose == Purpose::Preflight {
-        // Preflight asks only: does the query run, and does it return data?
-        reading.verdict = match &canary_m {
-            Err(_) => Verdict::Error,
-            Ok(v) if v.is_empty() || v.iter().any(|x| x.is_nan()) => Verdict::NoData,
-            Ok(_) => Verdict::Pass,
-        };
-        reading.value = canary_m.as_ref().ok().and_then(|v| v.first().copied());
-        reading.message = canary_m.err().unwrap_or_default();
-        return reading;
-    }
-    let j = judge(&gate.def, &canary_m, stable_m.as_ref());
+    let j = if due.purpose == Purpose::Preflight {
+        preflight(&canary_m)
+    } else {
+        judge(&gate.def, &canary_m, stable_m.as_ref())
+    };
     reading.verdict = j.verdict;
     reading.value = j.value;
     reading.stable_value = j.stable_value;

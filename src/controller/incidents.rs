@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -19,17 +18,13 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use super::{Context, Error};
-use crate::api::{
-    ChannelType, DeliveryState, Incident, IncidentChannel, IncidentState, MessageKind, Phase,
-    Rollout, RolloutStatus,
-};
+use crate::api::{ChannelType, Incident, Phase, Rollout, RolloutStatus};
 use crate::incident::channels::{self, Destination, Outcome};
 use crate::incident::lifecycle::{self, RolloutView, advance};
 use crate::incident::{outbox, record};
 use crate::workload::FIELD_MANAGER;
 
-/// Alertmanager forgets alerts that are not re-sent: firing alerts are posted again this often.
-const ALERTMANAGER_REFRESH: Duration = Duration::from_secs(60);
+/// The longest one delivery attempt may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Channels a Rollout's incidents go to: its own, plus the controller's default.
@@ -61,25 +56,21 @@ pub fn name(rollout: &Rollout, status: &mut RolloutStatus) {
     }
 }
 
-/// Makes sure the Incident of a rollback in flight exists, once per rollback decision and
-/// controller process: `written` is the status this reconcile started from, so a rollback
-/// decided by a controller killed before it opened the incident is found here after a restart.
-/// An existing Incident (a revision that failed again) is joined, not recreated.
+/// Acts on `Effect::OpenIncident` (`wanted`): makes sure the Incident of the rollback in flight
+/// exists, once per rollback decision and controller process. The planner asks for it while
+/// the rollback is in flight on record, so one decided by a controller killed before it opened
+/// the incident is opened after the restart. An existing Incident (a revision that failed
+/// again) is joined, not recreated.
 pub async fn open(
     ctx: &Context,
     rollout: &Rollout,
-    written: &RolloutStatus,
+    wanted: bool,
     status: &RolloutStatus,
     images: Vec<crate::api::ImageChange>,
 ) -> Result<(), Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let key = (ns.clone(), rollout.name_any());
-    let in_flight = |s: &RolloutStatus| s.phase == Phase::RollingBack;
-    let Some(rb) = status
-        .rollback
-        .as_ref()
-        .filter(|_| in_flight(written) || in_flight(status))
-    else {
+    let Some(rb) = status.rollback.as_ref().filter(|_| wanted) else {
         ctx.opened.lock().expect("not poisoned").remove(&key);
         return Ok(());
     };
@@ -118,7 +109,7 @@ pub async fn open(
     );
     incident.metadata.namespace = Some(ns.clone());
     incident.metadata.labels =
-        Some([("rollgate.dev/rollout".to_string(), rollout.name_any())].into());
+        Some([(crate::api::keys::ROLLOUT.to_string(), rollout.name_any())].into());
     incident.metadata.owner_references = rollout.controller_owner_ref(&()).map(|mut o| {
         // Owned for garbage collection only: an Incident outlives nothing it does not belong to.
         o.controller = Some(false);
@@ -329,28 +320,24 @@ async fn attempt(ctx: &Context, incident: &Incident, index: usize) -> Option<Out
     }
 }
 
-/// Reads an IncidentChannel (`name` or `namespace/name`) and its Secret. Errors are short and
-/// never contain credentials; a channel that does not exist yet is retried.
+/// An IncidentChannel (`name` or `namespace/name`), from the watch, and its Secret, from the
+/// Secret edge: no API call per attempt. Errors are short and never contain credentials; a
+/// channel that does not exist yet is retried.
 async fn destination(ctx: &Context, namespace: &str, name: &str) -> Result<Destination, String> {
     let (ns, name) = crate::api::locate_channel(namespace, name);
-    let channels: Api<IncidentChannel> = Api::namespaced(ctx.client.clone(), &ns);
-    let ch = channels
-        .get(&name)
-        .await
-        .map_err(|_| format!("IncidentChannel {ns}/{name} cannot be read"))?;
+    let ch = ctx
+        .channels
+        .get(&ObjectRef::new(&name).within(&ns))
+        .ok_or_else(|| format!("IncidentChannel {ns}/{name} does not exist"))?;
     let data = match &ch.spec.secret_ref {
         Some(s) => {
-            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-            let secret = secrets
-                .get(&s.name)
+            let cannot = || format!("Secret {ns}/{} cannot be read", s.name);
+            super::secrets::read(ctx, &ns, &s.name)
                 .await
-                .map_err(|_| format!("Secret {ns}/{} cannot be read", s.name))?;
-            secret
+                .map_err(|_| cannot())?
+                .ok_or_else(cannot)?
                 .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect()
+                .clone()
         }
         None => Default::default(),
     };
@@ -363,44 +350,29 @@ async fn destination(ctx: &Context, namespace: &str, name: &str) -> Result<Desti
     })
 }
 
-/// Re-posts firing alerts to Alertmanager channels (it keeps no state of its own). A refresh
-/// is a deliberate new message, not a retry: it states the incident as it is now (current
-/// severity label, acknowledgement), with `startsAt` fixed at detection and `endsAt` pushed
-/// to now + `ALERTMANAGER_HOLD`. Returns when the next refresh is due.
+/// Re-posts firing alerts to Alertmanager channels as the outbox's cadence says
+/// (`outbox::refreshes`). A refresh is a deliberate new message, not a retry: it states the
+/// incident as it is now (current severity label, acknowledgement), with `startsAt` fixed at
+/// detection and `endsAt` pushed to now + `ALERTMANAGER_HOLD`. Returns when the next is due.
 async fn refresh_alertmanager(
     ctx: &Context,
     current: &Incident,
     status: &mut crate::api::IncidentStatus,
     now: Timestamp,
 ) -> Option<Timestamp> {
-    if status.state == IncidentState::Resolved {
-        return None;
-    }
-    let mut next: Option<Timestamp> = None;
-    for i in 0..status.deliveries.len() {
+    let ns = current.namespace().unwrap_or_default();
+    let is_alertmanager = |channel: &str| {
+        let (cns, name) = crate::api::locate_channel(&ns, channel);
+        ctx.channels
+            .get(&ObjectRef::new(&name).within(&cns))
+            .is_some_and(|c| c.spec.type_ == ChannelType::Alertmanager)
+    };
+    let refresh = outbox::refreshes(status, is_alertmanager, now);
+    for i in refresh.now {
         let d = &status.deliveries[i];
-        let firing = matches!(d.message, MessageKind::Trigger | MessageKind::Escalate)
-            && d.state == DeliveryState::Delivered;
-        let Some(at) = d.delivered_at.filter(|_| firing) else {
+        let Ok(dest) = destination(ctx, &ns, &d.channel.clone()).await else {
             continue;
         };
-        let due = at + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
-        let Ok(dest) = destination(
-            ctx,
-            &current.namespace().unwrap_or_default(),
-            &d.channel.clone(),
-        )
-        .await
-        else {
-            continue;
-        };
-        if dest.type_ != ChannelType::Alertmanager {
-            continue;
-        }
-        if due > now {
-            next = Some(next.map_or(due, |n| n.min(due)));
-            continue;
-        }
         let facts = lifecycle::facts(&current.spec, status, now);
         let message = channels::Message::new(current, d.message, &facts);
         if let Ok(Some(out)) =
@@ -410,10 +382,8 @@ async fn refresh_alertmanager(
         {
             status.deliveries[i].delivered_at = Some(now);
         }
-        let again = now + jiff::SignedDuration::try_from(ALERTMANAGER_REFRESH).unwrap_or_default();
-        next = Some(next.map_or(again, |n| n.min(again)));
     }
-    next
+    refresh.next
 }
 
 fn jitter() -> f64 {

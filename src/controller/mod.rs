@@ -20,6 +20,7 @@ mod observe;
 mod own_writes;
 mod reconcile;
 mod records;
+mod secrets;
 pub mod serve;
 mod unwritten;
 

@@ -24,7 +24,11 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let started = std::time::Instant::now();
     let decisions = AtomicU32::new(0);
+    let key = (rollout.namespace().unwrap_or_default(), rollout.name_any());
     let result = reconcile_inner(rollout, &ctx, &decisions).await;
+    if result.is_ok() {
+        ctx.failing.lock().expect("not poisoned").remove(&key);
+    }
     ctx.metrics
         .duration
         .get_or_create(&labels)
@@ -80,8 +84,31 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
         }
         _ => {
             tracing::warn!(rollout = %rollout.name_any(), category = error.category(), error = %error, "reconcile failed");
+            tell(&ctx, &rollout, error);
             Action::requeue(Duration::from_secs(5))
         }
+    }
+}
+
+/// A Warning Event whose reason is the error's category, when the category changes: people
+/// see a Rollout the controller cannot finish without reading its logs.
+fn tell(ctx: &Arc<Context>, rollout: &Rollout, error: &Error) {
+    let Some(reason) = error.reason() else {
+        return;
+    };
+    let key = (rollout.namespace().unwrap_or_default(), rollout.name_any());
+    let told = ctx
+        .failing
+        .lock()
+        .expect("not poisoned")
+        .insert(key, reason);
+    if told != Some(reason) {
+        let event = plan::Event {
+            type_: plan::EventType::Warning,
+            reason: reason.to_string(),
+            note: error.note(),
+        };
+        apply::events(ctx, rollout, &[event]);
     }
 }
 
@@ -215,7 +242,7 @@ async fn drive(
             .inc();
     }
     if let Ok(seen) = &seen {
-        apply::workloads(ctx, rollout, seen, &decision.workloads).await?;
+        apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
     }
     // Speed first: the canary is at zero before anything else is written. Then the rollback
@@ -237,7 +264,8 @@ async fn drive(
     {
         super::crash::point(super::crash::AFTER_ROLLBACK_STATUS);
     }
-    incidents::open(ctx, rollout, &written, &decision.status, images).await?;
+    let wanted = decision.effects.contains(&plan::Effect::OpenIncident);
+    incidents::open(ctx, rollout, wanted, &decision.status, images).await?;
     ctx.unwritten.keep(&ns, &name, &decision.status.gates);
     incidents::wake(ctx, rollout, &decision.status);
     incidents::announce(ctx, rollout, &decision.status, &decision.effects);
@@ -376,7 +404,7 @@ async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     {
         // A plain update (not an apply) under another manager: the replicas stay when rollgate's
         // apply ownership goes, and Git can take the field over again.
-        let patch = json!({"metadata": {"annotations": {crate::api::keys::ROLLOUT: null}}, "spec": {"replicas": replicas}});
+        let patch = json!({"metadata": {"annotations": {crate::api::keys::ROLLOUT: null, crate::api::keys::SERVED_BY: null}}, "spec": {"replicas": replicas}});
         api.patch(
             name,
             &PatchParams {

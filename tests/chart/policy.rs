@@ -330,7 +330,8 @@ async fn the_controller_may_change_only_replicas_and_its_annotation_of_a_users_d
     // What the controller does to a target passes: holding it (apply.rs), handing it back.
     let hold = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "annotations": {"rollgate.dev/rollout": "web"}},
+        "metadata": {"name": "web", "annotations": {"rollgate.dev/rollout": "web",
+                                                    "rollgate.dev/served-by": "web-stable"}},
         "spec": {"replicas": 0}
     });
     deployments
@@ -341,7 +342,7 @@ async fn the_controller_may_change_only_replicas_and_its_annotation_of_a_users_d
         )
         .await
         .expect("holding the target at 0 with the marker");
-    let hand_back = json!({"metadata": {"annotations": {"rollgate.dev/rollout": null}}, "spec": {"replicas": 3}});
+    let hand_back = json!({"metadata": {"annotations": {"rollgate.dev/rollout": null, "rollgate.dev/served-by": null}}, "spec": {"replicas": 3}});
     deployments
         .patch(
             "web",

@@ -50,7 +50,9 @@ async fn list_status_get_and_watch_follow_a_release() {
         out.contains(&format!("stable {}", &stable[..10.min(stable.len())])),
         "{out}"
     );
-    let v = f.json(&["get", "app"]).await;
+    // Both read as of one instant: "seconds ago" must not tick between the two runs.
+    let now = jiff::Timestamp::now().to_string();
+    let v = f.json(&["get", "app", "--as-of", &now]).await;
     assert_eq!(
         (v["name"].as_str(), v["namespace"].as_str()),
         (Some("app"), Some(ns.as_str()))
@@ -58,7 +60,7 @@ async fn list_status_get_and_watch_follow_a_release() {
     assert_eq!(v["phase"], "Healthy");
     assert_eq!(v["stableRevision"].as_str(), Some(stable.as_str()));
     assert_eq!(v["stages"].as_array().map(Vec::len), Some(2));
-    let yaml = f.ok(&["get", "app", "-o", "yaml"]).await;
+    let yaml = f.ok(&["get", "app", "-o", "yaml", "--as-of", &now]).await;
     let y: Value = serde_norway::from_str(&yaml).expect("-o yaml is YAML");
     assert_eq!(y, v, "YAML and JSON carry the same data");
     let missing = f.cli(&["status", "nope"]).await;

@@ -75,8 +75,10 @@ pub struct IncidentSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ImageChange {
     pub container: String,
+    /// The image released (the canary's), which was rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The image the rollback restored (stable's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
 }

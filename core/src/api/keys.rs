@@ -3,6 +3,9 @@
 /// On the target Deployment (annotation: which Rollout serves it), and as a label on what a
 /// Rollout owns: config snapshots, template records, incidents.
 pub const ROLLOUT: &str = "rollgate.dev/rollout";
+/// On the target Deployment: the tracks serving it now (`app-stable`, `app-stable,app-canary`),
+/// so a Deployment at 0/0 in `kubectl get deploy` says where its pods are.
+pub const SERVED_BY: &str = "rollgate.dev/served-by";
 /// A pod template's revision: on tracks and their pods, and on template records.
 pub const REVISION: &str = "rollgate.dev/revision";
 /// Which track a workload or pod is: `stable` or `canary`.

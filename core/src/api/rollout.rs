@@ -16,11 +16,11 @@ use super::RolloutStatus;
     shortname = "rgr",
     category = "rollgate",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Stage", type_ = "integer", json_path = ".status.stage.index"),
+    printcolumn(name = "Stage", type_ = "string", json_path = ".status.columns.stage"),
     printcolumn(
         name = "Weight",
-        type_ = "integer",
-        json_path = ".status.exposure.weight"
+        type_ = "string",
+        json_path = ".status.columns.weight"
     ),
     printcolumn(
         name = "Stable",
@@ -30,7 +30,19 @@ use super::RolloutStatus;
     printcolumn(
         name = "Canary",
         type_ = "string",
-        json_path = ".status.canaryRevision"
+        json_path = ".status.columns.canary"
+    ),
+    printcolumn(
+        name = "Frozen",
+        type_ = "string",
+        json_path = ".status.frozen.name",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.message",
+        priority = 1
     ),
     printcolumn(
         name = "Age",

@@ -93,6 +93,46 @@ pub struct RolloutStatus {
     pub history: Vec<Transition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The stage, weight and canary in the words `rollgate list` prints, for `kubectl get` (printer
+    /// columns cannot compute "2/3" or "50%"); the numbers are in `stage` and `exposure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Columns>,
+}
+
+/// What `kubectl get rollouts` and `rollgate list` show in their STAGE and WEIGHT columns.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Columns {
+    /// `2/3` while a stage is under way (1-based, of all stages), `-` otherwise.
+    pub stage: String,
+    /// The canary's share now, e.g. `50%`.
+    pub weight: String,
+    /// The canary revision while it is tried or after it was rolled back; `-` once it is
+    /// stable (a Healthy rollout shows one revision).
+    pub canary: String,
+}
+
+impl RolloutStatus {
+    /// The columns for a Rollout of `stages` stages: one wording for kubectl and the CLI.
+    pub fn columns_for(&self, stages: usize) -> Columns {
+        let under_way = matches!(self.phase, Phase::Progressing | Phase::Paused);
+        Columns {
+            stage: self
+                .stage
+                .as_ref()
+                .filter(|_| under_way)
+                .map_or_else(|| "-".into(), |s| format!("{}/{stages}", s.index + 1)),
+            weight: format!("{}%", self.exposure.as_ref().map_or(0, |e| e.weight)),
+            canary: self
+                .canary_revision
+                .clone()
+                .filter(|c| {
+                    !matches!(self.phase, Phase::Healthy | Phase::Pending)
+                        && Some(c) != self.stable_revision.as_ref()
+                })
+                .unwrap_or_else(|| "-".into()),
+        }
+    }
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

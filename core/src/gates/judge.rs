@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::Kind;
 use crate::api::{Gate, NoDataPolicy, Verdict};
 
 /// What one query returned: the values of an instant vector or a scalar, or why it failed
@@ -79,8 +80,8 @@ impl MaxIncrease {
 impl fmt::Display for MaxIncrease {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Relative(fraction) => write!(f, "{}%", num(fraction * 100.0)),
-            Self::Absolute(delta) => write!(f, "{}", num(*delta)),
+            Self::Relative(fraction) => write!(f, "{}%", number(fraction * 100.0)),
+            Self::Absolute(delta) => write!(f, "{}", number(*delta)),
         }
     }
 }
@@ -110,6 +111,23 @@ impl Bound {
     }
 }
 
+/// Preflight asks of stable only: does the query run, and does it return data? Any NaN is no
+/// data here, as a series that cannot be judged would hold the canary later.
+pub fn preflight(measurement: &Measurement) -> Judgement {
+    let (verdict, message) = match measurement {
+        Err(e) => (Verdict::Error, e.clone()),
+        Ok(v) if v.is_empty() || v.iter().any(|x| x.is_nan()) => (Verdict::NoData, String::new()),
+        Ok(_) => (Verdict::Pass, String::new()),
+    };
+    Judgement {
+        verdict,
+        value: measurement.as_ref().ok().and_then(|v| v.first().copied()),
+        stable_value: None,
+        threshold: None,
+        message,
+    }
+}
+
 /// Judges a gate from the canary measurement and, for a `compare` gate, the stable one taken at
 /// the same instant. Never applies `onNoData`: see [`apply_no_data_policy`].
 pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) -> Judgement {
@@ -124,22 +142,24 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
         Err(e) => return verdict(Verdict::Error, format!("query failed: {e}")),
         Ok(values) => values,
     };
+    let kind = match Kind::of(gate) {
+        Ok(kind) => kind,
+        Err(e) => return verdict(Verdict::Error, e.message),
+    };
     let mut bounds = Vec::new();
     let mut thresholds = Vec::new();
-    if let Some(min) = gate.min {
+    let (min, max) = kind.bounds();
+    if let Some(min) = min {
         bounds.push(Bound::AtLeast(min));
-        thresholds.push(format!(">= {}", num(min)));
+        thresholds.push(format!(">= {}", number(min)));
     }
-    if let Some(max) = gate.max {
+    if let Some(max) = max {
         bounds.push(Bound::AtMost(max));
-        thresholds.push(format!("<= {}", num(max)));
+        thresholds.push(format!("<= {}", number(max)));
     }
     let mut stable_value = None;
-    if let Some(compare) = &gate.compare {
-        let increase = match MaxIncrease::parse(&compare.max_increase) {
-            Ok(increase) => increase,
-            Err(e) => return verdict(Verdict::Error, e),
-        };
+    if let Kind::Compare { max_increase, .. } = kind {
+        let increase = max_increase;
         let stable = match stable {
             None => {
                 return verdict(
@@ -166,12 +186,9 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
         let limit = increase.limit(baseline);
         stable_value = Some(baseline);
         bounds.push(Bound::AtMost(limit));
-        thresholds.push(format!("<= stable + {increase} ({})", num(limit)));
+        thresholds.push(format!("<= stable + {increase} ({})", number(limit)));
     }
     let threshold = (!thresholds.is_empty()).then(|| thresholds.join(" and "));
-    if bounds.is_empty() {
-        return verdict(Verdict::Error, "gate has no min, max or compare".into());
-    }
     if let Some(why) = no_data(canary) {
         return Judgement {
             stable_value,
@@ -202,12 +219,12 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
     let (verdict, message) = if failing == 0 {
         (
             Verdict::Pass,
-            format!("{} meets {threshold_text}{series}", num(worst)),
+            format!("{} meets {threshold_text}{series}", number(worst)),
         )
     } else {
         (
             Verdict::Fail,
-            format!("{} breaks {threshold_text}{series}", num(worst)),
+            format!("{} breaks {threshold_text}{series}", number(worst)),
         )
     };
     Judgement {
@@ -241,7 +258,7 @@ pub fn apply_no_data_policy(verdict: Verdict, policy: NoDataPolicy) -> Verdict {
 
 /// A number for people: at most 6 significant digits, no float noise (`0.012`, not
 /// `0.012000000000000002`).
-fn num(v: f64) -> String {
+pub fn number(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{}", if v == 0.0 { 0.0 } else { v });
     }

@@ -6,10 +6,14 @@
 //! asking so the rules that decide rollbacks are plain table tests, and an unreachable
 //! Prometheus can never read as a pass.
 pub mod judge;
+mod kind;
 mod lexer;
 pub mod template;
 mod window;
 
-pub use judge::{Judgement, MaxIncrease, Measurement, apply_no_data_policy, judge};
+pub use judge::{
+    Judgement, MaxIncrease, Measurement, apply_no_data_policy, judge, number, preflight,
+};
+pub use kind::{Kind, KindError};
 pub use template::{Place, Placeholder, TemplateError, TemplateVars, check, placeholders, render};
 pub use window::longest_range;

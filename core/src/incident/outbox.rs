@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::channels::{Outcome, backoff};
-use crate::api::{DeliveryState, IncidentStatus, TimelineEntry, TimelineType};
+use super::channels::{ALERTMANAGER_RESEND, Outcome, backoff};
+use crate::api::{
+    DeliveryState, IncidentState, IncidentStatus, MessageKind, TimelineEntry, TimelineType,
+};
 
 /// Deliveries to attempt now: for each channel, its first undelivered message, if due.
 pub fn due(st: &IncidentStatus, now: Timestamp) -> Vec<usize> {
@@ -22,6 +24,49 @@ pub fn next_due(st: &IncidentStatus) -> Option<Timestamp> {
         .into_iter()
         .filter_map(|i| st.deliveries[i].next_attempt_at)
         .min()
+}
+
+/// Firing alerts to post to Alertmanager again, and when the next falls due.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Refresh {
+    /// Deliveries whose alert is re-posted now (a new message stating the incident as it is).
+    pub now: Vec<usize>,
+    /// When the next re-post falls due (counting the ones now as sent), if any.
+    pub next: Option<Timestamp>,
+}
+
+/// Alertmanager keeps no state of ours: until the incident resolves, each delivered trigger or
+/// escalation to an Alertmanager channel (`is_alertmanager` tells a channel by name) is posted
+/// again every [`ALERTMANAGER_RESEND`].
+pub fn refreshes(
+    st: &IncidentStatus,
+    is_alertmanager: impl Fn(&str) -> bool,
+    now: Timestamp,
+) -> Refresh {
+    let mut out = Refresh::default();
+    if st.state == IncidentState::Resolved {
+        return out;
+    }
+    let every = jiff::SignedDuration::try_from(ALERTMANAGER_RESEND).unwrap_or_default();
+    for (i, d) in st.deliveries.iter().enumerate() {
+        let firing = matches!(d.message, MessageKind::Trigger | MessageKind::Escalate)
+            && d.state == DeliveryState::Delivered;
+        let Some(at) = d.delivered_at.filter(|_| firing) else {
+            continue;
+        };
+        if !is_alertmanager(&d.channel) {
+            continue;
+        }
+        let due = at + every;
+        let next = if due > now {
+            due
+        } else {
+            out.now.push(i);
+            now + every
+        };
+        out.next = Some(out.next.map_or(next, |n| n.min(next)));
+    }
+    out
 }
 
 fn heads(st: &IncidentStatus) -> Vec<usize> {

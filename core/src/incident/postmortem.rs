@@ -95,7 +95,7 @@ fn impact(md: &mut String, incident: &Incident, status: &IncidentStatus) {
     );
     let _ = writeln!(
         md,
-        "- **Revisions:** {} rolled back, {} restored.",
+        "- **Revisions:** released {}, rolled back to {}.",
         code(&spec.from_revision),
         code(&spec.to_revision)
     );
@@ -110,7 +110,8 @@ fn impact(md: &mut String, incident: &Incident, status: &IncidentStatus) {
             .iter()
             .map(|i| vec![code(&i.container), opt_code(&i.from), opt_code(&i.to)])
             .collect();
-        table(md, &["Container", "From", "To"], rows);
+        // In the release's direction: what was released, then what the rollback restored.
+        table(md, &["Container", "Released", "Rolled back to"], rows);
         md.push('\n');
     }
     let _ = writeln!(md, "### Configuration changes\n");

@@ -60,7 +60,7 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
             "gate {} failed ({}, threshold {})",
             g.name,
             g.value
-                .map_or_else(|| g.verdict.clone(), |v| format!("{v:.4}")),
+                .map_or_else(|| g.verdict.clone(), crate::gates::number),
             g.threshold.as_deref().unwrap_or("")
         ),
         None => human_reason(&rb.reason).to_string(),
@@ -76,7 +76,7 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
     );
     let since = f.exposure_since.unwrap_or(rb.at);
     let summary = format!(
-        "rollgate rolled back revision {} of Rollout {}/{} at stage {} ({}% of pods) and restored revision {}. {}",
+        "Released revision {} of Rollout {}/{}; at stage {} ({}% of pods) rollgate rolled back to revision {}. {}",
         rb.revision,
         f.namespace,
         f.rollout,

@@ -414,3 +414,51 @@ fn time_fields_are_those_of_the_queueing_not_of_the_attempt() {
         "queued + 5 min"
     );
 }
+
+/// Alertmanager hears a firing alert again every minute until the incident resolves, only on
+/// its own channels, and only for messages it accepted.
+#[test]
+fn firing_alerts_are_posted_to_alertmanager_again_every_minute_until_resolved() {
+    let mut i = incident();
+    i.spec.channels = vec!["am".into(), "slack".into()];
+    step(&mut i, &view(Phase::RollingBack, None), "01:00");
+    let st = i.status.as_mut().unwrap();
+    for d in st.deliveries.iter_mut() {
+        d.state = DeliveryState::Delivered;
+        d.delivered_at = Some(at("01:00"));
+    }
+    let am = |c: &str| c == "am";
+    let trigger = st
+        .deliveries
+        .iter()
+        .position(|d| d.channel == "am" && d.message == MessageKind::Trigger)
+        .unwrap();
+    assert_eq!(
+        outbox::refreshes(st, am, at("01:30")),
+        outbox::Refresh {
+            now: vec![],
+            next: Some(at("02:00"))
+        },
+        "not before a minute has passed"
+    );
+    assert_eq!(
+        outbox::refreshes(st, am, at("02:05")),
+        outbox::Refresh {
+            now: vec![trigger],
+            next: Some(at("03:05"))
+        },
+        "due: re-posted now, the next a minute later; never to Slack"
+    );
+    st.deliveries[trigger].state = DeliveryState::Failed;
+    assert_eq!(
+        outbox::refreshes(st, am, at("02:05")),
+        outbox::Refresh::default(),
+        "a message Alertmanager never accepted is the outbox's to retry, not a refresh"
+    );
+    st.deliveries[trigger].state = DeliveryState::Delivered;
+    st.state = IncidentState::Resolved;
+    assert_eq!(
+        outbox::refreshes(st, am, at("02:05")),
+        outbox::Refresh::default()
+    );
+}

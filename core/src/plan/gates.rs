@@ -75,7 +75,7 @@ pub(super) fn fold(
         (Verdict::NoData, Some(end)) => {
             message = format!(
                 "no data yet: inconclusive until {} while the query's window refills, then onNoData applies",
-                end.strftime("%Y-%m-%dT%H:%M:%SZ")
+                super::instant(end)
             );
             Verdict::NoData
         }
@@ -153,4 +153,45 @@ pub(super) fn after(t: Timestamp, d: Duration) -> Timestamp {
         .ok()
         .and_then(|d| t.checked_add(d).ok())
         .unwrap_or(Timestamp::MAX)
+}
+
+/// Why each gate that holds `revision`'s stage is not passing, in a few words (the stage's
+/// message names them: a person should not need the gate table to know what it waits for).
+pub(super) fn holding<'a>(
+    specs: impl Iterator<Item = &'a GateSpec>,
+    statuses: &[GateStatus],
+    revision: &str,
+    since: Timestamp,
+) -> Vec<String> {
+    specs
+        .filter_map(|spec| {
+            let name = spec.name();
+            let st = statuses.iter().find(|g| {
+                g.name == name && g.revision.as_deref() == Some(revision) && g.evaluated_at >= since
+            });
+            let Some(st) = st else {
+                return Some(format!("{name} not yet evaluated at this stage"));
+            };
+            let value = st.value.map(crate::gates::number);
+            let against = st.threshold.as_deref().unwrap_or("its threshold");
+            match apply_no_data_policy(st.verdict, spec.on_no_data) {
+                Verdict::Pass => None,
+                Verdict::Fail => Some(format!(
+                    "{name} failing {}/{} ({} against {against})",
+                    st.consecutive_failures,
+                    spec.failure_limit,
+                    value.as_deref().unwrap_or("no data")
+                )),
+                Verdict::Error => Some(format!(
+                    "{name} cannot be evaluated {}/{} (Prometheus error)",
+                    st.consecutive_errors, spec.error_limit
+                )),
+                Verdict::NoData => Some(match st.message.as_deref() {
+                    // Inconclusive for a grace (the fold's message says until when).
+                    Some(m) if m.starts_with("no data yet") => format!("{name}: {m}"),
+                    _ => format!("{name} has no data, held (onNoData: Hold)"),
+                }),
+            }
+        })
+        .collect()
 }

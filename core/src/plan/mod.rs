@@ -8,6 +8,7 @@
 //! only save work: unwritten passing evaluations, see [`evaluations`], and which incident
 //! a rollback opened.)
 
+pub mod admission;
 mod capacity;
 mod conditions;
 pub mod evaluations;
@@ -137,6 +138,9 @@ pub enum Effect {
     /// A release settled (adopted, promoted, up to date, rolled back): snapshots and template
     /// records no longer in use can go.
     Settled,
+    /// A rollback is in flight (decided now, or found on record by a restarted controller):
+    /// its incident, named in status, must exist — opened, or joined if it does.
+    OpenIncident,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +154,12 @@ pub struct Decision {
     /// advance, so this is empty in practice). It held without them — a missing reading is
     /// never a pass — and asks to be looked at again at once.
     pub wants: Vec<Due>,
+}
+
+/// An instant in prose (messages, Events): RFC 3339 to the second. Status fields keep the exact
+/// time.
+pub fn instant(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Decides what should be, from plain values.

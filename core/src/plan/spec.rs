@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::api::{Approval, Gate, NoDataPolicy, RolloutSpec, names};
 use crate::duration;
-use crate::gates::MaxIncrease;
+use crate::gates::Kind;
 use crate::gates::judge::{not_finite, shown};
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -40,6 +40,8 @@ pub struct StageSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateSpec {
     pub def: Gate,
+    /// What the gate judges, decided once here.
+    pub kind: Kind,
     pub interval: Duration,
     pub failure_limit: u32,
     pub error_limit: u32,
@@ -54,7 +56,7 @@ impl GateSpec {
         &self.def.name
     }
     pub fn is_comparison(&self) -> bool {
-        self.def.compare.is_some()
+        self.kind.needs_baseline()
     }
 }
 
@@ -175,17 +177,14 @@ pub fn validate(
                 ));
             }
         }
-        if g.min.is_none() && g.max.is_none() && g.compare.is_none() {
-            return Err(SpecError::new(
-                format!("spec.gates[{i}]"),
-                "a gate needs min, max or compare",
-            ));
-        }
+        let kind = Kind::of(g).map_err(|e| {
+            let field = match e.field {
+                "" => format!("spec.gates[{i}]"),
+                f => format!("spec.gates[{i}].{f}"),
+            };
+            SpecError::new(field, e.message)
+        })?;
         check_query(&g.query).map_err(|m| SpecError::new(format!("spec.gates[{i}].query"), m))?;
-        if let Some(c) = &g.compare {
-            MaxIncrease::parse(&c.max_increase)
-                .map_err(|m| SpecError::new(format!("spec.gates[{i}].compare.maxIncrease"), m))?;
-        }
         let interval_field = format!("spec.gates[{i}].interval");
         let interval =
             duration::parse_or(&interval_field, g.interval.as_deref(), DEFAULT_INTERVAL)?;
@@ -204,6 +203,7 @@ pub fn validate(
         };
         gates.push(GateSpec {
             def: g.clone(),
+            kind,
             interval,
             failure_limit: limit(g.failure_limit, "failureLimit", DEFAULT_FAILURE_LIMIT)?,
             error_limit: limit(g.error_limit, "errorLimit", DEFAULT_ERROR_LIMIT)?,

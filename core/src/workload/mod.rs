@@ -12,5 +12,5 @@ mod tracks;
 
 pub use revision::revision_of;
 pub use tracks::{
-    FIELD_MANAGER, TrackKind, clean_template, observe_track, track_deployment, track_name,
+    FIELD_MANAGER, TrackKind, clean_template, observe_track, serving, track_deployment, track_name,
 };

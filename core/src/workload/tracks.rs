@@ -132,6 +132,24 @@ pub fn observe_track(d: &Deployment) -> Option<Track> {
     })
 }
 
+/// The tracks serving `target` now, as status tells it: stable once adopted, the canary while
+/// it holds a share. Empty while adopting (the target still serves by itself). One reading for
+/// the target's `rollgate.dev/served-by` annotation and `rollgate status`.
+pub fn serving(target: &str, status: &crate::api::RolloutStatus) -> Vec<String> {
+    use crate::api::Phase;
+    let mut tracks = Vec::new();
+    if status.stable_revision.is_none() || status.phase == Phase::Pending {
+        return tracks;
+    }
+    tracks.push(track_name(target, TrackKind::Stable));
+    let canary_serves = matches!(status.phase, Phase::Progressing | Phase::Paused)
+        && status.exposure.as_ref().is_some_and(|e| e.canary_pods > 0);
+    if canary_serves {
+        tracks.push(track_name(target, TrackKind::Canary));
+    }
+    tracks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

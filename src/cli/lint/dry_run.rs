@@ -13,6 +13,8 @@ use crate::prometheus::{Endpoint, PoolSettings, PrometheusPool, QueryError};
 pub struct DryQuery {
     pub field: String,
     pub query: String,
+    /// The gate's `onNoData` as written (`Fail` when it says none): what no data would do.
+    pub on_no_data: String,
 }
 
 /// The gate queries of a Rollout document with the dry run's values: the document's
@@ -43,6 +45,11 @@ pub fn queries(doc: &Value, revision: &str) -> Vec<DryQuery> {
             Some(DryQuery {
                 field: format!("spec.gates[{i}].query"),
                 query,
+                on_no_data: g
+                    .get("onNoData")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Fail")
+                    .to_string(),
             })
         })
         .collect()
@@ -57,7 +64,12 @@ pub fn judge(
     let message = match answer {
         Err(e) => format!("dry run against {address}: {e}"),
         Ok(values) if values.iter().all(|v| v.is_nan()) => format!(
-            "dry run against {address}: no data for the stable track (a gate without data fails by default); query sent: {}",
+            "dry run against {address}: no data for the stable track ({}); query sent: {}",
+            match query.on_no_data.as_str() {
+                "Hold" => "onNoData: Hold, so the release would wait unexposed until it has data",
+                "Pass" => "onNoData: Pass, so the gate would pass without data",
+                _ => "onNoData: Fail, the default, so the gate would fail",
+            },
             query.query
         ),
         Ok(_) => return None,
@@ -103,6 +115,7 @@ mod tests {
             [DryQuery {
                 field: "spec.gates[0].query".into(),
                 query: "sum(x{namespace=\"shop\",t=\"stable\",d=\"web\",r=\"abc\"})".into(),
+                on_no_data: "Fail".into(),
             }]
         );
         let no_namespace = json!({"metadata": {"name": "c"}, "spec": {"gates": [{"query": "x{n=\"{{namespace}}\"}"}]}});
@@ -114,11 +127,19 @@ mod tests {
         let q = DryQuery {
             field: "spec.gates[1].query".into(),
             query: "up".into(),
+            on_no_data: "Hold".into(),
         };
         assert_eq!(judge(&q, "http://p", &Ok(vec![0.5])), None);
         let empty = judge(&q, "http://p", &Ok(vec![])).unwrap();
         assert_eq!(empty.field, "spec.gates[1].query");
         assert!(empty.message.contains("no data"), "{}", empty.message);
+        assert!(
+            empty
+                .message
+                .contains("onNoData: Hold, so the release would wait"),
+            "the warning says what this gate's policy does: {}",
+            empty.message
+        );
         assert!(judge(&q, "http://p", &Ok(vec![f64::NAN])).is_some());
         let bad = Err(QueryError::BadQuery {
             message: "parse error".into(),

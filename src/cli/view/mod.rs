@@ -45,10 +45,20 @@ pub struct RolloutView {
     pub stable_revision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary_revision: Option<String>,
+    /// The canary revision as the CANARY column shows it: none once it is stable.
+    #[serde(skip)]
+    pub canary_shown: Option<String>,
     /// Share of the workload on the canary now, in percent.
     pub weight: i32,
+    /// Canary pods counted in that share now (after a rollback: 0; the rollback keeps the
+    /// count at failure).
     pub canary_pods: i32,
     pub replicas: i32,
+    /// The user's Deployment (held at 0 replicas once the tracks serve).
+    pub target: String,
+    /// The Deployments serving the target now (`app-stable`, `app-canary`); empty while
+    /// adopting.
+    pub served_by: Vec<String>,
     pub stages: Vec<StageView>,
     pub gates: Vec<GateView>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +121,9 @@ pub struct GateView {
     pub evaluated_seconds_ago: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The last evaluation measured stable after a rollback: its failures count toward no
+    /// limit (they say whether stable is healthy).
+    pub measures_stable: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -120,9 +133,14 @@ pub struct RollbackView {
     pub reason: String,
     pub message: String,
     pub seconds_ago: i64,
-    /// 1-based stage and its weight when the decision was made.
+    /// 1-based stage, of how many, and the weight and canary pods when the decision was made.
     pub stage: usize,
+    pub stages: usize,
     pub weight: i32,
+    pub canary_pods: i32,
+    /// How long the canary had a share when the decision was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_seconds: Option<i64>,
     /// The failing gates as they stood at the decision.
     pub gates: Vec<GateView>,
 }
@@ -168,6 +186,7 @@ impl RolloutView {
             .iter()
             .map(|g| gate_view(g, status, now))
             .collect();
+        let rollback = rollback_view(rollout, status, now);
         let skip = status.history.len().saturating_sub(HISTORY_SHOWN);
         let history = status.history[skip..]
             .iter()
@@ -194,13 +213,19 @@ impl RolloutView {
             config_changes: status.config_changes.clone(),
             stable_revision: status.stable_revision.clone(),
             canary_revision: status.canary_revision.clone(),
+            canary_shown: Some(status.columns_for(spec.stages.len()).canary).filter(|c| c != "-"),
             weight: exposure.map_or(0, |e| e.weight),
-            canary_pods: exposure.map_or(0, |e| e.canary_pods),
+            // After a rollback the recorded count is the exposure at failure, not now.
+            canary_pods: exposure
+                .filter(|_| rollback.is_none())
+                .map_or(0, |e| e.canary_pods),
             replicas: spec.replicas,
+            target: spec.target_ref.name.clone(),
+            served_by: crate::workload::serving(&spec.target_ref.name, status),
             stages,
             gates,
             incident: status.incident_ref.as_ref().map(|r| r.name.clone()),
-            rollback: rollback_view(rollout, status, now),
+            rollback,
             verification: status.verification.as_ref().map(|v| VerificationView {
                 revision: v.revision.clone(),
                 stable_healthy: v.stable_healthy,
@@ -233,7 +258,13 @@ fn rollback_view(
         message: r.message.clone(),
         seconds_ago: seconds_between(r.at, now),
         stage: r.stage_index as usize + 1,
+        stages: rollout.spec.stages.len(),
         weight: r.weight,
+        canary_pods: status.exposure.as_ref().map_or(0, |e| e.canary_pods),
+        exposed_seconds: status
+            .exposure
+            .as_ref()
+            .map(|e| seconds_between(e.since, r.at)),
         gates: rollout
             .spec
             .gates
@@ -298,9 +329,25 @@ fn stage_views(
                     view.state = StageState::Current;
                     let left = stage.bake_until.map(|b| seconds_between(now, b).max(0));
                     view.bake_left_seconds = left;
+                    // The gates the stage waits for, named (their reasons are in the message and
+                    // the gate table).
+                    let holding: Vec<&str> = rollout
+                        .spec
+                        .gates
+                        .iter()
+                        .filter(|g| {
+                            status.gates.iter().all(|s| {
+                                s.name != g.name
+                                    || s.verdict != Verdict::Pass
+                                    || stage.ready_at.is_some_and(|r| s.evaluated_at < r)
+                            })
+                        })
+                        .map(|g| g.name.as_str())
+                        .collect();
                     let held = Held {
                         paused,
                         frozen: status.frozen.as_ref().map(|f| f.name.as_str()),
+                        gates: &holding,
                     };
                     view.waiting = Some(waiting(stage, manual, held, left, &rollout.name_any()));
                 }
@@ -315,6 +362,8 @@ fn stage_views(
 struct Held<'a> {
     paused: bool,
     frozen: Option<&'a str>,
+    /// Gates not passing since the stage's pods were ready.
+    gates: &'a [&'a str],
 }
 
 /// What the current stage waits for, in the order the controller checks it.
@@ -340,7 +389,10 @@ fn waiting(
     if manual && !stage.approved {
         return format!("waiting for approval (rollgate promote {name})");
     }
-    "waiting for every gate to pass".into()
+    if held.gates.is_empty() {
+        return "waiting for every gate to pass".into();
+    }
+    format!("waiting for gates: {}", held.gates.join(", "))
 }
 
 fn gate_view(gate: &Gate, status: &RolloutStatus, now: Timestamp) -> GateView {
@@ -363,6 +415,10 @@ fn gate_view(gate: &Gate, status: &RolloutStatus, now: Timestamp) -> GateView {
             .map_or(DEFAULT_ERROR_LIMIT, |n| n.max(1) as u32),
         evaluated_seconds_ago: last.map(|s| seconds_between(s.evaluated_at, now)),
         message: last.and_then(|s| s.message.clone()),
+        measures_stable: last.is_some_and(|s| {
+            s.revision.is_some()
+                && s.revision == status.verification.as_ref().map(|v| v.revision.clone())
+        }),
     }
 }
 
@@ -381,15 +437,6 @@ pub fn spec_threshold(gate: &Gate) -> String {
     parts.join(", ")
 }
 
-/// A measured value, short: up to four decimals, trailing zeros dropped.
-pub fn number(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v != 0.0 && v.abs() < 0.0001 {
-        return format!("{v:.2e}");
-    }
-    let s = format!("{v:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
-}
+/// A measured value as every message writes it (one rounding across the CLI, Events and
+/// incidents; status keeps the exact value).
+pub use crate::gates::number;

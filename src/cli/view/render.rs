@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{GateView, RolloutView, StageState, StageView, number};
-use crate::api::Verdict;
+use crate::api::{Phase, Verdict};
 use crate::cli::table;
 
 const BAR_WIDTH: usize = 20;
@@ -13,7 +13,9 @@ pub fn render(view: &RolloutView) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Rollout:    {}/{}", view.namespace, view.name);
     let mut phase = format!("{:?}", view.phase);
-    if view.paused && view.phase != crate::api::Phase::Paused {
+    if view.frozen.is_some() {
+        phase += " (frozen)";
+    } else if view.paused && view.phase != Phase::Paused {
         phase += " (paused)";
     }
     if !view.observed {
@@ -23,20 +25,30 @@ pub fn render(view: &RolloutView) -> String {
     if let Some(m) = &view.message {
         let _ = writeln!(out, "Message:    {}", one_line(m));
     }
-    let _ = writeln!(
-        out,
-        "Revisions:  stable {}   canary {}",
-        view.stable_revision.as_deref().unwrap_or("-"),
-        view.canary_revision.as_deref().unwrap_or("-")
-    );
-    let _ = writeln!(
-        out,
-        "Weight:     {} {}%   ({} of {} pods on the canary)",
-        table::bar(view.weight, BAR_WIDTH),
-        view.weight,
-        view.canary_pods,
-        view.replicas
-    );
+    let _ = writeln!(out, "Revisions:  {}", revisions(view));
+    let bar = table::bar(view.weight, BAR_WIDTH);
+    match &view.rollback {
+        // Now and at failure on their own lines: the pods at failure are not what runs now.
+        Some(r) => {
+            let _ = writeln!(out, "Weight:     {bar} {}% now", view.weight);
+            let exposed = r
+                .exposed_seconds
+                .map_or_else(String::new, |s| format!(" for {}", table::age(s)));
+            let _ = writeln!(
+                out,
+                "At failure: {}%, {} of {} pods on the canary{exposed}, stage {}/{}",
+                r.weight, r.canary_pods, view.replicas, r.stage, r.stages
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Weight:     {bar} {}% now   ({} of {} pods on the canary)",
+                view.weight, view.canary_pods, view.replicas
+            );
+        }
+    }
+    let _ = writeln!(out, "Serving:    {}", serving(view));
     if let Some(f) = &view.frozen {
         let mut line = format!("Freeze {}", f.name);
         if let Some(by) = &f.by {
@@ -97,10 +109,11 @@ pub fn render(view: &RolloutView) -> String {
     if let Some(r) = &view.rollback {
         let _ = writeln!(
             out,
-            "\nRollback:   {} of {} at stage {} ({}%), {} ago",
+            "\nRollback:   {} of {} at stage {}/{} ({}%), {} ago",
             r.reason,
             r.revision,
             r.stage,
+            r.stages,
             r.weight,
             table::age(r.seconds_ago)
         );
@@ -146,6 +159,30 @@ pub fn render(view: &RolloutView) -> String {
         ));
     }
     out
+}
+
+/// One revision when only one is in play; the canary's role said in words after a rollback.
+fn revisions(view: &RolloutView) -> String {
+    let Some(stable) = view.stable_revision.as_deref() else {
+        return "none serving yet (adopting the Deployment)".into();
+    };
+    match view.canary_shown.as_deref() {
+        Some(c) if view.rollback.is_some() => format!("stable {stable}   rolled back {c}"),
+        Some(c) => format!("stable {stable}   canary {c}"),
+        None => format!("stable {stable}"),
+    }
+}
+
+/// Where the target's pods are: its own Deployment is at 0/0 once the tracks serve.
+fn serving(view: &RolloutView) -> String {
+    if view.served_by.is_empty() {
+        return format!("Deployment {} (rollgate is adopting it)", view.target);
+    }
+    format!(
+        "{} (Deployment {} is held at 0 replicas)",
+        view.served_by.join(" + "),
+        view.target
+    )
 }
 
 /// History rows stay on one screen line; `-o json` has the whole message.
@@ -214,7 +251,15 @@ fn gate_row(g: &GateView) -> Vec<String> {
         (Some(v), None) => number(v),
         (None, _) => "-".into(),
     };
-    let mut failures = format!("{}/{}", g.consecutive_failures, g.failure_limit);
+    // Watching stable after a rollback, failures count toward no limit; past the limit, the
+    // limit is named rather than read as a fraction above one.
+    let mut failures = if g.measures_stable {
+        format!("{} in a row", g.consecutive_failures)
+    } else if g.consecutive_failures as u32 > g.failure_limit {
+        format!("{} (limit {})", g.consecutive_failures, g.failure_limit)
+    } else {
+        format!("{}/{}", g.consecutive_failures, g.failure_limit)
+    };
     if g.consecutive_errors > 0 {
         failures += &format!(" ({}/{} errors)", g.consecutive_errors, g.error_limit);
     }

@@ -16,6 +16,9 @@ pub struct RolloutRow {
     /// `2/4` while a stage is under way.
     pub stage: Option<String>,
     pub weight: i32,
+    /// The Freeze holding it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<String>,
     pub stable: Option<String>,
     pub canary: Option<String>,
     pub age_seconds: Option<i64>,
@@ -45,19 +48,17 @@ pub fn rollout_rows(rollouts: &[Rollout], now: Timestamp) -> Vec<RolloutRow> {
         .iter()
         .map(|r| {
             let status = r.status.clone().unwrap_or_default();
-            let under_way = matches!(status.phase, Phase::Progressing | Phase::Paused);
+            // The words kubectl's columns show (the controller writes the same into status).
+            let columns = status.columns_for(r.spec.stages.len());
             RolloutRow {
                 namespace: r.namespace().unwrap_or_default(),
                 name: r.name_any(),
                 phase: status.phase,
-                stage: status
-                    .stage
-                    .as_ref()
-                    .filter(|_| under_way)
-                    .map(|s| format!("{}/{}", s.index + 1, r.spec.stages.len())),
+                stage: Some(columns.stage).filter(|s| s != "-"),
                 weight: status.exposure.as_ref().map_or(0, |e| e.weight),
+                frozen: status.frozen.map(|f| f.name),
                 stable: status.stable_revision,
-                canary: status.canary_revision,
+                canary: Some(columns.canary).filter(|c| c != "-"),
                 age_seconds: age_seconds(r.metadata.creation_timestamp.as_ref(), now),
             }
         })
@@ -103,6 +104,11 @@ impl RolloutRow {
         let mut headers = vec![
             "NAME", "PHASE", "STAGE", "WEIGHT", "STABLE", "CANARY", "AGE",
         ];
+        // The column appears when a Freeze holds a listed rollout: 80 columns are precious.
+        let any_frozen = rows.iter().any(|r| r.frozen.is_some());
+        if any_frozen {
+            headers.insert(2, "FROZEN");
+        }
         if with_namespace {
             headers.insert(0, "NAMESPACE");
         }
@@ -118,6 +124,9 @@ impl RolloutRow {
                     or_dash(&r.canary),
                     age_cell(r.age_seconds),
                 ];
+                if any_frozen {
+                    row.insert(2, or_dash(&r.frozen));
+                }
                 if with_namespace {
                     row.insert(0, r.namespace.clone());
                 }

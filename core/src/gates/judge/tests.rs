@@ -276,7 +276,7 @@ fn numbers_are_printed_without_float_noise() {
         (INF, "inf"),
     ];
     for (v, want) in cases {
-        assert_eq!(num(v), want);
+        assert_eq!(number(v), want);
     }
 }
 
@@ -343,5 +343,56 @@ proptest! {
         if matches!(&canary, Ok(v) if v.is_empty() || v.iter().any(|x| x.is_nan())) {
             prop_assert_ne!(raw, Verdict::Pass);
         }
+    }
+}
+
+/// A gate's kind is decided once from its spec; what it needs follows from the kind.
+#[test]
+fn a_gate_is_a_threshold_or_a_comparison_and_nothing_else() {
+    assert_eq!(
+        Kind::of(&gate(None, Some(0.01), None)),
+        Ok(Kind::Threshold {
+            min: None,
+            max: Some(0.01)
+        })
+    );
+    let compare = Kind::of(&gate(Some(0.0), None, Some("20%"))).unwrap();
+    assert_eq!(
+        compare,
+        Kind::Compare {
+            max_increase: MaxIncrease::Relative(0.2),
+            min: Some(0.0),
+            max: None
+        }
+    );
+    assert!(compare.needs_baseline());
+    assert!(
+        !Kind::of(&gate(Some(1.0), None, None))
+            .unwrap()
+            .needs_baseline()
+    );
+    let none = Kind::of(&gate(None, None, None)).unwrap_err();
+    assert_eq!(
+        (none.field, none.message.as_str()),
+        ("", "a gate needs min, max or compare")
+    );
+    let bad = Kind::of(&gate(None, None, Some("lots"))).unwrap_err();
+    assert_eq!(bad.field, "compare.maxIncrease");
+}
+
+/// Preflight asks of stable only whether the query runs and returns data.
+#[test]
+fn preflight_tells_a_broken_query_from_no_data_from_data() {
+    let cases: [(Measurement, Verdict); 5] = [
+        (Err("bad_data: parse error".into()), Verdict::Error),
+        (Ok(vec![]), Verdict::NoData),
+        (Ok(vec![0.1, f64::NAN]), Verdict::NoData),
+        (Ok(vec![0.0]), Verdict::Pass),
+        (Ok(vec![INF]), Verdict::Pass),
+    ];
+    for (m, want) in cases {
+        let j = preflight(&m);
+        assert_eq!(j.verdict, want, "{m:?}");
+        assert_eq!(j.message.is_empty(), m.is_ok(), "{m:?}");
     }
 }

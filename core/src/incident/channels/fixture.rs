@@ -48,7 +48,7 @@ pub fn incident() -> Incident {
         },
         dedup_key: "rollgate/shop/checkout/91be02".into(),
         title: "Rolled back shop/checkout: gate error-ratio failed (0.0500 max 0.01)".into(),
-        summary: "rollgate rolled back revision 91be02 of Rollout shop/checkout at stage 2 (50% of pods) and restored revision 7f3c9a.".into(),
+        summary: "Released revision 91be02 of Rollout shop/checkout; at stage 2 (50% of pods) rollgate rolled back to revision 7f3c9a.".into(),
         severity: Severity::Sev2,
         owner: Some("team-payments".into()),
         runbook: Some("https://runbooks.example/checkout".into()),

@@ -64,6 +64,13 @@ struct Planner<'a> {
 impl Planner<'_> {
     fn finish(mut self, workloads: Workloads) -> Decision {
         self.st.observed_generation = Some(self.input.generation);
+        // The status this pass started from is what is on record: a rollback found there in
+        // flight is one a killed controller may not have opened the incident of yet.
+        let rolling_back = |s: &RolloutStatus| s.phase == Phase::RollingBack;
+        if self.st.rollback.is_some() && (rolling_back(self.input.status) || rolling_back(&self.st))
+        {
+            self.effect(Effect::OpenIncident);
+        }
         let told = condition_is(&self.st, "ChannelsReady", "False");
         super::conditions::derive(
             &mut self.st,
@@ -91,6 +98,8 @@ impl Planner<'_> {
             .as_ref()
             .is_some_and(|v| v.until > self.now);
         let cap = if in_flight { IN_FLIGHT_RESYNC } else { RESYNC };
+        let stages = self.input.spec.map_or(0, |s| s.stages.len());
+        self.st.columns = Some(self.st.columns_for(stages));
         // An evaluation `due` did not foresee: this decision held without it; look again now.
         if !self.wants.is_empty() {
             self.wake_at(self.now);
@@ -196,7 +205,11 @@ impl Planner<'_> {
     fn hold_reason(&self) -> String {
         match &self.st.frozen {
             Some(f) => freeze_note(f),
-            None => "paused".to_string(),
+            // Which of the two, so the reader knows what lifts it.
+            None if self.st.paused_by_request => {
+                "paused by request (`rollgate resume` lifts it)".to_string()
+            }
+            None => "paused by the spec (spec.paused: true)".to_string(),
         }
     }
 
@@ -362,7 +375,7 @@ impl Planner<'_> {
         match route.way {
             Way::RollingBack => self.rolling_back(spec, stable),
             Way::RolledBack => self.rolled_back(spec, stable),
-            Way::Settle => self.settle(spec, stable, paused),
+            Way::Settle => self.settle(spec, stable),
             Way::Stopped => self.hold(spec, stable),
             Way::Progress { canary } => self.progress(spec, stable, &canary, request, paused),
             Way::Paused => {
@@ -379,7 +392,10 @@ impl Planner<'_> {
                 self.transition(
                     Phase::Queued,
                     "Queued",
-                    format!("revision {desired} waits for a canary slot (queued since {since})"),
+                    format!(
+                        "revision {desired} waits for a canary slot (queued since {})",
+                        super::instant(since)
+                    ),
                 );
                 self.wake_at(after(self.now, QUEUE_RECHECK));
                 self.hold(spec, stable)
@@ -448,7 +464,7 @@ impl Planner<'_> {
 
     /// No canary is wanted: stable serves the desired revision. A canary still running (a
     /// promotion completing, or a revert) retires as stable becomes ready.
-    fn settle(&mut self, spec: &Spec, stable: &Track, paused: bool) -> Workloads {
+    fn settle(&mut self, spec: &Spec, stable: &Track) -> Workloads {
         let promoting = self.st.canary_revision.as_deref() == Some(stable.revision.as_str())
             && matches!(self.st.phase, Phase::Progressing | Phase::Paused);
         let canary_obs = self.input.observed.canary.clone();
@@ -463,17 +479,9 @@ impl Planner<'_> {
         if done {
             self.st.stage = None;
             self.st.exposure = None;
-            if paused {
-                self.transition(
-                    Phase::Paused,
-                    "Paused",
-                    format!(
-                        "revision {} serves; {}",
-                        stable.revision,
-                        self.hold_reason()
-                    ),
-                );
-            } else if promoting {
+            // Nothing is held back while nothing is in flight: a freeze or pause of an idle
+            // rollout is the Frozen condition and column, never a phase hiding Healthy.
+            if promoting {
                 self.transition(
                     Phase::Healthy,
                     "Promoted",

@@ -160,6 +160,9 @@ impl Planner<'_> {
     }
 }
 
+/// Values in prose are rounded as everywhere else; status keeps the exact value.
+use crate::gates::number;
+
 pub(super) fn describe_failure(g: &GateStatus, spec: &Spec) -> String {
     let limit = spec
         .gates
@@ -167,8 +170,8 @@ pub(super) fn describe_failure(g: &GateStatus, spec: &Spec) -> String {
         .find(|s| s.name() == g.name)
         .map_or(0, |s| s.failure_limit);
     let value = match (g.value, g.stable_value) {
-        (Some(v), Some(s)) => format!("{v} (stable {s})"),
-        (Some(v), None) => v.to_string(),
+        (Some(v), Some(s)) => format!("{} (stable {})", number(v), number(s)),
+        (Some(v), None) => number(v),
         (None, _) => g.verdict.as_str().to_string(),
     };
     format!(

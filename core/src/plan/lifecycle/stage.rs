@@ -140,7 +140,7 @@ impl Planner<'_> {
                     "gates {} return no data against the stable revision {}: the canary waits, unexposed, until they do (check their queries; progress deadline {})",
                     no_data.join(", "),
                     stable.revision,
-                    deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+                    super::super::instant(deadline)
                 ),
             );
         }
@@ -154,7 +154,7 @@ impl Planner<'_> {
         self.st.message = Some(format!(
             "revision {canary} waits before exposure: gates {} {what} (no canary pod until they do; deadline {})",
             gates.join(", "),
-            deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+            super::super::instant(deadline)
         ));
         self.wake_at(after(self.now, PREFLIGHT_RETRY).min(deadline));
         false
@@ -332,11 +332,17 @@ impl Planner<'_> {
                 self.wake_at(deadline);
             }
             let waiting = if !summary.all_pass {
-                "waiting for every gate to pass".to_string()
+                format!(
+                    "waiting for every gate to pass: {}",
+                    gates::holding(spec.gates.iter(), &self.st.gates, canary, ready_at).join("; ")
+                )
             } else if !baked {
                 format!(
                     "baking until {}",
-                    stage.bake_until.map(|b| b.to_string()).unwrap_or_default()
+                    stage
+                        .bake_until
+                        .map(super::super::instant)
+                        .unwrap_or_default()
                 )
             } else if !approved {
                 "waiting for manual approval (rollgate promote)".to_string()
@@ -349,7 +355,7 @@ impl Planner<'_> {
             if self.now >= deadline {
                 let msg = format!(
                     "stage {} canary pods not ready within the progress deadline: {ready}/{target} ready",
-                    stage.index
+                    stage.index + 1
                 );
                 return self.start_rollback_with(
                     spec,

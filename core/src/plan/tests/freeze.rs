@@ -51,6 +51,26 @@ fn a_freeze_holds_every_rollout_and_says_who_set_it_then_unfreezing_resumes() {
 }
 
 #[test]
+fn an_idle_rollout_in_a_frozen_namespace_stays_healthy_with_the_frozen_condition() {
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass));
+    w.run_until(10, |w| w.status.phase == Phase::Healthy);
+    w.freeze = Some(freeze(false));
+    w.run_until(10, |_| false);
+    assert_eq!(w.status.phase, Phase::Healthy, "nothing is held back");
+    assert!(
+        w.status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Frozen" && c.status == "True")
+    );
+    assert_eq!(
+        w.status.columns.as_ref().map(|c| c.stage.as_str()),
+        Some("-")
+    );
+}
+
+#[test]
 fn a_freeze_stops_new_canaries_but_a_failing_gate_still_rolls_back() {
     let spec = rollout_spec(&[(10, "1h"), (100, "0s")], vec![gate("errors")]);
     let mut w = World::new(validated(&spec), bad_canary()).adopted_then_release("v2");

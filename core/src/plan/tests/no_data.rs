@@ -197,3 +197,42 @@ fn a_gate_that_passes_on_no_data_does_not_hold_the_preflight() {
         "the user said no data passes"
     );
 }
+
+#[test]
+fn a_stage_held_by_no_data_says_which_gate_and_why_in_its_message() {
+    let mut g = gate("optional");
+    g.on_no_data = Some(NoDataPolicy::Hold);
+    let spec = rollout_spec(&[(10, "1s"), (100, "0s")], vec![g]);
+    let stage_without_data: Oracle = Box::new(|_, p, _, _| match p {
+        Purpose::Stage => Verdict::NoData,
+        _ => Verdict::Pass,
+    });
+    let mut w = World::new(validated(&spec), stage_without_data).adopted_then_release("v2");
+    w.run_until(10, |_| false);
+    assert_eq!(w.status.phase, Phase::Progressing);
+    assert_eq!(
+        w.status.message.as_deref(),
+        Some(
+            "stage 1/2 at 10%: waiting for every gate to pass: optional has no data, held (onNoData: Hold)"
+        )
+    );
+}
+
+#[test]
+fn times_in_messages_are_to_the_second() {
+    let spec = rollout_spec(&[(10, "5s"), (100, "0s")], vec![gate("errors")]);
+    let mut w = World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2");
+    w.now += jiff::SignedDuration::from_millis(123);
+    w.run_until(30, |w| {
+        w.status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("baking until"))
+    });
+    let m = w.status.message.clone().unwrap();
+    let at = m.rsplit(' ').next().unwrap();
+    assert!(
+        at.len() == "2026-01-01T12:00:00Z".len() && at.ends_with('Z'),
+        "{m}"
+    );
+}
