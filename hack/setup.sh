@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian (bookworm) machine to run rollgate's e2e tests:
-# installs Prometheus and Alertmanager from Debian, then builds (or reuses the
-# cached) Kubernetes control plane and kwok via hack/platform/build.sh.
+# installs Prometheus and Alertmanager from Debian, the image tools (buildah,
+# skopeo, umoci, the distribution registry, musl), the musl Rust target and
+# cargo-cyclonedx, then builds (or reuses the cached) Kubernetes control plane
+# and kwok via hack/platform/build.sh.
 # Safe to run again: it installs only what is missing and the build is cached.
 set -euo pipefail
 
@@ -13,6 +15,13 @@ declare -A packages=(
   [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [util-linux]=/usr/bin/flock
+  # The image (hack/image, hack/release) and its tests: built without a daemon, pushed to a
+  # local registry, unpacked and run under chroot.
+  [buildah]=/usr/bin/buildah
+  [skopeo]=/usr/bin/skopeo
+  [umoci]=/usr/bin/umoci
+  [docker-registry]=/usr/bin/docker-registry
+  [musl-tools]=/usr/bin/musl-gcc
   # tmux: the terminal test of `rollgate status --watch` and `list --watch` (capture-pane).
   [tmux]=/usr/bin/tmux
 )
@@ -69,6 +78,20 @@ if ! python3 -c "import lupa" 2>/dev/null; then
   python3 -m pip install --quiet "lupa==2.8"
 fi
 
+# The image's binary is linked statically against musl (docs/IMAGE.md).
+if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+  echo "setup.sh: adding the Rust target x86_64-unknown-linux-musl" >&2
+  rustup target add x86_64-unknown-linux-musl
+fi
+# The release bundle's SBOM (hack/release), from the pinned version of the CycloneDX tool.
+cyclonedx_version=0.5.9
+if [[ "$(cargo cyclonedx --version 2>/dev/null)" != *" $cyclonedx_version" ]]; then
+  echo "setup.sh: installing cargo-cyclonedx $cyclonedx_version" >&2
+  cargo install --quiet --locked cargo-cyclonedx --version "$cyclonedx_version"
+fi
+
 # helm (for the chart tests), from its pinned Go module, cached the same way.
 "$repo/hack/platform/helm/build.sh" >/dev/null
+# krew (installs the release bundle's plugin manifest in the tests), the same way.
+"$repo/hack/platform/krew/build.sh" >/dev/null
 exec "$repo/hack/platform/build.sh"

@@ -1,9 +1,18 @@
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The workspace version and the git revision it was built from (build.rs): images and
+/// release bundles of one version are told apart by the revision.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("ROLLGATE_REVISION"),
+    ")"
+);
+
 /// rollgate: staged, gated rollouts of code and configuration.
 #[derive(Parser)]
-#[command(name = "rollgate", version)]
+#[command(name = "rollgate", version = VERSION)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -62,6 +62,15 @@ pub fn alertmanager() -> Result<PathBuf, PlatformError> {
     )
 }
 
+/// `$ROLLGATE_REGISTRY` or Debian's `/usr/bin/docker-registry` (the CNCF distribution registry).
+pub fn registry() -> Result<PathBuf, PlatformError> {
+    installed(
+        "docker-registry",
+        "ROLLGATE_REGISTRY",
+        "/usr/bin/docker-registry",
+    )
+}
+
 fn installed(
     binary: &'static str,
     variable: &str,

@@ -33,10 +33,12 @@ mod kubeconfig;
 mod kwok;
 mod namespace;
 mod platform;
+mod private_ca;
 mod processes;
 mod prometheus;
 mod readiness;
 pub mod receiver;
+mod registry;
 mod scheduler;
 mod shared;
 mod work_dir;
@@ -50,6 +52,7 @@ pub use namespace::TestNamespace;
 pub use platform::{Platform, PlatformOptions};
 pub use prometheus::PrometheusServer;
 pub use receiver::{Receiver, Recorded, Reply};
+pub use registry::Registry;
 pub use shared::{ENV_FILE_VAR, shared};
 
 /// Installs ring as the process-wide rustls provider (kube and reqwest share

@@ -17,6 +17,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::PlatformError;
+use crate::private_ca::PrivateCa;
+
+mod tls;
 
 /// How the receiver answers one request.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,8 +90,29 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Binds a free loopback port and serves on a dedicated thread.
+    /// Binds a free loopback port and serves plain HTTP on a dedicated thread.
     pub fn start() -> Result<Receiver, PlatformError> {
+        Self::serve(None)
+    }
+
+    /// Serves HTTPS as `name` with a certificate from a fresh private CA, as a destination
+    /// behind a company's own CA would; returns the CA's PEM for the client to trust. The URL
+    /// names `name`, which the client must resolve to 127.0.0.1 (e.g. through /etc/hosts).
+    pub fn start_https(name: &str) -> Result<(Receiver, String), PlatformError> {
+        let ca = PrivateCa::new()?;
+        let config = ca.server_config(name)?;
+        let mut receiver = Self::serve(Some(Arc::new(config)))?;
+        let port = receiver
+            .url
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        receiver.url = format!("https://{name}:{port}");
+        Ok((receiver, ca.pem()))
+    }
+
+    fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Result<Receiver, PlatformError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .map_err(|e| PlatformError::io("binding the receiver", e))?;
         listener
@@ -117,11 +141,22 @@ impl Receiver {
                     };
                     let app = Router::new().fallback(receive).with_state(shared);
                     let mut stopped = stopped;
-                    let served = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.wait_for(|s| *s).await;
-                        })
-                        .await;
+                    let shutdown = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    let served = match tls {
+                        None => {
+                            axum::serve(listener, app)
+                                .with_graceful_shutdown(shutdown)
+                                .await
+                        }
+                        Some(config) => {
+                            tokio::select! {
+                                served = tls::serve(listener, app, config) => served,
+                                () = shutdown => Ok(()),
+                            }
+                        }
+                    };
                     if let Err(e) = served {
                         eprintln!("rollgate receiver: {e}");
                     }
@@ -135,7 +170,7 @@ impl Receiver {
         })
     }
 
-    /// `http://127.0.0.1:<port>`, no trailing slash.
+    /// `http://127.0.0.1:<port>` (or `https://<name>:<port>`), no trailing slash.
     pub fn url(&self) -> String {
         self.url.clone()
     }

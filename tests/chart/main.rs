@@ -4,13 +4,22 @@
 //! (cluster-wide, or in the watched namespace only), its admission policy refuses the writes
 //! RBAC cannot narrow, and those rights are enough to take a release through with nothing else.
 //!
+//! The image too: what `hack/image` put in it, and — pushed with the chart to a local OCI
+//! registry, installed from there — that it runs as the chart runs it.
+//!
 //! helm is built from the Go module pinned in `hack/platform/helm` (cached, like the control
 //! plane); `ROLLGATE_HELM` names another binary.
 
+mod bundle;
+mod chroot_pod;
 mod controller;
 mod helm;
+mod image;
 mod install;
+mod oci;
 mod policy;
+mod production;
+mod readme;
 mod render;
 
 #[test]

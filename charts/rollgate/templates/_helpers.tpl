@@ -72,3 +72,29 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+
+{{/* The controller's image: pinned by digest when one is given, else by tag (appVersion by default). */}}
+{{- define "rollgate.image" -}}
+{{- with .Values.image.digest -}}
+{{- printf "%s@%s" $.Values.image.repository . -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The volume source of the private CA (`extraCA`), empty when none is set. */}}
+{{- define "rollgate.extraCA" -}}
+{{- with .Values.extraCA -}}
+{{- if and .configMap .secret -}}
+{{- fail "extraCA: set configMap or secret, not both" -}}
+{{- else if .configMap -}}
+configMap:
+  name: {{ .configMap }}
+  items: [{key: {{ .key }}, path: ca.crt}]
+{{- else if .secret -}}
+secret:
+  secretName: {{ .secret }}
+  items: [{key: {{ .key }}, path: ca.crt}]
+{{- end -}}
+{{- end -}}
+{{- end -}}
