@@ -165,23 +165,16 @@ async fn app(chart: &Installed, receiver: &Receiver) {
         .create(&PostParams::default(), &app)
         .await
         .expect("create app");
-    let rollout: Rollout = serde_json::from_value(json!({
-        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": "app"},
-        "spec": {
-            "targetRef": {"kind": "Deployment", "name": "app"},
-            "replicas": 3,
-            "stages": [{"weight": 34, "bake": "4s"}, {"weight": 100, "bake": "1s"}],
-            "progressDeadline": "60s",
-            "gates": [{
-                "name": "error-ratio",
-                "query": "sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\",code=~\"5..\"}[5s])) / sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\"}[5s]))",
-                "max": 0.05, "interval": "1s", "failureLimit": 2
-            }],
-            "incident": {"severity": "sev2", "channels": ["oncall"]}
-        }
-    }))
-    .unwrap();
+    let mut rollout = rollgate_testkit::rollout(
+        "app",
+        "app",
+        3,
+        &[(34, "4s"), (100, "1s")],
+        vec![rollgate_testkit::error_ratio_gate(0.05)],
+    );
+    rollout["spec"]["progressDeadline"] = "60s".into();
+    rollout["spec"]["incident"] = json!({"severity": "sev2", "channels": ["oncall"]});
+    let rollout: Rollout = serde_json::from_value(rollout).unwrap();
     Api::<Rollout>::namespaced(chart.admin.clone(), ns)
         .create(&PostParams::default(), &rollout)
         .await

@@ -241,22 +241,16 @@ async fn bad_release_rolls_back_and_pages(
         .create(&PostParams::default(), &app)
         .await
         .expect("app");
-    let rollout: Rollout = serde_json::from_value(json!({
-        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": "app"},
-        "spec": {
-            "targetRef": {"kind": "Deployment", "name": "app"},
-            "replicas": 2,
-            "stages": [{"weight": 50, "bake": "30s"}, {"weight": 100, "bake": "1s"}],
-            "progressDeadline": "90s",
-            "gates": [{
-                "name": "error-ratio",
-                "query": "sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\",code=~\"5..\"}[5s])) / sum(rate(http_requests_total{namespace=\"{{namespace}}\",rollgate_track=\"{{track}}\"}[5s]))",
-                "max": 0.05, "interval": "1s", "failureLimit": 2
-            }],
-            "incident": {"severity": "sev2", "channels": ["oncall"]}
-        }
-    }))
-    .unwrap();
+    let mut rollout = rollgate_testkit::rollout(
+        "app",
+        "app",
+        2,
+        &[(50, "30s"), (100, "1s")],
+        vec![rollgate_testkit::error_ratio_gate(0.05)],
+    );
+    rollout["spec"]["progressDeadline"] = "90s".into();
+    rollout["spec"]["incident"] = json!({"severity": "sev2", "channels": ["oncall"]});
+    let rollout: Rollout = serde_json::from_value(rollout).unwrap();
     let rollouts = Api::<Rollout>::namespaced(admin.clone(), ns);
     rollouts
         .create(&PostParams::default(), &rollout)
