@@ -221,21 +221,8 @@ async fn bad_release_rolls_back_and_pages(
         .create(&PostParams::default(), &channel)
         .await
         .expect("channel");
-    let app: Deployment = serde_json::from_value(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "app"}},
-            "template": {
-                "metadata": {"labels": {"app": "app"}},
-                "spec": {
-                    "containers": [{"name": "app", "image": "app:v1"}],
-                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]
-                }
-            }
-        }
-    }))
-    .unwrap();
+    let app: Deployment =
+        serde_json::from_value(rollgate_testkit::deployment("app", 2, "app:v1")).unwrap();
     let deployments = Api::<Deployment>::namespaced(admin.clone(), ns);
     deployments
         .create(&PostParams::default(), &app)
