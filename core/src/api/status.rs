@@ -157,6 +157,10 @@ pub struct StageStatus {
 pub struct Exposure {
     pub weight: i32,
     pub canary_pods: i32,
+    /// The canary's share of requests (percent) the router reports in effect, beside the
+    /// stage's `weight`; absent without a router (the share is the pods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed: Option<i32>,
     pub since: Timestamp,
 }
 

@@ -5,8 +5,11 @@ mod rollback;
 mod route;
 mod stage;
 
+use crate::traffic::Share;
 pub use due::due;
-use route::{StagePods, Way, drift_of, held, new_request, paused_by_request, restorable, route};
+use route::{
+    StagePods, Way, drift_of, held, new_request, paused_by_request, restorable, route, stage_share,
+};
 
 use std::time::Duration;
 
@@ -31,6 +34,8 @@ const IN_FLIGHT_RESYNC: Duration = Duration::from_secs(30);
 const PREFLIGHT_RETRY: Duration = Duration::from_secs(5);
 /// The shortest wait before the next look at a Rollout.
 pub const MIN_REQUEUE: Duration = Duration::from_millis(100);
+/// How soon to read a router's report again while a share is not yet in effect.
+const ROUTER_RECHECK: Duration = Duration::from_secs(1);
 /// A queued rollout looks for a free canary slot this often.
 const QUEUE_RECHECK: Duration = Duration::from_secs(2);
 
@@ -410,7 +415,7 @@ impl Planner<'_> {
 
     /// Stable at full capacity, no share for any canary, and its pods gone once the router
     /// no longer sends it requests.
-    fn hold(&self, spec: &Spec, stable: &Track) -> Workloads {
+    fn hold(&mut self, spec: &Spec, stable: &Track) -> Workloads {
         let canary = self.input.observed.canary.as_ref().map(|c| TrackPlan {
             revision: c.revision.clone(),
             replicas: self.unrouted(spec, c.replicas),
@@ -422,21 +427,26 @@ impl Planner<'_> {
             }),
             canary,
             target_replicas: None,
-            weight: Some(0),
+            share: Some(Share::none()),
         }
     }
 
     /// Pods a canary with `replicas` keeps while its share goes to zero: `then` once no
     /// request reaches it, all of them until then (a rollback moves requests before pods).
-    fn unrouted_then(&self, spec: &Spec, replicas: i32, then: i32) -> i32 {
-        if spec.router.carries(0, self.input.observed.routed) {
+    fn unrouted_then(&mut self, spec: &Spec, replicas: i32, then: i32) -> i32 {
+        if spec
+            .router
+            .carries(&Share::none(), self.input.observed.routed.as_ref())
+        {
             then
         } else {
+            // The router's report is read, not watched: look again soon.
+            self.wake_at(after(self.now, ROUTER_RECHECK));
             replicas
         }
     }
 
-    fn unrouted(&self, spec: &Spec, replicas: i32) -> i32 {
+    fn unrouted(&mut self, spec: &Spec, replicas: i32) -> i32 {
         self.unrouted_then(spec, replicas, 0)
     }
 
@@ -534,7 +544,7 @@ impl Planner<'_> {
             }),
             canary,
             target_replicas: None,
-            weight: stable_ready.then_some(0),
+            share: stable_ready.then(Share::none),
         }
     }
 }

@@ -495,4 +495,5 @@ mod held;
 mod integrity;
 mod no_data;
 mod properties;
+mod routing;
 mod world;

@@ -32,6 +32,7 @@ pub(super) fn rollout_spec(stages: &[(i32, &str)], gates: Vec<Gate>) -> RolloutS
             .iter()
             .map(|(w, bake)| Stage {
                 weight: *w,
+                header: None,
                 bake: Some(bake.to_string()),
                 approval: None,
             })
@@ -42,6 +43,7 @@ pub(super) fn rollout_spec(stages: &[(i32, &str)], gates: Vec<Gate>) -> RolloutS
         progress_deadline: Some("1m".into()),
         verify_after_rollback: Some("10s".into()),
         paused: false,
+        traffic: None,
     }
 }
 
@@ -74,6 +76,10 @@ pub(super) struct World {
     pub(super) writes: usize,
     /// Revisions whose template the controller keeps (every revision it wrote to a track).
     pub(super) kept: Vec<String>,
+    /// The share a router reports in effect (a router only): what was asked two decisions
+    /// ago, as a Gateway that takes its time to accept a route.
+    pub(super) routed: Option<crate::traffic::Share>,
+    pub(super) routing: Option<crate::traffic::Share>,
 }
 
 impl World {
@@ -97,6 +103,8 @@ impl World {
             remembered: vec![],
             writes: 0,
             kept: vec![],
+            routed: None,
+            routing: None,
         }
     }
 
@@ -110,7 +118,7 @@ impl World {
             stable: self.stable.clone(),
             canary: self.canary.clone(),
             kept: self.kept.clone(),
-            routed: None,
+            routed: self.routed.clone(),
         }
     }
 
@@ -210,6 +218,12 @@ impl World {
         }
         step(&mut self.stable, &d.workloads.stable);
         step(&mut self.canary, &d.workloads.canary);
+        if self.spec.router != crate::traffic::Router::Pods {
+            self.routed = self.routing.clone();
+            if let Some(share) = &d.workloads.share {
+                self.routing = Some(share.clone());
+            }
+        }
         for t in [&self.stable, &self.canary].into_iter().flatten() {
             if !self.kept.contains(&t.revision) {
                 self.kept.push(t.revision.clone());
