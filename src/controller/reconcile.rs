@@ -132,12 +132,20 @@ async fn pass(
     let now = Timestamp::now();
     let (ns, name) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
     let mut seen = observe::workloads(ctx, rollout).await?;
-    let validated = seen
+    let mut validated = seen
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|_| validate(ctx, rollout));
+    // The router's reading: the share in effect, or why its objects cannot carry one.
+    let mut traffic = None;
     if let (Ok(seen), Ok(spec)) = (seen.as_mut(), validated.as_ref()) {
-        seen.observed.routed = super::traffic::routed(ctx, rollout, &spec.router);
+        match super::traffic::read(ctx, rollout, &spec.router).await? {
+            Ok(reading) => {
+                seen.observed.routed = reading.routed();
+                traffic = Some(reading);
+            }
+            Err(e) => validated = Err(e),
+        }
     }
     let written = rollout.status.clone().unwrap_or_default();
     let status = plan::evaluations::recall(&written, &ctx.unwritten.get(&ns, &name));
@@ -244,8 +252,10 @@ async fn pass(
     if let Ok(seen) = &seen {
         // Requests before pods: the planner lowers a share before the pods behind it go, and
         // raises it only once they are ready.
-        if let Ok(spec) = &validated {
-            super::traffic::route(ctx, rollout, &spec.router, decision.workloads.weight).await?;
+        if let Some(reading) = &traffic {
+            let share = decision.workloads.share.as_ref();
+            let adopted = decision.status.stable_revision.is_some();
+            super::traffic::route(ctx, rollout, reading, share, adopted).await?;
         }
         apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;

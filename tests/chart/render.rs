@@ -288,6 +288,9 @@ fn config_and_deployment_rights_are_no_wider_than_the_controller_uses() {
         ["get", "list", "watch", "create", "delete"]
     );
     assert_eq!(verbs("incidentchannels"), ["get", "list", "watch"]);
+    // Routing: the tracks' Services are applied and read; a route's weights are updated.
+    assert_eq!(verbs("services"), ["get", "create", "patch"]);
+    assert_eq!(verbs("httproutes"), ["get", "create", "patch", "update"]);
 }
 
 #[test]

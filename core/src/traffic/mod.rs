@@ -10,6 +10,9 @@
 //! A new router is a [`Router`] variant with its capacity rule and its reading of "in effect"
 //! here, its I/O in the controller's `traffic` module, and its field in the Rollout spec.
 
+pub mod http_route;
+pub mod services;
+
 use crate::api::{CanaryCapacity, HeaderMatch, RolloutSpec};
 use crate::plan::{SpecError, canary_pods};
 
