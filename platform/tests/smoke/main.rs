@@ -1,5 +1,8 @@
 //! The platform does what rollgate's e2e tests rely on, against real processes.
 
+mod gateway_api;
+mod hpa;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
