@@ -18,14 +18,20 @@ const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 /// The pinned release, as its CRDs' `gateway.networking.k8s.io/bundle-version` says.
 pub const BUNDLE_VERSION_ANNOTATION: &str = "gateway.networking.k8s.io/bundle-version";
 
-/// Installs (server-side apply, idempotent) every standard-channel CRD and waits until
-/// the apiserver serves them all.
+/// Installs every standard-channel CRD (server-side apply) and waits until the apiserver
+/// serves them all. Idempotent and safe to call from concurrent tests: once they are all
+/// established at the pinned release, it only reads. Tests that need Gateway API types
+/// call it (the platform does not install them at start: they add ~2 s, see
+/// docs/PLATFORM.md).
 pub async fn install(client: &kube::Client) -> Result<(), PlatformError> {
     let dir = tokio::task::spawn_blocking(crate::binaries::gateway_api_crds)
         .await
         .map_err(|e| PlatformError::Build(e.to_string()))??;
     let crds = read_crds(&dir)?;
     let api = Api::<CustomResourceDefinition>::all(client.clone());
+    if all_established(&api, &crds).await? {
+        return Ok(());
+    }
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     for crd in &crds {
         let name = crd.metadata.name.clone().unwrap_or_default();
@@ -54,6 +60,35 @@ pub async fn install(client: &kube::Client) -> Result<(), PlatformError> {
         }
     }
     Ok(())
+}
+
+/// Whether every CRD is there, established, at the same release.
+async fn all_established(
+    api: &Api<CustomResourceDefinition>,
+    crds: &[CustomResourceDefinition],
+) -> Result<bool, PlatformError> {
+    let installed = api
+        .list(&Default::default())
+        .await
+        .map_err(|e| PlatformError::kube("listing CRDs", e))?;
+    let release = |crd: &CustomResourceDefinition| {
+        let annotations = crd.metadata.annotations.as_ref();
+        annotations.and_then(|a| a.get(BUNDLE_VERSION_ANNOTATION).cloned())
+    };
+    let established = |crd: &CustomResourceDefinition| {
+        let conditions = crd.status.as_ref().and_then(|s| s.conditions.as_ref());
+        conditions.is_some_and(|c| {
+            c.iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        })
+    };
+    Ok(crds.iter().all(|wanted| {
+        installed.items.iter().any(|crd| {
+            crd.metadata.name == wanted.metadata.name
+                && release(crd) == release(wanted)
+                && established(crd)
+        })
+    }))
 }
 
 /// The CRDs of every `*.yaml` in `dir`.

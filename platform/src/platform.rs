@@ -44,7 +44,8 @@ pub struct PlatformOptions {
     /// Serve the external metrics API (prometheus-adapter) from the exporter's gauges, for
     /// the HPA controller (default true; needs `workloads` and `prometheus`).
     pub metrics_api: bool,
-    /// Install the Gateway API's standard-channel CRDs (default true).
+    /// Install the Gateway API's standard-channel CRDs at start (default false: they add
+    /// ~2 s; tests that need them call [`crate::gateway_api::install`]).
     pub gateway_api: bool,
 }
 
@@ -57,7 +58,7 @@ impl Default for PlatformOptions {
             prometheus: true,
             alertmanager: true,
             metrics_api: true,
-            gateway_api: true,
+            gateway_api: false,
         }
     }
 }

@@ -45,6 +45,9 @@ async fn refusal(routes: &Api<DynamicObject>, route: &DynamicObject) -> String {
 #[tokio::test]
 async fn installed_gateway_api_crds_are_the_pinned_release() {
     let client = shared().client().await;
+    rollgate_platform::gateway_api::install(&client)
+        .await
+        .unwrap();
     let pin = include_str!("../../../hack/platform/gateway-api/go.mod")
         .lines()
         .find_map(|l| l.strip_prefix("require sigs.k8s.io/gateway-api "))
