@@ -110,6 +110,7 @@ impl World {
             stable: self.stable.clone(),
             canary: self.canary.clone(),
             kept: self.kept.clone(),
+            routed: None,
         }
     }
 
