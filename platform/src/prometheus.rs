@@ -29,16 +29,17 @@ impl PrometheusServer {
         work_dir: &Path,
         scrape_targets: &[String],
     ) -> Result<PrometheusServer, PlatformError> {
-        let mut server = Self::spawn(work_dir, scrape_targets, None)?;
+        let mut server = Self::spawn(work_dir, scrape_targets, None, None)?;
         server.wait_ready().await?;
         Ok(server)
     }
 
-    /// Starts without waiting, optionally sending alerts to an Alertmanager
-    /// (`host:port`).
+    /// Starts without waiting, optionally scraping the exporter's gauges (`host:port`) and
+    /// sending alerts to an Alertmanager (`host:port`).
     pub(crate) fn spawn(
         work_dir: &Path,
         scrape_targets: &[String],
+        gauges: Option<&str>,
         alertmanager: Option<&str>,
     ) -> Result<PrometheusServer, PlatformError> {
         let port = free_port()?;
@@ -47,7 +48,7 @@ impl PrometheusServer {
         std::fs::create_dir_all(&data)
             .map_err(|e| PlatformError::io(format!("creating {}", data.display()), e))?;
         let config = dir.join("prometheus.yml");
-        std::fs::write(&config, config_yaml(scrape_targets, alertmanager))
+        std::fs::write(&config, config_yaml(scrape_targets, gauges, alertmanager))
             .map_err(|e| PlatformError::io("writing the Prometheus config", e))?;
         let process = Process::spawn(
             NAME,
@@ -155,12 +156,24 @@ async fn targets_up(http: &reqwest::Client, url: &str) -> Result<(), String> {
     }
 }
 
-fn config_yaml(scrape_targets: &[String], alertmanager: Option<&str>) -> String {
+fn config_yaml(
+    scrape_targets: &[String],
+    gauges: Option<&str>,
+    alertmanager: Option<&str>,
+) -> String {
     let targets = serde_json::to_string(scrape_targets).expect("strings serialize");
     let mut yaml = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
          scrape_configs:\n- job_name: rollgate\n  static_configs:\n  - targets: {targets}\n"
     );
+    if let Some(gauges) = gauges {
+        // Its own job: the external metrics API serves exactly this job's series.
+        yaml.push_str(&format!(
+            "- job_name: {}\n  metrics_path: {}\n  static_configs:\n  - targets: [\"{gauges}\"]\n",
+            crate::metrics_api::GAUGES_JOB,
+            crate::exporter::Exporter::GAUGES_PATH,
+        ));
+    }
     if let Some(alertmanager) = alertmanager {
         yaml.push_str(&format!(
             "alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: [\"{alertmanager}\"]\n"
