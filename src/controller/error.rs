@@ -11,7 +11,9 @@ pub enum Error {
     TemplateUnavailable(String),
     #[error("{0}")]
     RouteUnusable(String),
-    #[error("HTTPRoute {0} changed under every attempt to set its weights; nothing was overwritten")]
+    #[error(
+        "HTTPRoute {0} changed under every attempt to set its weights; nothing was overwritten"
+    )]
     RouteConflict(String),
 }
 

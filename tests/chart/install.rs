@@ -339,7 +339,12 @@ fn never(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
         ("patch", "", "secrets", ns),
         ("update", "", "configmaps", ns),
         ("delete", "", "services", ns),
-        ("patch", "gateway.networking.k8s.io", "httproutes/status", ns),
+        (
+            "patch",
+            "gateway.networking.k8s.io",
+            "httproutes/status",
+            ns,
+        ),
         ("delete", "rollgate.dev", "rollouts", ns),
         ("create", "rollgate.dev", "rollouts", ns),
         ("patch", "rollgate.dev", "incidentchannels", ns),

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
@@ -27,7 +27,10 @@ pub fn routes(f: &Fixture) -> Api<DynamicObject> {
 /// The (stable, canary) weights of every rule naming both `app-stable` and `app-canary`, as
 /// written in the route.
 pub fn weights(route: &Value) -> Vec<(i64, i64)> {
-    let rules = route["spec"]["rules"].as_array().cloned().unwrap_or_default();
+    let rules = route["spec"]["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     rules
         .iter()
         .filter_map(|rule| {
@@ -51,10 +54,9 @@ pub fn header_rule(route: &Value) -> Option<Value> {
         .cloned()
 }
 
-/// One acceptance: when, and the route as accepted.
+/// One acceptance: the route as accepted.
 #[derive(Clone)]
 pub struct Accepted {
-    pub at: Instant,
     pub route: Value,
 }
 
@@ -67,7 +69,8 @@ pub struct StandIn {
 impl StandIn {
     /// Accepts route `name` at each new generation, every 100 ms.
     pub fn start(f: &Fixture, name: &str) -> StandIn {
-        let (hold, accepted) = (Arc::new(AtomicBool::new(false)), Arc::default());
+        let hold = Arc::new(AtomicBool::new(false));
+        let accepted: Arc<Mutex<Vec<Accepted>>> = Arc::default();
         let (h, a) = (Arc::clone(&hold), Arc::clone(&accepted));
         let (api, name) = (routes(f), name.to_string());
         let task = tokio::spawn(async move {
@@ -94,10 +97,7 @@ impl StandIn {
                             .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
                             .await;
                         if patched.is_ok() {
-                            a.lock().unwrap().push(Accepted {
-                                at: Instant::now(),
-                                route: value,
-                            });
+                            a.lock().unwrap().push(Accepted { route: value });
                         }
                     }
                 }

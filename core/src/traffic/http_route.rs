@@ -96,6 +96,12 @@ pub fn with_share(spec: &Value, service: &str, share: &Share) -> Result<Value, S
             track_service(service, TrackKind::Canary)
         ));
     }
+    // Already there: the API server's defaults (a backendRef's group and kind, …) make the
+    // stored rules differ from what we would write, and a rewrite would only bump the route's
+    // generation and make its Gateways accept it again.
+    if share_of(spec, service).as_ref() == Some(share) {
+        return Ok(spec.clone());
+    }
     let mut spec = spec.clone();
     let (stable, canary) = (
         track_service(service, TrackKind::Stable),

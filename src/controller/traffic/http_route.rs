@@ -59,7 +59,10 @@ pub async fn read(ctx: &Context, rollout: &Rollout) -> Result<Result<Seen, SpecE
     let Some(user_service) = services.get_opt(&config.service).await? else {
         return Ok(Err(SpecError::new(
             "spec.traffic.httpRoute.service",
-            format!("Service {:?} not found in namespace {namespace:?}", config.service),
+            format!(
+                "Service {:?} not found in namespace {namespace:?}",
+                config.service
+            ),
         )));
     };
     let stable = services
@@ -112,7 +115,10 @@ pub async fn read(ctx: &Context, rollout: &Rollout) -> Result<Result<Seen, SpecE
                     } else {
                         field.to_string()
                     };
-                    return Ok(Err(SpecError::new(at, format!("HTTPRoute {:?}: {m}", config.name))));
+                    return Ok(Err(SpecError::new(
+                        at,
+                        format!("HTTPRoute {:?}: {m}", config.name),
+                    )));
                 }
             }
         }
