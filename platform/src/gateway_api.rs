@@ -4,10 +4,11 @@
 //! Gateway implementation runs: a test writes a route's parent status itself.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::ApiResource;
 use serde::Deserialize;
 
 use crate::PlatformError;
@@ -30,7 +31,7 @@ pub async fn install(client: &kube::Client) -> Result<(), PlatformError> {
     let crds = read_crds(&dir)?;
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     if all_established(&api, &crds).await? {
-        return Ok(());
+        return wait_served(client, &crds).await;
     }
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     for crd in &crds {
@@ -56,6 +57,43 @@ pub async fn install(client: &kube::Client) -> Result<(), PlatformError> {
                     format!("waiting for the CRD {name}"),
                     format!("not established within {ESTABLISHED_TIMEOUT:?}"),
                 ));
+            }
+        }
+    }
+    wait_served(client, &crds).await
+}
+
+/// Waits until every CRD's resource can be listed: a caller that finds the CRDs
+/// established by a concurrent test's install checks that the resources are served too,
+/// rather than trusting a condition written by another controller.
+async fn wait_served(
+    client: &kube::Client,
+    crds: &[CustomResourceDefinition],
+) -> Result<(), PlatformError> {
+    for crd in crds {
+        let spec = &crd.spec;
+        let Some(version) = spec.versions.iter().find(|v| v.served) else {
+            continue;
+        };
+        let resource = ApiResource {
+            group: spec.group.clone(),
+            version: version.name.clone(),
+            api_version: format!("{}/{}", spec.group, version.name),
+            kind: spec.names.kind.clone(),
+            plural: spec.names.plural.clone(),
+        };
+        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+        let started = Instant::now();
+        loop {
+            match api.list(&ListParams::default().limit(1)).await {
+                Ok(_) => break,
+                Err(e) if started.elapsed() > ESTABLISHED_TIMEOUT => {
+                    return Err(PlatformError::kube(
+                        format!("listing {} after its CRD was established", resource.plural),
+                        e,
+                    ));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     }

@@ -78,6 +78,9 @@ async fn a_weighted_http_route_is_accepted_and_invalid_ones_are_refused_naming_t
     let ns = TestNamespace::create(shared(), "gateway-api")
         .await
         .unwrap();
+    rollgate_platform::gateway_api::install(ns.client())
+        .await
+        .unwrap();
     let routes = http_routes(&ns);
 
     let created = routes
