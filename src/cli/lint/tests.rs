@@ -92,7 +92,9 @@ fn a_header_stage_without_a_router_names_the_header() {
     expect(
         "{weight: 25, bake: 1m}",
         "{weight: 0, header: {name: x-canary, value: always}, bake: 1m}",
-        &["r.yaml:9 spec.stages[0].header: a header stage needs spec.traffic (a router that matches headers)"],
+        &[
+            "r.yaml:9 spec.stages[0].header: a header stage needs spec.traffic (a router that matches headers)",
+        ],
     );
 }
 
