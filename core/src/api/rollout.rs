@@ -154,7 +154,7 @@ pub struct ParentRef {
 /// How many canary pods run while a router sets the share of requests.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!(has(self.replicas) && has(self.minReplicas))").message("set replicas or minReplicas, not both"))]
+#[x_kube(validation = Rule::new("!(has(self.replicas) && has(self.minReplicas))").message("set replicas or minReplicas, not both").field_path(".minReplicas"))]
 pub struct CanaryCapacity {
     /// This many canary pods at every stage, however small its share (never fewer than the
     /// share needs).
@@ -203,8 +203,8 @@ fn deployment_kind() -> String {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("self.weight > 0 || has(self.header)").message("weight 0 is only for a header stage"),
-    validation = Rule::new("!has(self.header) || self.weight == 0").message("a header stage has weight 0: only requests with the header reach the canary")
+    validation = Rule::new("self.weight > 0 || has(self.header)").message("weight 0 is only for a header stage").field_path(".weight"),
+    validation = Rule::new("!has(self.header) || self.weight == 0").message("a header stage has weight 0: only requests with the header reach the canary").field_path(".weight")
 )]
 pub struct Stage {
     /// Share of requests on the canary, in percent (of pods, without `spec.traffic`).
