@@ -40,6 +40,7 @@ fn the_promised_examples_exist() {
         "canary-vs-stable.yaml",
         "config-rollout.yaml",
         "error-ratio-and-p99-latency.yaml",
+        "hpa.yaml",
         "incident-channels.yaml",
         "manual-approval.yaml",
     ] {
