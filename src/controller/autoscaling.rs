@@ -70,9 +70,7 @@ async fn repoint(
         Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     let mut moved = vec![];
     for hpa in api.list(&ListParams::default()).await?.items {
-        let Some(target) = hpa.spec.as_ref().map(|s| &s.scale_target_ref) else {
-            continue;
-        };
+        let target = &hpa.spec.scale_target_ref;
         if !from.matches(target.api_version.as_deref(), &target.kind, &target.name) {
             continue;
         }

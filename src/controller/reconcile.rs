@@ -260,8 +260,8 @@ async fn pass(
         }
         // Until the Rollout has adopted, an HPA of the target moves to the Rollout, before
         // the target is held at zero (again after a crash: this runs until adoption is on
-        // record).
-        if written.stable_revision.is_none() {
+        // record). An invalid Rollout touches no workload, and no HPA either.
+        if written.stable_revision.is_none() && validated.is_ok() {
             super::autoscaling::adopt(ctx, rollout, &seen.target).await?;
         }
         apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;

@@ -136,7 +136,7 @@ impl Sampler {
 }
 
 async fn scale_target(hpas: &Api<HorizontalPodAutoscaler>) -> Option<(String, String)> {
-    let r = hpas.get("app").await.ok()?.spec?.scale_target_ref;
+    let r = hpas.get("app").await.ok()?.spec.scale_target_ref;
     Some((r.kind, r.name))
 }
 
