@@ -52,7 +52,13 @@ pub async fn hand_back(
     rollout: &Rollout,
     target: &Object,
 ) -> Result<(), Error> {
-    let moved = repoint(ctx, rollout, &ScaleRef::rollout(rollout), &target.scale_ref()).await?;
+    let moved = repoint(
+        ctx,
+        rollout,
+        &ScaleRef::rollout(rollout),
+        &target.scale_ref(),
+    )
+    .await?;
     if !moved.is_empty() {
         tracing::info!(rollout = %rollout.name_any(), hpas = %names(&moved), "autoscalers handed back to the target");
     }

@@ -174,8 +174,14 @@ async fn an_hpa_scales_a_canary_from_4_to_8_with_both_tracks_following_and_hands
     .await;
 
     // Adoption moves the HPA to the Rollout.
-    f.create_rollout(rollout("app", "app", 4, &[(50, "10m"), (100, "1s")], vec![]))
-        .await;
+    f.create_rollout(rollout(
+        "app",
+        "app",
+        4,
+        &[(50, "10m"), (100, "1s")],
+        vec![],
+    ))
+    .await;
     let _c = f.controller();
     f.wait_phase("app", Phase::Healthy, MINUTE).await;
     f.wait("the HPA re-pointed at the Rollout", MINUTE, || async {
@@ -187,11 +193,12 @@ async fn an_hpa_scales_a_canary_from_4_to_8_with_both_tracks_following_and_hands
     f.wait("the HPA scaling the Rollout at 4", MINUTE, || async {
         let h = hpas.get("app").await.ok()?;
         let status = h.status?;
-        let active = status.conditions.unwrap_or_default().iter().any(|c| {
-            c.type_ == "ScalingActive" && c.status == "True"
-        });
-        (active && status.current_replicas == Some(4) && status.desired_replicas == 4)
-            .then_some(())
+        let active = status
+            .conditions
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "ScalingActive" && c.status == "True");
+        (active && status.current_replicas == Some(4) && status.desired_replicas == 4).then_some(())
     })
     .await;
     let r = f.rollout("app").await;
@@ -232,9 +239,9 @@ async fn an_hpa_scales_a_canary_from_4_to_8_with_both_tracks_following_and_hands
     // Promotion: stable takes all 8 at once, not the HPA's minimum.
     f.request("app", Verb::PromoteFull).await;
     f.wait_rollout("app", "promoted", MINUTE, |r| {
-        r.status.as_ref().is_some_and(|s| {
-            s.phase == Phase::Healthy && s.stable_revision == s.canary_revision
-        })
+        r.status
+            .as_ref()
+            .is_some_and(|s| s.phase == Phase::Healthy && s.stable_revision == s.canary_revision)
     })
     .await;
     f.wait("8 stable pods and no canary", MINUTE, || async {
@@ -246,7 +253,9 @@ async fn an_hpa_scales_a_canary_from_4_to_8_with_both_tracks_following_and_hands
 
     // Sampled every 100 ms: both tracks follow the split of what the HPA asked…
     assert!(
-        samples.iter().any(|s| s.total == 4 && s.canary == 2 && s.stable == 2),
+        samples
+            .iter()
+            .any(|s| s.total == 4 && s.canary == 2 && s.stable == 2),
         "never split 2/2 at 4: {samples:?}"
     );
     assert!(
@@ -287,7 +296,10 @@ async fn an_hpa_scales_a_canary_from_4_to_8_with_both_tracks_following_and_hands
                 .iter()
                 .filter(|(_, t, _, _)| t.is_empty())
                 .count();
-            (gone && target == ("Deployment".into(), "app".into()) && replicas == Some(8) && own == 8)
+            (gone
+                && target == ("Deployment".into(), "app".into())
+                && replicas == Some(8)
+                && own == 8)
                 .then_some(())
         },
     )
