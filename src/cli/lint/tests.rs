@@ -585,7 +585,7 @@ fn an_hpa_of_the_deployment_a_rollout_drives_is_told_to_scale_the_rollout() {
     assert_eq!(
         problems,
         [
-            "r.yaml:27 spec.scaleTargetRef: Rollout checkout drives this Deployment: point the HPA at the Rollout (apiVersion: rollgate.dev/v1alpha1, kind: Rollout, name: checkout); rollgate re-points it on adoption and a sync of this manifest would undo that"
+            "r.yaml:26 spec.scaleTargetRef: Rollout checkout drives this Deployment: point the HPA at the Rollout (apiVersion: rollgate.dev/v1alpha1, kind: Rollout, name: checkout); rollgate re-points it on adoption and a sync of this manifest would undo that"
         ]
     );
     // Scaling the Rollout itself is the way.
