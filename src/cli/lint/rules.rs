@@ -13,7 +13,7 @@ pub struct Violation {
 }
 
 /// The rules this module can evaluate, as they appear in the CRDs.
-pub const KNOWN: [&str; 9] = [
+pub const KNOWN: [&str; 13] = [
     "self[size(self) - 1].weight == 100",
     "self.map(s, s.weight).isSorted()",
     "self.all(g, self.exists_one(h, h.name == g.name))",
@@ -23,6 +23,10 @@ pub const KNOWN: [&str; 9] = [
     "self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)",
     "!(self.type == 'alertmanager' || self.type == 'webhook') || has(self.url)",
     "isURL(self) && url(self).getHostname() != ''",
+    "self.weight > 0 || has(self.header)",
+    "!has(self.header) || self.weight == 0",
+    "!(has(self.replicas) && has(self.minReplicas))",
+    "has(self.traffic) || !self.stages.exists(s, has(s.header))",
 ];
 
 /// Evaluates `rule` on `node`; `None` when the rule is not one of [`KNOWN`]. A node whose shape
@@ -110,6 +114,40 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             Some(text) if !has_host(text) => vec![at(String::new())],
             _ => vec![],
         },
+        r if r == KNOWN[9] => {
+            let weight = node.get("weight").and_then(Value::as_i64);
+            if weight.is_some_and(|w| w <= 0) && !has("header") {
+                vec![at(".weight".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[10] => {
+            let weight = node.get("weight").and_then(Value::as_i64);
+            if has("header") && weight.is_some_and(|w| w != 0) {
+                vec![at(".weight".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[11] => {
+            if has("replicas") && has("minReplicas") {
+                vec![at(".minReplicas".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[12] => {
+            let stages = node.get("stages").and_then(Value::as_array);
+            let header = stages.and_then(|s| {
+                s.iter()
+                    .position(|s| s.get("header").is_some_and(|h| !h.is_null()))
+            });
+            match header {
+                Some(i) if !has("traffic") => vec![at(format!(".stages[{i}].header"))],
+                _ => vec![],
+            }
+        }
         _ => return None,
     };
     Some(found)
@@ -177,5 +215,18 @@ mod tests {
         assert_eq!(subs(KNOWN[5], &json!({"min": 2, "max": 1})), [".min"]);
         assert_eq!(subs(KNOWN[6], &json!({"type": "slack"})), [".secretRef"]);
         assert!(subs(KNOWN[6], &json!({"type": "webhook"})).is_empty());
+        assert_eq!(subs(KNOWN[9], &json!({"weight": 0})), [".weight"]);
+        assert!(subs(KNOWN[9], &json!({"weight": 0, "header": {"name": "x"}})).is_empty());
+        assert_eq!(
+            subs(KNOWN[10], &json!({"weight": 5, "header": {"name": "x"}})),
+            [".weight"]
+        );
+        let capacity = json!({"replicas": 2, "minReplicas": 1});
+        assert_eq!(subs(KNOWN[11], &capacity), [".minReplicas"]);
+        let spec = json!({"stages": [{"weight": 0, "header": {"name": "x"}}, {"weight": 100}]});
+        assert_eq!(subs(KNOWN[12], &spec), [".stages[0].header"]);
+        let mut routed = spec.clone();
+        routed["traffic"] = json!({"httpRoute": {"name": "r", "service": "s"}});
+        assert!(subs(KNOWN[12], &routed).is_empty());
     }
 }

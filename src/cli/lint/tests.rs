@@ -88,11 +88,28 @@ fn a_target_that_is_not_a_deployment() {
 }
 
 #[test]
+fn a_header_stage_without_a_router_names_the_header() {
+    expect(
+        "{weight: 25, bake: 1m}",
+        "{weight: 0, header: {name: x-canary, value: always}, bake: 1m}",
+        &[
+            "r.yaml:9 spec.stages[0].header: a header stage needs spec.traffic (a router that matches headers)",
+        ],
+    );
+}
+
+#[test]
 fn weights_outside_1_to_100() {
+    // 0 is a weight only for a header stage (which needs spec.traffic).
     expect(
         "{weight: 25, bake: 1m}",
         "{weight: 0, bake: 1m}",
-        &["r.yaml:9 spec.stages[0].weight: must be at least 1, got 0"],
+        &["r.yaml:9 spec.stages[0].weight: weight 0 is only for a header stage"],
+    );
+    expect(
+        "{weight: 25, bake: 1m}",
+        "{weight: -1, bake: 1m}",
+        &["r.yaml:9 spec.stages[0].weight: must be at least 0, got -1"],
     );
     expect(
         "{weight: 100}",
@@ -255,7 +272,7 @@ fn an_unknown_field_suggests_the_known_one() {
         "  replicas: 4\n",
         "  replicas: 4\n  canary: true\n",
         &[
-            r#"r.yaml:8 spec.canary: unknown field "canary" (known: gates, incident, paused, progressDeadline, prometheus, replicas, stages, targetRef, verifyAfterRollback)"#,
+            r#"r.yaml:8 spec.canary: unknown field "canary" (known: gates, incident, paused, progressDeadline, prometheus, replicas, stages, targetRef, traffic, verifyAfterRollback)"#,
         ],
     );
 }

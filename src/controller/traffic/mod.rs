@@ -12,7 +12,7 @@ use crate::traffic::{Router, Share};
 /// What the router saw before the decision: the share in effect, and what the write needs.
 pub enum Reading {
     Pods,
-    HttpRoute(http_route::Seen),
+    HttpRoute(Box<http_route::Seen>),
 }
 
 impl Reading {
@@ -37,7 +37,7 @@ pub async fn read(
         Router::Pods => Ok(Reading::Pods),
         Router::HttpRoute(_) => http_route::read(ctx, rollout)
             .await?
-            .map(Reading::HttpRoute),
+            .map(|seen| Reading::HttpRoute(Box::new(seen))),
     })
 }
 

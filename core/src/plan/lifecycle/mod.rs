@@ -258,7 +258,7 @@ impl Planner<'_> {
         let stable = match self.st.stable_revision.clone() {
             None => match self.adopt(spec, &desired) {
                 Ok(stable) => stable,
-                Err(waiting) => return waiting,
+                Err(waiting) => return *waiting,
             },
             Some(recorded) => match self.stable_of(spec, &recorded) {
                 Some(stable) => stable,
@@ -273,7 +273,7 @@ impl Planner<'_> {
 
     /// Before any revision is verified: the stable track is built from the target's template
     /// (the running release), and serves once its pods are ready.
-    fn adopt(&mut self, spec: &Spec, desired: &str) -> Result<Track, Workloads> {
+    fn adopt(&mut self, spec: &Spec, desired: &str) -> Result<Track, Box<Workloads>> {
         let waiting = match &self.input.observed.stable {
             None => Some("creating the stable workload from the target's template".to_string()),
             Some(s) if s.ready < spec.replicas => Some(format!(
@@ -284,13 +284,13 @@ impl Planner<'_> {
         };
         if let Some(message) = waiting {
             self.transition(Phase::Pending, "Adopting", message);
-            return Err(Workloads {
+            return Err(Box::new(Workloads {
                 stable: Some(TrackPlan {
                     revision: desired.to_string(),
                     replicas: spec.replicas,
                 }),
                 ..Default::default()
-            });
+            }));
         }
         let stable = self.input.observed.stable.clone().expect("checked above");
         self.st.stable_revision = Some(stable.revision.clone());

@@ -8,6 +8,9 @@ use super::*;
 use crate::api::{CanaryCapacity, HeaderMatch, HttpRouteRef, RolloutSpec, Traffic};
 use crate::traffic::Share;
 
+/// What the world looked like after each decision: the share in effect, canary, stable.
+type History = Vec<(Option<Share>, Option<Track>, Option<Track>)>;
+
 fn routed_spec(stages: &[(i32, &str)], min: i32) -> RolloutSpec {
     let mut spec = rollout_spec(stages, vec![gate("errors")]);
     spec.traffic = Some(Traffic {
@@ -25,7 +28,7 @@ fn routed_spec(stages: &[(i32, &str)], min: i32) -> RolloutSpec {
 }
 
 /// Checks the routing invariants on every step of `w` so far.
-fn check(w: &World, history: &[(Option<Share>, Option<Track>, Option<Track>)]) {
+fn check(w: &World, history: &History) {
     for (routed, canary, stable) in history {
         let routed_weight = routed.as_ref().map_or(0, |r| r.weight);
         let canary_ready = canary.as_ref().map_or(0, |c| c.ready);
@@ -45,7 +48,7 @@ fn check(w: &World, history: &[(Option<Share>, Option<Track>, Option<Track>)]) {
     }
 }
 
-fn run(mut w: World, limit: u64) -> (World, Vec<(Option<Share>, Option<Track>, Option<Track>)>) {
+fn run(mut w: World, limit: u64) -> (World, History) {
     let mut history = vec![];
     for _ in 0..limit {
         let d = w.reconcile();
