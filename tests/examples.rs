@@ -42,6 +42,7 @@ fn the_promised_examples_exist() {
         "error-ratio-and-p99-latency.yaml",
         "gateway-api.yaml",
         "header-canary.yaml",
+        "hpa.yaml",
         "incident-channels.yaml",
         "manual-approval.yaml",
     ] {

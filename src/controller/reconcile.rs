@@ -165,6 +165,7 @@ async fn pass(
         canary: None,
         kept: vec![],
         routed: None,
+        selector: None,
     };
     let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
     let freeze = freeze_of(ctx, rollout);
@@ -256,6 +257,12 @@ async fn pass(
             let share = decision.workloads.share.as_ref();
             let adopted = decision.status.stable_revision.is_some();
             super::traffic::route(ctx, rollout, reading, share, adopted).await?;
+        }
+        // Until the Rollout has adopted, an HPA of the target moves to the Rollout, before
+        // the target is held at zero (again after a crash: this runs until adoption is on
+        // record). An invalid Rollout touches no workload, and no HPA either.
+        if written.stable_revision.is_none() && validated.is_ok() {
+            super::autoscaling::adopt(ctx, rollout, &seen.target).await?;
         }
         apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
@@ -393,21 +400,30 @@ fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {
     Ok(spec)
 }
 
-/// The Rollout is going away: give the target its replicas back, and let the tracks go only
-/// once the target's own pods are ready, so serving never stops.
-async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
+/// The Rollout is going away: give the target the Rollout's current replicas (what an HPA
+/// last asked of it) and its HPAs back, and let the tracks go only once the target's own pods
+/// are ready, so serving never stops.
+async fn hand_back(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     ctx.unwritten.keep(&ns, &rollout.name_any(), &[]);
     let Some(target) = super::workload::target(ctx, rollout) else {
         return Ok(Action::await_change());
     };
-    let replicas = rollout.spec.replicas;
-    if target.replicas() != Some(replicas)
-        || target.annotations().contains_key(crate::api::keys::ROLLOUT)
+    // Released once: afterwards the target's replicas are its HPA's (or Git's) to change. A
+    // target still at zero after adoption was held, whatever became of the annotation.
+    let adopted = rollout
+        .status
+        .as_ref()
+        .is_some_and(|s| s.stable_revision.is_some());
+    if target.annotations().contains_key(crate::api::keys::ROLLOUT)
+        || (adopted && target.replicas() == Some(0))
     {
-        super::workload::release_target(ctx, &target, replicas).await?;
+        super::workload::release_target(ctx, &target, rollout.spec.replicas).await?;
         return Err(Error::HandBackPending(target.name()));
     }
+    // Only now: an HPA does not scale a target at zero replicas.
+    super::autoscaling::hand_back(ctx, rollout, &target).await?;
+    let replicas = target.replicas().unwrap_or(rollout.spec.replicas).max(0);
     if super::workload::target_ready_pods(ctx, &target).await? >= replicas as usize {
         Ok(Action::await_change())
     } else {

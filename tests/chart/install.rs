@@ -317,6 +317,10 @@ fn namespaced_rights(ns: &str) -> Vec<(&'static str, &'static str, &'static str,
     for verb in ["get", "create", "patch", "update"] {
         granted.push((verb, "gateway.networking.k8s.io", "httproutes"));
     }
+    // Autoscaling: an HPA's scaleTargetRef follows the Rollout.
+    for verb in ["get", "list", "patch"] {
+        granted.push((verb, "autoscaling", "horizontalpodautoscalers"));
+    }
     granted
         .into_iter()
         .map(|(v, g, r)| (v, g, r, ns.to_string()))
@@ -339,6 +343,8 @@ fn never(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
         ("patch", "", "secrets", ns),
         ("update", "", "configmaps", ns),
         ("delete", "", "services", ns),
+        ("create", "autoscaling", "horizontalpodautoscalers", ns),
+        ("delete", "autoscaling", "horizontalpodautoscalers", ns),
         (
             "patch",
             "gateway.networking.k8s.io",

@@ -3,6 +3,7 @@
 //! and its own controller process.
 
 mod adoption;
+mod autoscaling;
 mod config;
 mod controls;
 mod crashes;

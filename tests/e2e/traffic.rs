@@ -16,6 +16,22 @@ use crate::support::{ControllerProcess, Fixture, error_ratio_gate, rollout};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// The Gateway API's CRDs, the app (`replicas` pods) and its Service `app`.
+async fn app_behind_a_service(f: &Fixture, replicas: i32) {
+    rollgate_platform::gateway_api::install(&f.env.client().await)
+        .await
+        .expect("Gateway API CRDs");
+    f.create_deployment("app", replicas, "app:v1").await;
+    let services: kube::Api<Service> = kube::Api::namespaced(f.client.clone(), f.name());
+    services
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(gateway::service()).unwrap(),
+        )
+        .await
+        .expect("the app's Service");
+}
+
 /// The app (4 pods), its Service, a user's route unless `managed` is given, and a Rollout
 /// routing through it; adopted and Healthy, with the stand-in Gateway accepting.
 async fn routed(
@@ -25,18 +41,7 @@ async fn routed(
     capacity: Option<Value>,
     managed: Option<Value>,
 ) -> (ControllerProcess, StandIn) {
-    rollgate_platform::gateway_api::install(&f.env.client().await)
-        .await
-        .expect("Gateway API CRDs");
-    f.create_deployment("app", 4, "app:v1").await;
-    let services: kube::Api<Service> = kube::Api::namespaced(f.client.clone(), f.name());
-    services
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(gateway::service()).unwrap(),
-        )
-        .await
-        .expect("the app's Service");
+    app_behind_a_service(f, 4).await;
     if managed.is_none() {
         routes(f)
             .create(
@@ -344,18 +349,7 @@ async fn a_managed_route_is_created_owned_and_carries_the_stages() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_route_is_the_specs_error_named_by_its_field() {
     let f = Fixture::new("route-missing").await;
-    rollgate_platform::gateway_api::install(&f.env.client().await)
-        .await
-        .expect("Gateway API CRDs");
-    f.create_deployment("app", 2, "app:v1").await;
-    let services: kube::Api<Service> = kube::Api::namespaced(f.client.clone(), f.name());
-    services
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(gateway::service()).unwrap(),
-        )
-        .await
-        .unwrap();
+    app_behind_a_service(&f, 2).await;
     let mut spec = rollout("app", "app", 2, &[(100, "1s")], vec![]);
     spec["spec"]["traffic"] = json!({"httpRoute": {"name": "nowhere", "service": "app"}});
     f.create_rollout(spec).await;

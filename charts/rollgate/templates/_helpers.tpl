@@ -67,6 +67,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, create, patch, update]
+# HPAs follow the Rollout: one scaling the target is re-pointed at the Rollout on adoption,
+# and back at the target on hand-back (only scaleTargetRef changes).
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, patch]
 # Handing a workload back counts its ready pods; nothing else is done to pods.
 - apiGroups: [""]
   resources: [pods]

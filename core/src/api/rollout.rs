@@ -13,6 +13,13 @@ use super::RolloutStatus;
     derive = "PartialEq",
     namespaced,
     status = "RolloutStatus",
+    // An HPA scales the Rollout: it writes `spec.replicas` (the capacity both tracks split) and
+    // reads the pods of both tracks and their selector from status.
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
     shortname = "rgr",
     category = "rollgate",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
@@ -55,7 +62,8 @@ use super::RolloutStatus;
 pub struct RolloutSpec {
     /// The Deployment whose pod template is the desired release.
     pub target_ref: TargetRef,
-    /// Total serving capacity, split between the stable and canary tracks.
+    /// Total serving capacity, split between the stable and canary tracks. An HPA may own it
+    /// through the Rollout's `scale` subresource.
     #[schemars(range(min = 1, max = 10000))]
     pub replicas: i32,
     /// Ordered stages; weights never decrease and the last one is 100 (promotion).

@@ -58,6 +58,9 @@ pub struct Observed {
     /// The canary's share of requests the router reports in effect; `None` when the router
     /// reports none (pods carry the share: see [`crate::traffic::Router`]).
     pub routed: Option<crate::traffic::Share>,
+    /// The target's pod selector as a label selector string (it selects both tracks' pods);
+    /// `None` when the target was not read. Copied into status for the `scale` subresource.
+    pub selector: Option<String>,
 }
 
 /// A gate evaluated by the controller for this decision.

@@ -586,3 +586,26 @@ fn a_huge_file_is_refused_without_being_read_whole() {
         ]
     );
 }
+
+#[test]
+fn an_hpa_of_the_deployment_a_rollout_drives_is_told_to_scale_the_rollout() {
+    let hpa = |kind: &str, api: &str| {
+        format!(
+            "---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: checkout}}\nspec:\n  scaleTargetRef: {{apiVersion: {api}, kind: {kind}, name: checkout}}\n  maxReplicas: 10\n"
+        )
+    };
+    let problems: Vec<String> =
+        lint_text("r.yaml", &format!("{BASE}{}", hpa("Deployment", "apps/v1")))
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect();
+    assert_eq!(
+        problems,
+        [
+            "r.yaml:26 spec.scaleTargetRef: Rollout checkout drives this Deployment: point the HPA at the Rollout (apiVersion: rollgate.dev/v1alpha1, kind: Rollout, name: checkout); rollgate re-points it on adoption and a sync of this manifest would undo that"
+        ]
+    );
+    // Scaling the Rollout itself is the way.
+    let text = format!("{BASE}{}", hpa("Rollout", "rollgate.dev/v1alpha1"));
+    assert!(lint_text("r.yaml", &text).is_empty());
+}

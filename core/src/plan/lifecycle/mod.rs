@@ -69,6 +69,7 @@ struct Planner<'a> {
 impl Planner<'_> {
     fn finish(mut self, workloads: Workloads) -> Decision {
         self.st.observed_generation = Some(self.input.generation);
+        self.scale_status();
         // The status this pass started from is what is on record: a rollback found there in
         // flight is one a killed controller may not have opened the incident of yet.
         let rolling_back = |s: &RolloutStatus| s.phase == Phase::RollingBack;
@@ -123,6 +124,22 @@ impl Planner<'_> {
             requeue_after,
             wants: self.wants,
         }
+    }
+
+    /// The `scale` subresource's status, from what was observed (kept as it was when the
+    /// workloads could not be read): the pods of both tracks and the selector that finds them.
+    fn scale_status(&mut self) {
+        let obs = self.input.observed;
+        if obs.selector.is_none() {
+            return;
+        }
+        let pods = [&obs.stable, &obs.canary]
+            .into_iter()
+            .flatten()
+            .map(|t| t.replicas.max(0))
+            .sum();
+        self.st.replicas = Some(pods);
+        self.st.selector = obs.selector.clone();
     }
 
     fn effect(&mut self, e: Effect) {

@@ -119,6 +119,7 @@ impl World {
             canary: self.canary.clone(),
             kept: self.kept.clone(),
             routed: self.routed.clone(),
+            selector: Some("app=app".into()),
         }
     }
 
