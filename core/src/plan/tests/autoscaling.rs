@@ -6,23 +6,12 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::api::{CanaryCapacity, HttpRouteRef, Traffic};
 
 fn world(replicas: i32, routed: bool) -> World {
     let mut spec = rollout_spec(&[(50, "20s"), (100, "1s")], vec![gate("errors")]);
     spec.replicas = replicas;
     if routed {
-        spec.traffic = Some(Traffic {
-            http_route: HttpRouteRef {
-                name: "app".into(),
-                service: "app".into(),
-                managed: None,
-            },
-            canary_capacity: Some(CanaryCapacity {
-                replicas: None,
-                min_replicas: Some(1),
-            }),
-        });
+        spec = with_route(spec, 1);
     }
     World::new(validated(&spec), always(Verdict::Pass)).adopted_then_release("v2")
 }

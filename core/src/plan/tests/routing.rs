@@ -5,26 +5,14 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::api::{CanaryCapacity, HeaderMatch, HttpRouteRef, RolloutSpec, Traffic};
+use crate::api::{HeaderMatch, RolloutSpec};
 use crate::traffic::Share;
 
 /// What the world looked like after each decision: the share in effect, canary, stable.
 type History = Vec<(Option<Share>, Option<Track>, Option<Track>)>;
 
 fn routed_spec(stages: &[(i32, &str)], min: i32) -> RolloutSpec {
-    let mut spec = rollout_spec(stages, vec![gate("errors")]);
-    spec.traffic = Some(Traffic {
-        http_route: HttpRouteRef {
-            name: "app".into(),
-            service: "app".into(),
-            managed: None,
-        },
-        canary_capacity: Some(CanaryCapacity {
-            replicas: None,
-            min_replicas: Some(min),
-        }),
-    });
-    spec
+    with_route(rollout_spec(stages, vec![gate("errors")]), min)
 }
 
 /// Checks the routing invariants on every step of `w` so far.

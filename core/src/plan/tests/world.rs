@@ -47,6 +47,23 @@ pub(super) fn rollout_spec(stages: &[(i32, &str)], gates: Vec<Gate>) -> RolloutS
     }
 }
 
+/// `spec` routed through an HTTPRoute, the canary running at least `min` pods.
+pub(super) fn with_route(mut spec: RolloutSpec, min: i32) -> RolloutSpec {
+    use crate::api::{CanaryCapacity, HttpRouteRef, Traffic};
+    spec.traffic = Some(Traffic {
+        http_route: HttpRouteRef {
+            name: "app".into(),
+            service: "app".into(),
+            managed: None,
+        },
+        canary_capacity: Some(CanaryCapacity {
+            replicas: None,
+            min_replicas: Some(min),
+        }),
+    });
+    spec
+}
+
 pub(super) fn validated(spec: &RolloutSpec) -> Spec {
     spec::validate(spec, |_| Ok(())).expect("valid spec")
 }
