@@ -272,6 +272,12 @@ async fn pass(
     // killed in between finds the decision on restart and opens that one incident, instead of
     // deciding (and paging) again.
     incidents::name(rollout, &mut decision.status);
+    if let Ok(seen) = &seen {
+        decision.status.target = Some(crate::api::ObservedTarget {
+            generation: seen.target.generation(),
+            revision: seen.observed.desired_revision.clone(),
+        });
+    }
     let images = seen
         .as_ref()
         .map(super::observe::image_changes)

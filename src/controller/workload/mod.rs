@@ -94,6 +94,14 @@ impl Object {
         }
     }
 
+    /// Its `metadata.generation`: a hub that applied a release waits for a Rollout that has
+    /// observed it.
+    pub fn generation(&self) -> i64 {
+        match &self.0 {
+            Raw::Deployment(d) => d.metadata.generation.unwrap_or(0),
+        }
+    }
+
     pub fn resource_version(&self) -> Option<String> {
         match &self.0 {
             Raw::Deployment(d) => d.resource_version(),
