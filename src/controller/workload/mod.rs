@@ -264,3 +264,37 @@ pub async fn target_ready_pods(ctx: &Context, target: &Object) -> Result<usize, 
         Raw::Deployment(d) => deployment::own_ready_pods(ctx, d).await,
     }
 }
+
+/// A member cluster's target, as the hub of a Release sees it: through the member's own
+/// client and credential, never the hub's caches.
+pub mod member {
+    use kube::Client;
+
+    use super::{Kind, deployment};
+    use crate::api::{ContainerImage, Rollout};
+
+    /// The images of the member Rollout's target; `None` when the target does not exist.
+    pub async fn images(
+        client: &Client,
+        rollout: &Rollout,
+    ) -> Result<Option<Vec<ContainerImage>>, kube::Error> {
+        match Kind::of(rollout) {
+            Kind::Deployment => deployment::member_images(client, rollout).await,
+        }
+    }
+
+    /// Server-side applies `images` to the member Rollout's target under `manager`, owning
+    /// only those image fields; returns the generation the target reached.
+    pub async fn apply_images(
+        client: &Client,
+        rollout: &Rollout,
+        images: &[ContainerImage],
+        manager: &str,
+    ) -> Result<i64, kube::Error> {
+        match Kind::of(rollout) {
+            Kind::Deployment => {
+                deployment::apply_member_images(client, rollout, images, manager).await
+            }
+        }
+    }
+}
