@@ -76,7 +76,11 @@ fn every_example_lints_clean() {
                     .is_some_and(|t| t.kind == "Rollout" || t.kind == "Release")
             })
             .count();
-        assert!(rollouts >= 1, "{} has no Rollout or Release", path.display());
+        assert!(
+            rollouts >= 1,
+            "{} has no Rollout or Release",
+            path.display()
+        );
     }
 }
 

@@ -106,13 +106,7 @@ impl ReleaseView {
                 continue;
             };
             for m in &ws.members {
-                let seen = m.seen.clone().unwrap_or_else(|| crate::api::MemberSeen {
-                    phase: None,
-                    stage: None,
-                    gates: None,
-                    error: None,
-                    at: jiff::Timestamp::UNIX_EPOCH,
-                });
+                let seen = m.seen.clone().unwrap_or_default();
                 rows.push(MemberRow {
                     wave: w.name.clone(),
                     wave_phase: ws.phase.as_str().into(),

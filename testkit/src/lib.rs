@@ -4,6 +4,7 @@
 
 mod cli;
 mod fixture;
+pub mod hub;
 mod process;
 mod specs;
 

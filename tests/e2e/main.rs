@@ -20,3 +20,4 @@ mod support;
 mod surface;
 mod tracks;
 mod traffic;
+mod waves;

@@ -630,7 +630,11 @@ fn a_release_names_the_wave_at_fault() {
         ["r.yaml:9 spec.waves[1].name: wave names must be unique"]
     );
     assert_eq!(
-        said("    - {name: a, selector: {matchExpressions: [{key: ring, operator: Gt, values: ['1']}]}}\n"),
-        ["r.yaml:8 spec.waves[0].selector: unknown operator \"Gt\" (In, NotIn, Exists, DoesNotExist)"]
+        said(
+            "    - {name: a, selector: {matchExpressions: [{key: ring, operator: Gt, values: ['1']}]}}\n"
+        ),
+        [
+            "r.yaml:8 spec.waves[0].selector: unknown operator \"Gt\" (In, NotIn, Exists, DoesNotExist)"
+        ]
     );
 }

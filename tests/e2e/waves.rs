@@ -1,0 +1,397 @@
+//! Releases across clusters in waves (docs/WAVES.md), on one control plane: the hub is its own
+//! member (a cluster Secret pointing back at it, with the least-privilege credential the chart
+//! ships), and other members are cluster Secrets whose API server is gone. Each test's controller
+//! is the hub and the member's rollgate at once.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::Api;
+use rollgate::api::{
+    DeliveryState, Incident, MemberState, Phase, Release, ReleasePhase, Rollout, WavePhase,
+};
+use serde_json::{Value, json};
+
+use crate::incidents::{Destinations, MINUTE, bodies};
+use crate::support::hub::{self, client_of};
+use crate::support::{ControllerProcess, Fixture, error_ratio_gate};
+
+/// Seconds-scale member stages: each release is judged in a few seconds.
+const STAGES: &[(i32, &str)] = &[(50, "2s"), (100, "2s")];
+
+/// The app adopted under a Rollout with an error-ratio gate, Healthy, with rates in Prometheus.
+async fn adopted(f: &Fixture) -> ControllerProcess {
+    f.adopted(STAGES, vec![error_ratio_gate(0.05)], &f.env.prometheus_url)
+        .await
+}
+
+fn releases(f: &Fixture) -> Api<Release> {
+    Api::namespaced(f.client.clone(), f.name())
+}
+
+/// A Release of image `image` for the app, through `waves`.
+async fn release(f: &Fixture, image: &str, waves: Value, channels: &[&str]) {
+    let r = json!({
+        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Release",
+        "metadata": {"name": "app-release"},
+        "spec": {
+            "rollout": {"namespace": f.name(), "name": "app"},
+            "template": {"containers": [{"name": "app", "image": image}]},
+            "waves": waves,
+            "incident": {"severity": "sev2", "channels": channels},
+        }
+    });
+    releases(f)
+        .create(&PostParams::default(), &serde_json::from_value(r).unwrap())
+        .await
+        .unwrap();
+}
+
+async fn wait_release(
+    f: &Fixture,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&Release) -> bool,
+) -> Release {
+    f.wait(what, timeout, || async {
+        releases(f)
+            .get("app-release")
+            .await
+            .ok()
+            .filter(|r| check(r))
+    })
+    .await
+}
+
+fn phase(r: &Release) -> ReleasePhase {
+    r.status.as_ref().map(|s| s.phase).unwrap_or_default()
+}
+
+async fn image(f: &Fixture) -> String {
+    let d: Deployment = f.deployments().get("app").await.unwrap();
+    d.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_good_release_passes_its_waves_in_order_and_the_member_ends_on_the_new_revision() {
+    let f = Fixture::new("waves-good").await;
+    let _c = adopted(&f).await;
+    let credential = hub::hub_credential(&f).await;
+    hub::member(&f, "hub", &[("ring", "0")], &credential).await;
+    let before = f.stable_revision("app").await;
+    release(
+        &f,
+        "app:v2",
+        json!([
+            {"name": "ring0", "selector": {"matchLabels": {"ring": "0"}}, "bake": "3s", "timeout": "2m"},
+        ]),
+        &[],
+    )
+    .await;
+    let done = wait_release(&f, "the release Healthy", 2 * MINUTE, |r| {
+        phase(r) == ReleasePhase::Healthy
+    })
+    .await;
+    let st = done.status.unwrap();
+    let wave = &st.waves[0];
+    let (started, finished) = (wave.started_at.unwrap(), wave.finished_at.unwrap());
+    assert!(
+        finished.duration_since(started).as_secs_f64() >= 3.0,
+        "the bake was held: {wave:?}"
+    );
+    let member = &wave.members[0];
+    assert_eq!(member.state, MemberState::Healthy);
+    // The member went through its own stages to the release: its stable revision is the one
+    // the hub recorded once the member had observed the applied generation.
+    let rollout = f.rollout("app").await;
+    let rst = rollout.status.unwrap();
+    assert_eq!(rst.stable_revision, member.revision);
+    assert_ne!(rst.stable_revision.as_deref(), Some(before.as_str()));
+    assert_eq!(image(&f).await, "app:v2");
+    assert!(
+        st.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    );
+    f.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gate_failure_in_wave_one_stops_the_release_and_pages_once_linking_the_member_incident() {
+    let f = Fixture::new("waves-bad").await;
+    let d = Destinations::create(&f).await;
+    let _c = adopted(&f).await;
+    let credential = hub::hub_credential(&f).await;
+    hub::member(&f, "hub", &[("ring", "0")], &credential).await;
+    // Wave 2's member is never reached: it must never be asked for anything either.
+    hub::member(&f, "eu", &[("ring", "1")], &hub::unreachable_kubeconfig(&f)).await;
+    f.metrics("app", "canary", 50.0, 0.5).await;
+    release(
+        &f,
+        "app:bad",
+        json!([
+            {"name": "ring0", "selector": {"matchLabels": {"ring": "0"}}, "timeout": "2m"},
+            {"name": "rest", "selector": {"matchLabels": {"ring": "1"}}, "timeout": "2m"},
+        ]),
+        &["pd"],
+    )
+    .await;
+    let failed = wait_release(&f, "the release Failed", 2 * MINUTE, |r| {
+        phase(r) == ReleasePhase::Failed && r.status.as_ref().is_some_and(|s| s.incident_opened)
+    })
+    .await;
+    let st = failed.status.unwrap();
+    assert_eq!(st.waves.len(), 1, "wave 2 never started: {:?}", st.waves);
+    assert_eq!(st.waves[0].phase, WavePhase::Failed);
+    let member = &st.waves[0].members[0];
+    assert_eq!(member.state, MemberState::Failed);
+    let rollout = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
+    let member_incident = rollout.status.unwrap().incident_ref.unwrap().name;
+    assert_eq!(member.incident.as_deref(), Some(member_incident.as_str()));
+    // One hub incident, linking the member's, delivered once.
+    let hub_name = st.incident_ref.unwrap().name;
+    let incidents: Api<Incident> = Api::namespaced(f.client.clone(), f.name());
+    let delivered = f
+        .wait("the hub incident delivered", MINUTE, || async {
+            let i = incidents.get(&hub_name).await.ok()?;
+            let ok = i
+                .status
+                .as_ref()?
+                .deliveries
+                .iter()
+                .any(|d| d.channel == "pd" && d.state == DeliveryState::Delivered);
+            ok.then_some(i)
+        })
+        .await;
+    let linked = delivered.spec.release.clone().unwrap();
+    assert_eq!(linked.wave, "ring0");
+    assert_eq!(linked.members.len(), 1);
+    assert_eq!(linked.members[0].cluster, "hub");
+    assert_eq!(
+        linked.members[0].name.as_deref(),
+        Some(member_incident.as_str())
+    );
+    assert_eq!(linked.members[0].namespace, f.name());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pages: Vec<Value> = bodies(&d.pagerduty, "/v2/enqueue")
+        .into_iter()
+        .filter(|b| b["event_action"] == "trigger" && b["dedup_key"] == delivered.spec.dedup_key)
+        .collect();
+    assert_eq!(pages.len(), 1, "one hub page: {pages:?}");
+    let hub_incidents = incidents
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|i| i.spec.release.is_some())
+        .count();
+    assert_eq!(hub_incidents, 1);
+    f.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_member_holds_its_wave_then_fails_it_at_the_timeout_and_no_later_wave_receives_it()
+ {
+    let f = Fixture::new("waves-gone").await;
+    let _c = adopted(&f).await;
+    let credential = hub::hub_credential(&f).await;
+    hub::member(
+        &f,
+        "gone",
+        &[("ring", "0")],
+        &hub::unreachable_kubeconfig(&f),
+    )
+    .await;
+    hub::member(&f, "hub", &[("ring", "1")], &credential).await;
+    release(
+        &f,
+        "app:v2",
+        json!([
+            {"name": "ring0", "selector": {"matchLabels": {"ring": "0"}}, "timeout": "6s"},
+            {"name": "rest", "selector": {"matchLabels": {"ring": "1"}}},
+        ]),
+        &[],
+    )
+    .await;
+    // Held: the member is seen unreachable, the wave neither passes nor fails yet.
+    let held = wait_release(
+        &f,
+        "the wave holding on its unreachable member",
+        MINUTE,
+        |r| {
+            r.status.as_ref().is_some_and(|s| {
+                s.waves.first().is_some_and(|w| {
+                    w.phase == WavePhase::Progressing
+                        && w.members[0]
+                            .seen
+                            .as_ref()
+                            .is_some_and(|seen| seen.error.is_some())
+                })
+            })
+        },
+    )
+    .await;
+    assert_eq!(held.status.unwrap().waves.len(), 1);
+    let failed = wait_release(&f, "the wave failed at its timeout", MINUTE, |r| {
+        phase(r) == ReleasePhase::Failed
+    })
+    .await;
+    let st = failed.status.unwrap();
+    let wave = &st.waves[0];
+    assert_eq!(wave.phase, WavePhase::Failed);
+    let took = wave
+        .finished_at
+        .unwrap()
+        .duration_since(wave.started_at.unwrap());
+    assert!(took.as_secs_f64() >= 6.0, "failed at the timeout: {wave:?}");
+    assert_eq!(st.waves.len(), 1, "no later wave started");
+    assert_eq!(
+        image(&f).await,
+        "app:v1",
+        "the later wave's member never received it"
+    );
+    f.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_killed_between_an_apply_and_its_record_continues_without_repeating_or_skipping_a_wave()
+ {
+    let f = Fixture::new("waves-crash").await;
+    let mut c = adopted(&f).await;
+    let credential = hub::hub_credential(&f).await;
+    hub::member(&f, "hub", &[("ring", "0")], &credential).await;
+    let generation = |d: Deployment| d.metadata.generation.unwrap();
+    let before = generation(f.deployments().get("app").await.unwrap());
+    c.crash_at("after-member-apply");
+    release(
+        &f,
+        "app:v2",
+        json!([{"name": "ring0", "selector": {"matchLabels": {"ring": "0"}}, "bake": "2s"}]),
+        &[],
+    )
+    .await;
+    if !c.exited_within(MINUTE).await {
+        f.fail("the hub never reached after-member-apply").await;
+    }
+    // The apply happened; its record did not: the intent (previous images) is on record.
+    let crashed = releases(&f).get("app-release").await.unwrap();
+    let st = crashed.status.unwrap();
+    let member = &st.waves[0].members[0];
+    assert_eq!(member.state, MemberState::Applying);
+    assert_eq!(member.applied_generation, None);
+    assert_eq!(member.previous[0].image, "app:v1");
+    let started = st.waves[0].started_at;
+    assert_eq!(image(&f).await, "app:v2");
+    c.recover();
+    let done = wait_release(
+        &f,
+        "the release Healthy after the restart",
+        2 * MINUTE,
+        |r| phase(r) == ReleasePhase::Healthy,
+    )
+    .await;
+    let st = done.status.unwrap();
+    assert_eq!(st.waves.len(), 1);
+    assert_eq!(
+        st.waves[0].started_at, started,
+        "the wave was not started again"
+    );
+    // Applied once: the same images applied again after the restart changed nothing.
+    let after = generation(f.deployments().get("app").await.unwrap());
+    assert_eq!(after, before + 1);
+    assert_eq!(st.waves[0].members[0].applied_generation, Some(after));
+    f.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hub_credential_reads_the_rollout_and_patches_its_target_and_nothing_else() {
+    let f = Fixture::new("waves-rbac").await;
+    f.app("app", 1).await;
+    f.create_rollout(crate::support::rollout("app", "app", 1, STAGES, vec![]))
+        .await;
+    let hub = client_of(&hub::hub_credential(&f).await).await;
+    let ns = f.name();
+    let forbidden = |what: &str, r: Result<(), kube::Error>| match r {
+        Err(kube::Error::Api(e)) if e.code == 403 => {}
+        other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
+    };
+    // Allowed: what the hub does.
+    Api::<Rollout>::namespaced(hub.clone(), ns)
+        .get("app")
+        .await
+        .expect("get the Rollout");
+    let deployments = Api::<Deployment>::namespaced(hub.clone(), ns);
+    deployments.get("app").await.expect("get the target");
+    let images = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v1"}]}}}});
+    deployments
+        .patch(
+            "app",
+            &PatchParams::apply("rollgate-hub").force(),
+            &Patch::Apply(&images),
+        )
+        .await
+        .expect("apply the target's images");
+    // Denied: everything else.
+    let r = |r: Result<Value, kube::Error>| r.map(|_| ());
+    forbidden(
+        "get secrets",
+        r(Api::<Secret>::namespaced(hub.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .map(|_| json!({}))),
+    );
+    forbidden(
+        "list pods",
+        r(Api::<Pod>::namespaced(hub.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .map(|_| json!({}))),
+    );
+    forbidden(
+        "list configmaps",
+        r(Api::<ConfigMap>::namespaced(hub.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .map(|_| json!({}))),
+    );
+    forbidden(
+        "patch the Rollout",
+        r(Api::<Rollout>::namespaced(hub.clone(), ns)
+            .patch(
+                "app",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"paused": true}})),
+            )
+            .await
+            .map(|_| json!({}))),
+    );
+    forbidden(
+        "delete the target",
+        r(deployments
+            .delete("app", &Default::default())
+            .await
+            .map(|_| json!({}))),
+    );
+    forbidden(
+        "list deployments",
+        r(deployments
+            .list(&ListParams::default())
+            .await
+            .map(|_| json!({}))),
+    );
+    forbidden(
+        "get the Rollout in another namespace",
+        r(Api::<Rollout>::namespaced(hub.clone(), "default")
+            .get("app")
+            .await
+            .map(|_| json!({}))),
+    );
+    f.cleanup().await;
+}
