@@ -85,7 +85,7 @@ pub async fn hub_credential(f: &Fixture) -> String {
     for doc in text.split("\n---\n") {
         let mut v: Value = serde_norway::from_str(doc).expect("a YAML document");
         v["metadata"]["namespace"] = json!(f.name());
-        if let Some(subjects) = v["subjects"].as_array_mut() {
+        if let Some(subjects) = v.get_mut("subjects").and_then(Value::as_array_mut) {
             for s in subjects {
                 s["namespace"] = json!(f.name());
             }
