@@ -18,6 +18,9 @@ fn gate(min: Option<f64>, max: Option<f64>, max_increase: Option<&str>) -> Gate 
         interval: None,
         failure_limit: None,
         on_no_data: None,
+        sequential: None,
+        alert: None,
+        dry_run: false,
         error_limit: None,
     }
 }
