@@ -104,7 +104,10 @@ mod tests {
         // A value cannot close the matcher: it is a string literal, whatever it holds.
         let sneaky = query(&labels(&[("alertname", "x\"} or vector(1) #")]));
         check(&sneaky).unwrap();
-        assert!(sneaky.contains(r#"alertname="x\"} or vector(1) #""#), "{sneaky}");
+        assert!(
+            sneaky.contains(r#"alertname="x\"} or vector(1) #""#),
+            "{sneaky}"
+        );
     }
 
     #[test]

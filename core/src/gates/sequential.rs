@@ -122,7 +122,13 @@ pub fn judge(counts: &Counts, test: &Test) -> (Outcome, Evidence) {
         summary: String::new(),
     };
     let summary = words(outcome, &evidence);
-    (outcome, Evidence { summary, ..evidence })
+    (
+        outcome,
+        Evidence {
+            summary,
+            ..evidence
+        },
+    )
 }
 
 /// The canary's error rate over stable's, per request.
@@ -195,7 +201,11 @@ pub fn confidence_sequence(s: f64, n: f64, p0: f64, alpha: f64) -> (f64, f64) {
     };
     let low = edge(centre, 0.0 + 1e-300);
     let high = edge(centre, 1.0 - 1e-16);
-    let low_ratio = if low <= 1e-300 { 0.0 } else { ratio_at(low, p0) };
+    let low_ratio = if low <= 1e-300 {
+        0.0
+    } else {
+        ratio_at(low, p0)
+    };
     let high_ratio = if high >= 1.0 - 1e-16 {
         f64::INFINITY
     } else {

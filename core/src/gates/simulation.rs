@@ -78,7 +78,12 @@ fn interval(rng: &mut Rng, t: &Traffic, seconds: f64) -> [f64; 4] {
 }
 
 /// When the sequential judge first says regression in one simulated stage, if it does.
-pub fn sequential_stage(rng: &mut Rng, traffic: &Traffic, test: &Test, s: &Schedule) -> Option<f64> {
+pub fn sequential_stage(
+    rng: &mut Rng,
+    traffic: &Traffic,
+    test: &Test,
+    s: &Schedule,
+) -> Option<f64> {
     let mut c = Counts {
         canary_errors: 0.0,
         canary_requests: 0.0,

@@ -200,15 +200,16 @@ pub fn validate(
             };
             SpecError::new(field, e.message)
         })?;
-        for (field, query) in kind.queries(g) {
-            check_query(&query).map_err(|m| SpecError::new(format!("spec.gates[{i}].{field}"), m))?;
-        }
         if let Kind::Sequential(s) = &kind {
             for (field, selector) in [("errors", &s.errors), ("requests", &s.requests)] {
                 crate::gates::check_selector(selector).map_err(|e| {
                     SpecError::new(format!("spec.gates[{i}].sequential.{field}"), e.to_string())
                 })?;
             }
+        }
+        for (field, query) in kind.queries(g) {
+            check_query(&query)
+                .map_err(|m| SpecError::new(format!("spec.gates[{i}].{field}"), m))?;
         }
         let interval_field = format!("spec.gates[{i}].interval");
         let interval =

@@ -13,16 +13,21 @@ pub struct Violation {
 }
 
 /// The rules this module can evaluate, as they appear in the CRDs.
-pub const KNOWN: [&str; 9] = [
+pub const KNOWN: [&str; 14] = [
     "self[size(self) - 1].weight == 100",
     "self.map(s, s.weight).isSorted()",
     "self.all(g, self.exists_one(h, h.name == g.name))",
     "self == 'Deployment'",
-    "has(self.min) || has(self.max) || has(self.compare)",
+    "has(self.min) || has(self.max) || has(self.compare) || has(self.sequential) || has(self.alert)",
     "!has(self.min) || !has(self.max) || self.min <= self.max",
     "self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)",
     "!(self.type == 'alertmanager' || self.type == 'webhook') || has(self.url)",
     "isURL(self) && url(self).getHostname() != ''",
+    "!has(self.sequential) && !has(self.alert) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)",
+    "!has(self.sequential) || !has(self.alert)",
+    "self > 0.0 && self <= 0.1",
+    "size(self) >= 1 && size(self) <= 20",
+    "self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$'))",
 ];
 
 /// Evaluates `rule` on `node`; `None` when the rule is not one of [`KNOWN`]. A node whose shape
@@ -77,7 +82,10 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             _ => vec![],
         },
         r if r == KNOWN[4] => {
-            if has("min") || has("max") || has("compare") {
+            if ["min", "max", "compare", "sequential", "alert"]
+                .iter()
+                .any(|f| has(f))
+            {
                 vec![]
             } else {
                 vec![at(String::new())]
@@ -110,9 +118,54 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             Some(text) if !has_host(text) => vec![at(String::new())],
             _ => vec![],
         },
+        r if r == KNOWN[9] => {
+            let judged = has("sequential") || has("alert");
+            match (judged, has("query")) {
+                (false, false) => vec![at(".query".into())],
+                (true, true) => vec![at(".query".into())],
+                (true, false) => ["min", "max", "compare"]
+                    .iter()
+                    .find(|f| has(f))
+                    .map(|f| at(format!(".{f}")))
+                    .into_iter()
+                    .collect(),
+                (false, true) => vec![],
+            }
+        }
+        r if r == KNOWN[10] => {
+            if has("sequential") && has("alert") {
+                vec![at(".alert".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[11] => match node.as_f64() {
+            Some(v) if !(v > 0.0 && v <= 0.1) => vec![at(String::new())],
+            _ => vec![],
+        },
+        r if r == KNOWN[12] => match node.as_object() {
+            Some(m) if m.is_empty() || m.len() > 20 => vec![at(String::new())],
+            _ => vec![],
+        },
+        r if r == KNOWN[13] => node
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .filter(|k| !is_label_name(k))
+            .map(|k| at(format!(".{k}")))
+            .collect(),
         _ => return None,
     };
     Some(found)
+}
+
+/// `^[a-zA-Z_][a-zA-Z0-9_]*$`.
+fn is_label_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Kubernetes CEL's `isURL(s) && url(s).getHostname() != ''`, closely enough for lint.
@@ -177,5 +230,27 @@ mod tests {
         assert_eq!(subs(KNOWN[5], &json!({"min": 2, "max": 1})), [".min"]);
         assert_eq!(subs(KNOWN[6], &json!({"type": "slack"})), [".secretRef"]);
         assert!(subs(KNOWN[6], &json!({"type": "webhook"})).is_empty());
+        assert!(subs(KNOWN[4], &json!({"sequential": {}})).is_empty());
+        assert_eq!(subs(KNOWN[9], &json!({"max": 1})), [".query"]);
+        assert_eq!(
+            subs(KNOWN[9], &json!({"alert": {}, "query": "x"})),
+            [".query"]
+        );
+        assert_eq!(
+            subs(KNOWN[9], &json!({"sequential": {}, "max": 1})),
+            [".max"]
+        );
+        assert!(subs(KNOWN[9], &json!({"sequential": {}})).is_empty());
+        assert_eq!(
+            subs(KNOWN[10], &json!({"sequential": {}, "alert": {}})),
+            [".alert"]
+        );
+        assert_eq!(subs(KNOWN[11], &json!(0.5)), [""]);
+        assert!(subs(KNOWN[11], &json!(0.001)).is_empty());
+        assert_eq!(subs(KNOWN[12], &json!({})), [""]);
+        assert_eq!(
+            subs(KNOWN[13], &json!({"alertname": "x", "1bad": "y"})),
+            [".1bad"]
+        );
     }
 }

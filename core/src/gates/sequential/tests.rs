@@ -78,7 +78,10 @@ fn a_tolerated_regression_is_no_false_alarm_either() {
     let alarms = (0..1_000)
         .filter(|_| sequential_stage(&mut rng, &traffic, &test, &schedule).is_some())
         .count();
-    assert!(alarms as f64 <= 50.0 + 3.0 * (1_000.0f64 * 0.05 * 0.95).sqrt(), "{alarms}");
+    assert!(
+        alarms as f64 <= 50.0 + 3.0 * (1_000.0f64 * 0.05 * 0.95).sqrt(),
+        "{alarms}"
+    );
 }
 
 #[test]
@@ -126,15 +129,27 @@ fn counts_say_regression_no_regression_or_inconclusive() {
     let (o, e) = judge(&counts(500.0, 50_000.0, 500.0, 50_000.0), &lenient);
     assert_eq!(o, Outcome::NoRegression, "{e:?}");
     assert!(e.interval_high.unwrap() < 1.5 && e.interval_low.unwrap() < 1.0);
-    assert!(e.summary.contains("99.9% confidence it is within"), "{}", e.summary);
+    assert!(
+        e.summary.contains("99.9% confidence it is within"),
+        "{}",
+        e.summary
+    );
     // A handful of errors: nothing to say yet.
     let (o, e) = judge(&counts(3.0, 300.0, 1.0, 300.0), &lenient);
     assert_eq!(o, Outcome::Inconclusive, "{e:?}");
-    assert!(e.summary.contains("not yet enough to tell"), "{}", e.summary);
+    assert!(
+        e.summary.contains("not yet enough to tell"),
+        "{}",
+        e.summary
+    );
     // No errors at all: inconclusive, and said so.
     let (o, e) = judge(&counts(0.0, 300.0, 0.0, 300.0), &STRICT);
     assert_eq!(o, Outcome::Inconclusive);
-    assert!(e.summary.starts_with("no errors on either track"), "{}", e.summary);
+    assert!(
+        e.summary.starts_with("no errors on either track"),
+        "{}",
+        e.summary
+    );
 }
 
 #[test]
@@ -172,7 +187,10 @@ fn the_confidence_sequence_covers_the_true_ratio_at_every_look() {
             }
         }
     }
-    assert!(misses as f64 <= 25.0 + 3.0 * (500.0f64 * 0.05 * 0.95).sqrt(), "{misses}");
+    assert!(
+        misses as f64 <= 25.0 + 3.0 * (500.0f64 * 0.05 * 0.95).sqrt(),
+        "{misses}"
+    );
 }
 
 #[test]
@@ -185,7 +203,11 @@ fn ln_gamma_matches_known_values() {
         (0.1, 2.252_712_651_734_206),
         (171.0, 706.573_062_245_787_4),
     ] {
-        assert!((ln_gamma(x) - expected).abs() < 1e-9, "ln Γ({x}) = {}", ln_gamma(x));
+        assert!(
+            (ln_gamma(x) - expected).abs() < 1e-9,
+            "ln Γ({x}) = {}",
+            ln_gamma(x)
+        );
     }
 }
 
