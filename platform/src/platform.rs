@@ -141,6 +141,7 @@ impl Platform {
                 work.root(),
                 &[exporter_target],
                 alertmanager_target.as_deref(),
+                None,
             )?;
             self.env.prometheus_url = prometheus.url();
             self.prometheus = Some(prometheus);

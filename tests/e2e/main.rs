@@ -8,6 +8,7 @@ mod controls;
 mod crashes;
 mod freeze;
 mod incidents;
+mod judges;
 mod platform;
 mod readiness;
 mod references;
