@@ -9,6 +9,7 @@ pub mod alert;
 pub mod judge;
 mod kind;
 mod lexer;
+pub mod mann_whitney;
 pub mod sequential;
 pub mod simulation;
 pub mod template;
