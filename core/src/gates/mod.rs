@@ -7,6 +7,7 @@
 //! Prometheus can never read as a pass.
 pub mod alert;
 pub mod judge;
+pub mod kayenta;
 mod kind;
 mod lexer;
 pub mod mann_whitney;
