@@ -152,6 +152,67 @@ fn the_controller_calls_the_planner_at_one_place() {
     );
 }
 
+/// Code lines (not comments) under `dir` that contain `word`, outside `allowed` paths.
+fn named_outside(dir: &Path, word: &str, allowed: &[&str]) -> Vec<String> {
+    let mut found = vec![];
+    for (path, text) in sources(dir) {
+        let shown = path.display().to_string();
+        if allowed.iter().any(|a| shown.contains(a)) {
+            continue;
+        }
+        // Unit tests may use any type as a stand-in; the seam is about what the code does.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            let line = line.trim_start();
+            if !line.starts_with("//") && line.contains(word) {
+                found.push(format!("{shown}:{}: {line}", n + 1));
+            }
+        }
+    }
+    found
+}
+
+/// A workload kind is named by its adapter only: the rest of the controller works on
+/// `workload::Object`, so a new kind is a file in the adapter, not an edit across the loop.
+#[test]
+fn only_the_workload_adapter_names_a_workload_kind() {
+    let controller = root().join("src/controller");
+    for kind in ["Deployment", "StatefulSet", "ReplicaSet"] {
+        let found = named_outside(&controller, kind, &["src/controller/workload/"]);
+        assert!(
+            found.is_empty(),
+            "{kind} named outside the adapter: {found:#?}"
+        );
+    }
+}
+
+/// A router is named by the traffic seam only: the core's `traffic` (what it means) and the
+/// controller's `traffic` (its I/O); the planner asks `Router`'s methods, never its variants.
+#[test]
+fn only_the_traffic_seam_names_a_router() {
+    let seam = ["core/src/traffic", "src/controller/traffic"];
+    for dir in ["src", "core/src"] {
+        let found: Vec<String> = named_outside(&root().join(dir), "Router::", &seam)
+            .into_iter()
+            // HTTP servers have routers too (axum's); only ours is the seam's business.
+            .filter(|hit| {
+                // A variant (`Router::Pods`), not a function (`Router::of`).
+                let variant = hit
+                    .split("Router::")
+                    .skip(1)
+                    .any(|rest| rest.chars().next().is_some_and(char::is_uppercase));
+                let file = hit.split(':').next().unwrap_or_default();
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                variant && (text.contains("traffic::Router") || hit.contains("traffic::Router::"))
+            })
+            .collect();
+        assert!(
+            found.is_empty(),
+            "a router named outside the seam: {found:#?}"
+        );
+    }
+}
+
 /// Hosts of package and image registries: the project names none (installs go through the
 /// machine's configured sources; images are the user's to name).
 const REGISTRY_HOSTS: [&str; 14] = [

@@ -1,21 +1,23 @@
-//! Writing the decision: track Deployments, the target's replicas, status, Events. Every
-//! write compares first, so a reconcile that changes nothing writes nothing.
+//! Writing the decision: tracks and the target (through the workload adapter), status,
+//! Events. Every write compares first, so a reconcile that changes nothing writes nothing.
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Patch, PatchParams, PostParams};
+use std::collections::BTreeMap;
+
+use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType as KubeEventType};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::observe::Seen;
+use super::workload::{self, Object, TrackSpec};
 use super::{Context, Error};
 use crate::api::keys::{ROLLOUT, SERVED_BY};
 use crate::api::{Rollout, RolloutStatus};
 use crate::plan::{Event, EventType, TrackPlan, Workloads, truncate};
+use crate::workload::FIELD_MANAGER;
+use crate::workload::TrackKind;
 use crate::workload::config::rewrite;
-use crate::workload::{FIELD_MANAGER, TrackKind, observe_track, track_deployment, track_name};
 
 pub async fn workloads(
     ctx: &Context,
@@ -24,32 +26,18 @@ pub async fn workloads(
     want: &Workloads,
     status: &RolloutStatus,
 ) -> Result<(), Error> {
-    let ns = rollout.namespace().unwrap_or_default();
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-    let owner = rollout
-        .controller_owner_ref(&())
-        .expect("a stored Rollout has a name and uid");
     // Canary first: on a rollback its share reaches zero before anything else is written.
-    for (kind, plan, current, observed) in [
-        (
-            TrackKind::Canary,
-            &want.canary,
-            &seen.canary,
-            &seen.observed.canary,
-        ),
-        (
-            TrackKind::Stable,
-            &want.stable,
-            &seen.stable,
-            &seen.observed.stable,
-        ),
+    for (kind, plan) in [
+        (TrackKind::Canary, &want.canary),
+        (TrackKind::Stable, &want.stable),
     ] {
-        if let (Some(d), Some(t)) = (current, observed)
+        let (current, observed) = seen.track(kind);
+        if let (Some(o), Some(t)) = (current, observed)
             && t.drift.is_none()
         {
             // A track written before its revision was recorded (an upgrade, or a crash
             // between the two writes) is recorded as it runs.
-            super::records::keep(ctx, rollout, &seen.records, &t.revision, d).await?;
+            super::records::keep(ctx, rollout, &seen.records, &t.revision, o).await?;
         }
         let Some(plan) = plan else { continue };
         let as_planned = observed.as_ref().is_some_and(|t| {
@@ -58,28 +46,27 @@ pub async fn workloads(
         if as_planned || (observed.is_none() && plan.replicas == 0) {
             continue; // nothing to change, or no need to create an empty track
         }
-        apply_track(ctx, rollout, &api, seen, kind, plan, owner.clone()).await?;
+        apply_track(ctx, rollout, seen, kind, plan).await?;
     }
-    hold_target(&api, rollout, seen, want.target_replicas, status).await
+    hold_target(ctx, rollout, seen, want.target_replicas, status).await
 }
 
 async fn apply_track(
     ctx: &Context,
     rollout: &Rollout,
-    api: &Api<Deployment>,
     seen: &Seen,
     kind: TrackKind,
     plan: &TrackPlan,
-    owner: OwnerReference,
 ) -> Result<(), Error> {
-    let template_of = |d: &Option<std::sync::Arc<Deployment>>| {
-        let intact = |d: &&Deployment| {
-            super::records::drift(&seen.records, d, &plan.revision).is_none()
-                && observe_track(d).is_some_and(|t| t.revision == plan.revision)
+    let template_of = |o: &Option<Object>| {
+        let intact = |o: &&Object| {
+            super::records::drift(&seen.records, o, &plan.revision).is_none()
+                && o.track().is_some_and(|t| t.revision == plan.revision)
         };
-        d.as_deref()
+        o.as_ref()
             .filter(intact)
-            .and_then(|d| d.spec.as_ref().map(|s| s.template.clone()))
+            .and_then(Object::template)
+            .cloned()
     };
     // A recorded revision is restored exactly as recorded; a track that already runs the
     // revision unedited has its template (snapshots included); only the desired revision may
@@ -94,59 +81,30 @@ async fn apply_track(
         Some(t) => t,
         None if seen.observed.desired_revision == plan.revision => {
             super::snapshots::ensure_snapshots(ctx, rollout, &seen.config).await?;
-            let target = seen
-                .target
-                .spec
-                .as_ref()
-                .map(|s| s.template.clone())
-                .unwrap_or_default();
+            let target = seen.target.template().cloned().unwrap_or_default();
             rewrite(&target, &super::snapshots::snapshot_names(&seen.config))
         }
         None => return Err(Error::TemplateUnavailable(plan.revision.clone())),
     };
-    let d = track_deployment(
-        &seen.target,
+    // A track edited by hand is written back exactly as recorded.
+    let edited = seen.track(kind).0.as_ref().filter(|o| {
+        let revision = o.track().map(|t| t.revision).unwrap_or_default();
+        super::records::drift(&seen.records, o, &revision).is_some()
+    });
+    let track = TrackSpec {
         kind,
-        &template,
-        &plan.revision,
-        plan.replicas,
-        owner,
-    );
-    let name = track_name(&seen.target.name_any(), kind);
-    let current = match kind {
-        TrackKind::Stable => &seen.stable,
-        TrackKind::Canary => &seen.canary,
+        template: &template,
+        revision: &plan.revision,
+        replicas: plan.replicas,
     };
-    let written = match current.as_deref().filter(|c| {
-        let revision = observe_track(c).map(|t| t.revision).unwrap_or_default();
-        super::records::drift(&seen.records, c, &revision).is_some()
-    }) {
-        // An apply keeps fields another manager added by hand; a replace, conditional on the
-        // version read, writes back exactly the recorded track.
-        Some(edited) => {
-            let mut d = d;
-            d.metadata.resource_version = edited.resource_version();
-            api.replace(&name, &PostParams::default(), &d).await?
-        }
-        None => {
-            let mut value = serde_json::to_value(&d).expect("Deployments serialize");
-            value["apiVersion"] = json!("apps/v1");
-            value["kind"] = json!("Deployment");
-            api.patch(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(value),
-            )
-            .await?
-        }
-    };
+    let written = workload::write_track(ctx, rollout, &seen.target, track, edited).await?;
     super::records::keep(ctx, rollout, &seen.records, &plan.revision, &written).await
 }
 
 /// Marks the target as driven by this Rollout, says which tracks serve it, and, once the
 /// tracks serve, holds it at 0.
 async fn hold_target(
-    api: &Api<Deployment>,
+    ctx: &Context,
     rollout: &Rollout,
     seen: &Seen,
     replicas: Option<i32>,
@@ -155,32 +113,20 @@ async fn hold_target(
     let name = rollout.name_any();
     let annotations = seen.target.annotations();
     let marked = annotations.get(ROLLOUT) == Some(&name);
-    let served_by = crate::workload::serving(&seen.target.name_any(), status).join(",");
+    let served_by = crate::workload::serving(&seen.target.name(), status).join(",");
     let told = annotations.get(SERVED_BY).map(String::as_str)
         == Some(served_by.as_str()).filter(|s| !s.is_empty());
-    let current = seen.target.spec.as_ref().and_then(|s| s.replicas);
-    if marked && (told || served_by.is_empty()) && replicas.is_none_or(|r| current == Some(r)) {
+    if marked
+        && (told || served_by.is_empty())
+        && replicas.is_none_or(|r| seen.target.replicas() == Some(r))
+    {
         return Ok(());
     }
-    let mut annotations = json!({ROLLOUT: name});
+    let mut annotations = BTreeMap::from([(ROLLOUT, name)]);
     if !served_by.is_empty() {
-        annotations[SERVED_BY] = json!(served_by);
+        annotations.insert(SERVED_BY, served_by);
     }
-    let mut patch = json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": seen.target.name_any(), "annotations": annotations},
-    });
-    if let Some(r) = replicas {
-        patch["spec"] = json!({"replicas": r});
-    }
-    api.patch(
-        &seen.target.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(patch),
-    )
-    .await?;
-    Ok(())
+    workload::hold_target(ctx, &seen.target, &annotations, replicas).await
 }
 
 /// Writes the status when it changed; returns the new resourceVersion if it wrote.

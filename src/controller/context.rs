@@ -1,6 +1,6 @@
 use futures::channel::mpsc;
 use futures::future::{BoxFuture, FutureExt, Shared};
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::apps::v1::ControllerRevision;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -35,9 +35,8 @@ pub struct Settings {
 pub struct Context {
     pub client: Client,
     pub settings: Settings,
-    pub deployments: Store<Deployment>,
-    /// Whether the Deployment cache is filled, for any number of waiting reconciles.
-    pub deployments_ready: CacheReady,
+    /// Targets and tracks, through the workload adapter.
+    pub workloads: super::workload::Stores,
     pub prometheus: PrometheusPool,
     pub recorder: Recorder,
     /// HTTP client for incident destinations (ring rustls provider).
@@ -81,7 +80,7 @@ pub struct Context {
 pub struct Stores {
     pub rollouts: Store<Rollout>,
     pub freezes: Store<Freeze>,
-    pub deployments: Store<Deployment>,
+    pub workloads: super::workload::Stores,
     pub config: std::sync::Arc<ConfigCache>,
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
@@ -110,8 +109,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             settings,
-            deployments_ready: CacheReady::of(stores.deployments.clone()),
-            deployments: stores.deployments,
+            workloads: stores.workloads,
             config: stores.config,
             config_maps: stores.config_maps,
             secrets_ready: CacheReady::of(stores.secrets.clone()),
@@ -180,7 +178,7 @@ mod tests {
     /// (one `FuturesUnordered`), all go on once the cache is filled.
     #[tokio::test]
     async fn every_concurrent_waiter_wakes_when_the_cache_fills() {
-        let (store, mut writer) = reflector::store::<Deployment>();
+        let (store, mut writer) = reflector::store::<ControllerRevision>();
         let ready = CacheReady::of(store);
         let mut waiters: FuturesUnordered<_> = (0..20)
             .map(|_| {
@@ -204,7 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_gone_before_filling_reads_as_not_ready() {
-        let (store, writer) = reflector::store::<Deployment>();
+        let (store, writer) = reflector::store::<ControllerRevision>();
         let ready = CacheReady::of(store);
         drop(writer);
         assert!(!ready.wait().await);

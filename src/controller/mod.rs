@@ -1,8 +1,8 @@
 //! kube-runtime wiring: watches, and reconcile = observe → plan → apply → status.
 //!
-//! One reflector of Deployments serves both as the trigger (owned tracks and annotated
-//! targets map to their Rollout) and as the cache that observation reads, so a reconcile makes
-//! no GET for workloads. Timers are requeues, not tasks: 1,000 Rollouts cost no threads.
+//! One reflector per workload kind (`workload`) serves both as the trigger (owned tracks and
+//! annotated targets map to their Rollout) and as the cache that observation reads, so a
+//! reconcile makes no GET for workloads. Timers are requeues, not tasks: 1,000 Rollouts cost no threads.
 
 mod admission;
 mod apply;
@@ -22,13 +22,15 @@ mod records;
 mod secrets;
 pub mod serve;
 mod snapshots;
+mod traffic;
 mod unwritten;
+mod workload;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -57,24 +59,9 @@ pub async fn run(
     // Read before `settings` moves into the context.
     let reconcile_config =
         kube::runtime::controller::Config::default().concurrency(settings.concurrency);
-    let (rollouts, deployments): (Api<Rollout>, Api<Deployment>) = match &settings.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
+    let rollouts: Api<Rollout> = scoped(&client, &settings);
     let filled = Caches::default();
-    let (store, writer) = reflector::store::<Deployment>();
-    let deployment_events = watcher::watcher(deployments, watch_config())
-        .default_backoff()
-        .modify(|d| {
-            // Managed fields are the bulk of a Deployment and never read here.
-            d.managed_fields_mut().clear();
-        })
-        .reflect(writer)
-        .inspect_ok(filled.track("deployments").marker())
-        .touched_objects();
+    let (workloads, workload_changes) = workload::watch(&client, &settings, &filled);
     let incidents: Api<Incident> = match &settings.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
@@ -155,7 +142,7 @@ pub async fn run(
     let stores = Stores {
         rollouts: rollout_store.clone(),
         freezes,
-        deployments: store,
+        workloads,
         config: config.clone(),
         config_maps,
         secrets,
@@ -173,7 +160,7 @@ pub async fn run(
         ctx.channels.clone(),
     );
     let rollout_loop = controller
-        .watches_stream(deployment_events, rollout_of)
+        .reconcile_on(workload_changes)
         .watches_stream(freeze_events, move |f: Freeze| {
             rollout_store
                 .state()
@@ -354,18 +341,6 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
-}
-
-/// The Rollout a Deployment event concerns: the owner of a track, or the annotated driver of a target.
-fn rollout_of(d: Deployment) -> Option<ObjectRef<Rollout>> {
-    let ns = d.namespace()?;
-    let owner = d
-        .owner_references()
-        .iter()
-        .find(|o| o.kind == "Rollout" && o.api_version.starts_with(crate::api::GROUP))
-        .map(|o| o.name.clone());
-    let name = owner.or_else(|| d.annotations().get(crate::api::keys::ROLLOUT).cloned())?;
-    Some(ObjectRef::new(&name).within(&ns))
 }
 
 #[cfg(test)]

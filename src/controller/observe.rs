@@ -1,78 +1,66 @@
 //! Reading the cluster into the planner's plain values.
 
-use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 
 use super::snapshots::Fetched;
+use super::workload::{self, Object};
 use super::{Context, Error};
 use crate::api::Rollout;
 use crate::plan::{Observed, SpecError, Track};
 use crate::workload::config::ConfigRef;
-use crate::workload::{TrackKind, observe_track, revision_of, track_name};
+use crate::workload::{TrackKind, revision_of};
 
 /// The target and the tracks as the controller sees them.
 pub struct Seen {
-    pub target: std::sync::Arc<Deployment>,
+    pub target: Object,
     /// The ConfigMaps and Secrets the target's template uses, as read now.
     pub config: Vec<(ConfigRef, std::sync::Arc<Fetched>)>,
-    pub stable: Option<std::sync::Arc<Deployment>>,
-    pub canary: Option<std::sync::Arc<Deployment>>,
+    pub stable: Option<Object>,
+    pub canary: Option<Object>,
     pub observed: Observed,
     /// rollgate's records of this Rollout's revisions, by revision.
     pub records: super::records::Records,
 }
 
+impl Seen {
+    pub fn track(&self, kind: TrackKind) -> (&Option<Object>, &Option<Track>) {
+        match kind {
+            TrackKind::Stable => (&self.stable, &self.observed.stable),
+            TrackKind::Canary => (&self.canary, &self.observed.canary),
+        }
+    }
+}
+
 pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Seen, SpecError>, Error> {
-    let ns = rollout.namespace().unwrap_or_default();
-    let name = &rollout.spec.target_ref.name;
-    let get = |n: &str| ctx.deployments.get(&ObjectRef::new(n).within(&ns));
-    let Some(target) = get(name) else {
+    let Some(target) = workload::target(ctx, rollout) else {
+        let (kind, name) = (&rollout.spec.target_ref.kind, &rollout.spec.target_ref.name);
+        let ns = rollout.namespace().unwrap_or_default();
         return Ok(Err(SpecError::new(
             "spec.targetRef.name",
-            format!("Deployment {name:?} not found in namespace {ns:?}"),
+            format!("{kind} {name:?} not found in namespace {ns:?}"),
         )));
     };
-    let owned = |kind: TrackKind| -> Result<Option<std::sync::Arc<Deployment>>, SpecError> {
-        let track = track_name(name, kind);
-        match get(&track) {
-            None => Ok(None),
-            Some(d)
-                if d.owner_references()
-                    .iter()
-                    .any(|o| Some(&o.uid) == rollout.uid().as_ref()) =>
-            {
-                Ok(Some(d))
-            }
-            Some(_) => Err(SpecError::new(
-                "spec.targetRef.name",
-                format!(
-                    "Deployment {track:?} exists and is not owned by this Rollout; rename or remove it"
-                ),
-            )),
-        }
-    };
-    let (stable, canary) = match (owned(TrackKind::Stable), owned(TrackKind::Canary)) {
+    let tracks = (
+        workload::track(ctx, rollout, TrackKind::Stable),
+        workload::track(ctx, rollout, TrackKind::Canary),
+    );
+    let (stable, canary) = match tracks {
         (Ok(s), Ok(c)) => (s, c),
         (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
     };
-    let template = &target
-        .spec
-        .as_ref()
-        .map(|s| s.template.clone())
-        .unwrap_or_default();
-    let records = super::records::of(ctx, rollout, &[stable.as_deref(), canary.as_deref()]);
-    let track = |d: &Option<std::sync::Arc<Deployment>>| -> Option<Track> {
-        let d = d.as_deref()?;
-        let mut t = observe_track(d)?;
-        t.drift = super::records::drift(&records, d, &t.revision);
+    let template = target.template().cloned().unwrap_or_default();
+    let records = super::records::of(ctx, rollout, &[stable.as_ref(), canary.as_ref()]);
+    let track = |o: &Option<Object>| -> Option<Track> {
+        let o = o.as_ref()?;
+        let mut t = o.track()?;
+        t.drift = super::records::drift(&records, o, &t.revision);
         if t.drift.is_some() {
             // Its pods are not the revision's: they count for nothing until it is restored.
             t.ready = 0;
         }
         Some(t)
     };
-    let config = super::snapshots::read(ctx, rollout, template).await?;
+    let config = super::snapshots::read(ctx, rollout, &template).await?;
     let digests: Vec<(String, String, String)> = config
         .iter()
         .map(|(r, f)| {
@@ -84,10 +72,12 @@ pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Seen, 
         })
         .collect();
     let observed = Observed {
-        desired_revision: revision_of(template, &digests),
+        desired_revision: revision_of(&template, &digests),
         stable: track(&stable),
         canary: track(&canary),
         kept: records.keys().cloned().collect(),
+        // The router's reading comes once the spec is validated (it names the router).
+        routed: None,
     };
     Ok(Ok(Seen {
         target,
@@ -101,10 +91,10 @@ pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Seen, 
 
 /// Images that differ between the stable and the canary track, container by container.
 pub fn image_changes(seen: &Seen) -> Vec<crate::api::ImageChange> {
-    let images = |d: &Option<std::sync::Arc<Deployment>>| -> Vec<(String, Option<String>)> {
-        d.as_deref()
-            .and_then(|d| d.spec.as_ref())
-            .and_then(|s| s.template.spec.as_ref())
+    let images = |o: &Option<Object>| -> Vec<(String, Option<String>)> {
+        o.as_ref()
+            .and_then(Object::template)
+            .and_then(|t| t.spec.as_ref())
             .map(|p| {
                 p.containers
                     .iter()

@@ -1,6 +1,6 @@
 //! The controller's own status writes against a cache that has not seen them yet.
 //!
-//! A reconcile that wrote a Rollout's status often triggers another at once (its Deployment
+//! A reconcile that wrote a Rollout's status often triggers another at once (its tracks
 //! patches come back as events) before the watch has delivered the new status. Acting on the
 //! old status would decide again from stale memory: a rollback decided twice, a history entry
 //! lost when the older status is written back over the newer one. So a reconcile that finds

@@ -3,16 +3,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
-use serde_json::json;
 
 use super::evaluate::{self, Subject};
+use super::workload::Object;
 use super::{Context, Error, apply, incidents, observe};
 use crate::api::Rollout;
 use crate::plan::{self, Input, Request, SpecError};
@@ -118,10 +114,10 @@ async fn pass(
     ctx: &Arc<Context>,
     decisions: &AtomicU32,
 ) -> Result<Action, Error> {
-    // Before the Deployment cache is filled every target looks missing; deciding then would
+    // Before the workload cache is filled every target looks missing; deciding then would
     // mark the Rollout Invalid for nothing (and a fresh leader would act on it).
     let caches = [
-        &ctx.deployments_ready,
+        &ctx.workloads.ready,
         &ctx.records_ready,
         &ctx.channels_ready,
         &ctx.secrets_ready,
@@ -135,11 +131,14 @@ async fn pass(
     }
     let now = Timestamp::now();
     let (ns, name) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
-    let seen = observe::workloads(ctx, rollout).await?;
+    let mut seen = observe::workloads(ctx, rollout).await?;
     let validated = seen
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|_| validate(ctx, rollout));
+    if let (Ok(seen), Ok(spec)) = (seen.as_mut(), validated.as_ref()) {
+        seen.observed.routed = super::traffic::routed(ctx, rollout, &spec.router);
+    }
     let written = rollout.status.clone().unwrap_or_default();
     let status = plan::evaluations::recall(&written, &ctx.unwritten.get(&ns, &name));
     let request = rollout
@@ -157,6 +156,7 @@ async fn pass(
         stable: None,
         canary: None,
         kept: vec![],
+        routed: None,
     };
     let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
     let freeze = freeze_of(ctx, rollout);
@@ -242,6 +242,11 @@ async fn pass(
             .inc();
     }
     if let Ok(seen) = &seen {
+        // Requests before pods: the planner lowers a share before the pods behind it go, and
+        // raises it only once they are ready.
+        if let Ok(spec) = &validated {
+            super::traffic::route(ctx, rollout, &spec.router, decision.workloads.weight).await?;
+        }
         apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
     }
@@ -291,24 +296,12 @@ async fn config_bookkeeping(
 ) -> Result<(), Error> {
     let did = |e: plan::Effect| decision.effects.contains(&e);
     if did(plan::Effect::CanaryStarted) {
-        let stable = seen
-            .stable
-            .as_deref()
-            .and_then(|d| d.spec.as_ref())
-            .map(|s| &s.template);
+        let stable = seen.stable.as_ref().and_then(Object::template);
         let ns = rollout.namespace().unwrap_or_default();
         decision.status.config_changes =
             super::snapshots::changes(ctx, &ns, stable, &seen.config).await?;
     }
     if did(plan::Effect::CanaryStarted) || did(plan::Effect::Settled) {
-        let template = |d: &Option<Arc<Deployment>>| {
-            d.as_deref()
-                .and_then(|d| d.spec.as_ref())
-                .map(|s| s.template.clone())
-        };
-        let mut in_use = super::snapshots::mounted(template(&seen.stable).as_ref());
-        in_use.extend(super::snapshots::mounted(template(&seen.canary).as_ref()));
-        in_use.extend(super::snapshots::snapshot_names(&seen.config).into_values());
         // A kept revision's snapshots stay with it: a track restored from its record needs them.
         let st = &decision.status;
         let kept: Vec<&str> = [&st.stable_revision, &st.canary_revision]
@@ -316,9 +309,12 @@ async fn config_bookkeeping(
             .flatten()
             .map(String::as_str)
             .collect();
-        for revision in &kept {
-            in_use.extend(super::snapshots::mounted(seen.records.get(*revision)));
-        }
+        let tracks = [&seen.stable, &seen.canary]
+            .into_iter()
+            .flat_map(|o| o.as_ref().and_then(Object::template));
+        let records = kept.iter().filter_map(|r| seen.records.get(*r));
+        let mut in_use = crate::workload::retention::mounted(tracks.chain(records));
+        in_use.extend(super::snapshots::snapshot_names(&seen.config).into_values());
         super::snapshots::collect_garbage(ctx, rollout, &in_use).await?;
         super::records::collect(ctx, rollout, &kept).await?;
     }
@@ -392,57 +388,19 @@ fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {
 async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     ctx.unwritten.keep(&ns, &rollout.name_any(), &[]);
-    let name = &rollout.spec.target_ref.name;
-    let Some(target) = ctx.deployments.get(&ObjectRef::new(name).within(&ns)) else {
+    let Some(target) = super::workload::target(ctx, rollout) else {
         return Ok(Action::await_change());
     };
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let replicas = rollout.spec.replicas;
-    let spec_replicas = target.spec.as_ref().and_then(|s| s.replicas);
-    if spec_replicas != Some(replicas)
+    if target.replicas() != Some(replicas)
         || target.annotations().contains_key(crate::api::keys::ROLLOUT)
     {
-        // A plain update (not an apply) under another manager: the replicas stay when rollgate's
-        // apply ownership goes, and Git can take the field over again.
-        let patch = json!({"metadata": {"annotations": {crate::api::keys::ROLLOUT: null, crate::api::keys::SERVED_BY: null}}, "spec": {"replicas": replicas}});
-        api.patch(
-            name,
-            &PatchParams {
-                field_manager: Some("rollgate-hand-back".into()),
-                ..Default::default()
-            },
-            &Patch::Merge(patch),
-        )
-        .await?;
-        return Err(Error::HandBackPending(name.clone()));
+        super::workload::release_target(ctx, &target, replicas).await?;
+        return Err(Error::HandBackPending(target.name()));
     }
-    // Count the target's own ready pods rather than trust its status: a ReplicaSet's status can
-    // lag behind its pods under load, and letting the tracks go early would drop capacity.
-    let selector = target
-        .spec
-        .as_ref()
-        .and_then(|s| s.selector.match_labels.clone())
-        .unwrap_or_default();
-    let mut labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    labels.push(format!("!{}", crate::api::keys::TRACK));
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let ready = pods
-        .list(&ListParams::default().labels(&labels.join(",")))
-        .await?
-        .items
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none() && pod_ready(p))
-        .count();
-    if ready >= replicas as usize {
+    if super::workload::target_ready_pods(ctx, &target).await? >= replicas as usize {
         Ok(Action::await_change())
     } else {
-        Err(Error::HandBackPending(name.clone()))
+        Err(Error::HandBackPending(target.name()))
     }
-}
-
-fn pod_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
+use super::workload::Object;
 use super::{Context, Error};
 use crate::api::Rollout;
 use crate::workload::record;
@@ -20,13 +21,13 @@ pub type Records = BTreeMap<String, PodTemplateSpec>;
 /// The records of the revisions this reconcile can need: status's stable and canary, the
 /// tracks' own, and the desired one. Looked up by name, so the cost does not grow with the
 /// number of Rollouts.
-pub fn of(ctx: &Context, rollout: &Rollout, tracks: &[Option<&Deployment>]) -> Records {
+pub fn of(ctx: &Context, rollout: &Rollout, tracks: &[Option<&Object>]) -> Records {
     let ns = rollout.namespace().unwrap_or_default();
     let status = rollout.status.clone().unwrap_or_default();
     let annotated = tracks
         .iter()
         .flatten()
-        .filter_map(|d| d.annotations().get(crate::api::keys::REVISION).cloned());
+        .filter_map(|o| o.annotations().get(crate::api::keys::REVISION).cloned());
     let wanted: std::collections::BTreeSet<String> =
         [status.stable_revision, status.canary_revision]
             .into_iter()
@@ -50,13 +51,13 @@ pub fn of(ctx: &Context, rollout: &Rollout, tracks: &[Option<&Deployment>]) -> R
 
 /// Why a track is not what rollgate recorded for its revision; `None` when it is, or when no
 /// record exists to compare with.
-pub fn drift(records: &Records, track: &Deployment, revision: &str) -> Option<String> {
+pub fn drift(records: &Records, track: &Object, revision: &str) -> Option<String> {
     let recorded = records.get(revision)?;
-    let live = &track.spec.as_ref()?.template;
+    let live = track.template()?;
     record::drift(live, recorded).map(|path| {
         format!(
             "{} was edited by hand: {path} differs from the recorded revision {revision}",
-            track.name_any()
+            track.name()
         )
     })
 }
@@ -67,12 +68,12 @@ pub async fn keep(
     rollout: &Rollout,
     records: &Records,
     revision: &str,
-    written: &Deployment,
+    written: &Object,
 ) -> Result<(), Error> {
     if records.contains_key(revision) {
         return Ok(());
     }
-    let Some(template) = written.spec.as_ref().map(|s| &s.template) else {
+    let Some(template) = written.template() else {
         return Ok(());
     };
     // The written track must still be this revision: a template changed since would record

@@ -17,9 +17,7 @@ use crate::api::{ConfigChange, Rollout};
 use crate::workload::config::{
     ConfigKind, ConfigRef, Content, changed_keys, digest, references, snapshot_name,
 };
-
-/// Snapshots kept per live object beyond those the tracks use (for quick rollbacks by retry).
-pub const SNAPSHOT_HISTORY: usize = 3;
+use crate::workload::retention::{Snapshot, doomed};
 
 /// One referenced object as read: its content digest, and the content to snapshot.
 #[derive(Debug)]
@@ -276,7 +274,7 @@ pub async fn changes(
     Ok(out)
 }
 
-/// Deletes snapshots no track uses, beyond the newest [`SNAPSHOT_HISTORY`] per live object.
+/// Deletes the snapshots `workload::retention` dooms.
 pub async fn collect_garbage(
     ctx: &Context,
     rollout: &Rollout,
@@ -297,12 +295,12 @@ pub async fn collect_garbage(
     Ok(())
 }
 
-/// The metadata of a Rollout's snapshots, from a metadata cache.
+/// A Rollout's snapshots, from a metadata cache.
 fn snapshots_of<K>(
     cache: &kube::runtime::reflector::Store<kube::core::PartialObjectMeta<K>>,
     ns: &str,
     rollout: &str,
-) -> Vec<ObjectMeta>
+) -> Vec<Snapshot>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
@@ -317,33 +315,18 @@ where
                     .and_then(|l| l.get(crate::api::keys::ROLLOUT))
                     .is_some_and(|r| r == rollout)
         })
-        .map(|m| m.metadata.clone())
+        .map(|m| Snapshot {
+            name: m.metadata.name.clone().unwrap_or_default(),
+            of: m
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(crate::api::keys::SNAPSHOT_OF))
+                .cloned()
+                .unwrap_or_default(),
+            created: m.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        })
         .collect()
-}
-
-fn doomed(mut snapshots: Vec<ObjectMeta>, in_use: &BTreeSet<String>) -> Vec<String> {
-    snapshots.sort_by_key(|m| std::cmp::Reverse(m.creation_timestamp.clone().map(|t| t.0)));
-    let mut kept: HashMap<String, usize> = HashMap::new();
-    let mut out = vec![];
-    for m in snapshots {
-        let name = m.name.clone().unwrap_or_default();
-        let of = m
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(crate::api::keys::SNAPSHOT_OF))
-            .cloned()
-            .unwrap_or_default();
-        if in_use.contains(&name) {
-            continue;
-        }
-        let n = kept.entry(of).or_default();
-        if *n < SNAPSHOT_HISTORY {
-            *n += 1;
-        } else {
-            out.push(name);
-        }
-    }
-    out
 }
 
 async fn delete<K>(api: &Api<K>, name: &str) -> Result<(), Error>
@@ -355,14 +338,4 @@ where
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Names of the snapshots a template mounts.
-pub fn mounted(template: Option<&PodTemplateSpec>) -> BTreeSet<String> {
-    template
-        .map(references)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| r.name)
-        .collect()
 }

@@ -23,6 +23,8 @@ const MAX_DATA_GRACE: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub replicas: i32,
+    /// How stage weights reach requests.
+    pub router: crate::traffic::Router,
     pub stages: Vec<StageSpec>,
     pub gates: Vec<GateSpec>,
     pub progress_deadline: Duration,
@@ -241,6 +243,7 @@ pub fn validate(
         });
     }
     Ok(Spec {
+        router: crate::traffic::Router::of(spec)?,
         replicas: spec.replicas,
         stages,
         gates,

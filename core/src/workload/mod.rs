@@ -6,11 +6,11 @@
 //! selects both and the ready-pod share is the traffic share) plus `rollgate.dev/track`.
 
 pub mod config;
+pub mod deployment;
 pub mod record;
+pub mod retention;
 mod revision;
 mod tracks;
 
 pub use revision::revision_of;
-pub use tracks::{
-    FIELD_MANAGER, TrackKind, clean_template, observe_track, serving, track_deployment, track_name,
-};
+pub use tracks::{FIELD_MANAGER, TrackKind, clean_template, serving, track_name};

@@ -7,10 +7,11 @@
 //! [`Decision::wants`](crate::plan::Decision::wants), and looks again at once.
 
 use super::route::{
-    Way, drift_of, held, new_request, paused_by_request, preflight_complete, restorable, route,
+    StagePods, Way, drift_of, held, new_request, paused_by_request, preflight_complete, restorable,
+    route,
 };
 use super::tally::{self, Due, Purpose};
-use super::{Input, Spec, Verb, canary_pods};
+use super::{Input, Spec, Verb};
 use crate::api::{GateStatus, Phase, RolloutStatus};
 
 /// The gate evaluations the decision for `input` will read (its readings are ignored).
@@ -131,14 +132,7 @@ fn watching(
 }
 
 fn ready_now(spec: &Spec, stage: usize, canary: &str, input: &Input<'_>) -> bool {
-    let target = canary_pods(spec.replicas, spec.stages[stage].weight);
-    let ready = input
-        .observed
-        .canary
-        .as_ref()
-        .filter(|c| c.revision == canary)
-        .map_or(0, |c| c.ready.min(target));
-    ready >= target
+    StagePods::of(spec, spec.stages[stage].weight, canary, input.observed).exposed()
 }
 
 /// After a rollback, stable's absolute gates until the verification window ends.

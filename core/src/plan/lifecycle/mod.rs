@@ -6,13 +6,13 @@ mod route;
 mod stage;
 
 pub use due::due;
-use route::{Way, drift_of, held, new_request, paused_by_request, restorable, route};
+use route::{StagePods, Way, drift_of, held, new_request, paused_by_request, restorable, route};
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::capacity::{canary_pods, retiring_pods, stable_pods};
+use super::capacity::{retiring_pods, stable_pods};
 use super::tally::{self, Due, Purpose, after};
 use super::{
     Decision, Effect, Event, EventType, HISTORY_LIMIT, Input, Spec, SpecError, Track, TrackPlan,
@@ -408,11 +408,12 @@ impl Planner<'_> {
         }
     }
 
-    /// Stable at full capacity, any canary at zero.
+    /// Stable at full capacity, no share for any canary, and its pods gone once the router
+    /// no longer sends it requests.
     fn hold(&self, spec: &Spec, stable: &Track) -> Workloads {
         let canary = self.input.observed.canary.as_ref().map(|c| TrackPlan {
             revision: c.revision.clone(),
-            replicas: 0,
+            replicas: self.unrouted(spec, c.replicas),
         });
         Workloads {
             stable: Some(TrackPlan {
@@ -421,7 +422,22 @@ impl Planner<'_> {
             }),
             canary,
             target_replicas: None,
+            weight: Some(0),
         }
+    }
+
+    /// Pods a canary with `replicas` keeps while its share goes to zero: `then` once no
+    /// request reaches it, all of them until then (a rollback moves requests before pods).
+    fn unrouted_then(&self, spec: &Spec, replicas: i32, then: i32) -> i32 {
+        if spec.router.carries(0, self.input.observed.routed) {
+            then
+        } else {
+            replicas
+        }
+    }
+
+    fn unrouted(&self, spec: &Spec, replicas: i32) -> i32 {
+        self.unrouted_then(spec, replicas, 0)
     }
 
     fn start_canary(&mut self, revision: &str, retry: bool) {
@@ -468,11 +484,17 @@ impl Planner<'_> {
         let promoting = self.st.canary_revision.as_deref() == Some(stable.revision.as_str())
             && matches!(self.st.phase, Phase::Progressing | Phase::Paused);
         let canary_obs = self.input.observed.canary.clone();
+        // Requests move to stable once all of it is ready; the canary retires behind them.
+        let stable_ready = stable.ready >= spec.replicas;
         let canary = canary_obs.as_ref().map(|c| TrackPlan {
             revision: c.revision.clone(),
-            replicas: retiring_pods(spec.replicas, stable.ready),
+            replicas: self.unrouted_then(
+                spec,
+                c.replicas,
+                retiring_pods(spec.replicas, stable.ready),
+            ),
         });
-        let done = stable.ready >= spec.replicas
+        let done = stable_ready
             && canary_obs
                 .as_ref()
                 .is_none_or(|c| c.replicas == 0 && c.ready == 0);
@@ -512,6 +534,7 @@ impl Planner<'_> {
             }),
             canary,
             target_replicas: None,
+            weight: stable_ready.then_some(0),
         }
     }
 }

@@ -56,10 +56,21 @@ impl Planner<'_> {
             format!("rolling back revision {canary}: {message}"),
         );
         self.wake_at(self.now);
+        self.retire_canary(spec, stable, canary.into())
+    }
+
+    /// Stable at full capacity; the canary's share to zero first, then its pods.
+    fn retire_canary(&self, spec: &Spec, stable: &Track, revision: String) -> Workloads {
         let mut w = self.hold(spec, stable);
+        let running = self
+            .input
+            .observed
+            .canary
+            .as_ref()
+            .map_or(0, |c| c.replicas);
         w.canary = Some(TrackPlan {
-            revision: canary.into(),
-            replicas: 0,
+            revision,
+            replicas: self.unrouted(spec, running),
         });
         w
     }
@@ -85,12 +96,7 @@ impl Planner<'_> {
             );
         }
         self.verify(spec, stable);
-        let mut w = self.hold(spec, stable);
-        w.canary = Some(TrackPlan {
-            revision: canary,
-            replicas: 0,
-        });
-        w
+        self.retire_canary(spec, stable, canary)
     }
 
     pub(super) fn rolled_back(&mut self, spec: &Spec, stable: &Track) -> Workloads {

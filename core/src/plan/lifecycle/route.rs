@@ -135,3 +135,37 @@ pub(super) fn preflight_complete(st: &RolloutStatus, canary: &str) -> bool {
         .as_ref()
         .is_some_and(|p| p.revision == canary && p.errors.is_empty() && p.waiting_since.is_none())
 }
+
+/// A stage's canary as observed: the pods its weight needs, how many of them are ready, and
+/// whether the router carries the weight. One reading for the walk and for `due`.
+pub(super) struct StagePods {
+    pub target: i32,
+    pub ready: i32,
+    pub routed: bool,
+}
+
+impl StagePods {
+    pub fn of(spec: &Spec, weight: i32, canary: &str, obs: &Observed) -> Self {
+        let target = spec.router.canary_pods(spec.replicas, weight);
+        let ready = obs
+            .canary
+            .as_ref()
+            .filter(|c| c.revision == canary)
+            .map_or(0, |c| c.ready.min(target));
+        StagePods {
+            target,
+            ready,
+            routed: spec.router.carries(weight, obs.routed),
+        }
+    }
+
+    /// Every pod is ready: the router may send the stage's share.
+    pub fn ready(&self) -> bool {
+        self.ready >= self.target
+    }
+
+    /// The stage's share reaches the canary: gates may judge it.
+    pub fn exposed(&self) -> bool {
+        self.ready() && self.routed
+    }
+}

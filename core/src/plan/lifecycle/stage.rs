@@ -237,15 +237,9 @@ impl Planner<'_> {
             _ => {}
         }
         let sspec = &spec.stages[stage.index as usize];
-        let target = canary_pods(r, stage.weight);
-        let ready = self
-            .input
-            .observed
-            .canary
-            .as_ref()
-            .filter(|c| c.revision == canary)
-            .map_or(0, |c| c.ready.min(target));
-        if stage.ready_at.is_none() && ready >= target {
+        let pods = StagePods::of(spec, stage.weight, canary, self.input.observed);
+        let (target, ready) = (pods.target, pods.ready);
+        if stage.ready_at.is_none() && pods.exposed() {
             stage.ready_at = Some(self.now);
             stage.bake_until = Some(after(self.now, sspec.bake));
         }
@@ -264,6 +258,8 @@ impl Planner<'_> {
                 replicas: target,
             }),
             target_replicas: None,
+            // The share is routed once its pods are ready; until then the last one stays.
+            weight: pods.ready().then_some(stage.weight),
         };
 
         // Gates watch the canary once its pods for this stage are ready.
@@ -448,7 +444,7 @@ impl Planner<'_> {
             let s = self.enter_stage(spec, next);
             w.canary = Some(TrackPlan {
                 revision: canary.into(),
-                replicas: canary_pods(spec.replicas, s.weight),
+                replicas: spec.router.canary_pods(spec.replicas, s.weight),
             });
             self.wake_at(self.now);
             return w;

@@ -364,6 +364,7 @@ fn invalid_spec_touches_no_workload() {
         stable: None,
         canary: None,
         kept: vec![],
+        routed: None,
     };
     let err = SpecError::new("spec.gates[0].query", "placeholder {{trak}} is unknown");
     let d = decide(Input {

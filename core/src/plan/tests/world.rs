@@ -113,6 +113,7 @@ impl World {
             stable: self.stable.clone(),
             canary: self.canary.clone(),
             kept: self.kept.clone(),
+            routed: None,
         }
     }
 
