@@ -13,7 +13,7 @@ pub struct Violation {
 }
 
 /// The rules this module can evaluate, as they appear in the CRDs.
-pub const KNOWN: [&str; 14] = [
+pub const KNOWN: [&str; 13] = [
     "self[size(self) - 1].weight == 100",
     "self.map(s, s.weight).isSorted()",
     "self.all(g, self.exists_one(h, h.name == g.name))",
@@ -27,7 +27,6 @@ pub const KNOWN: [&str; 14] = [
     "!has(self.sequential) || !has(self.alert)",
     "self > 0.0 && self <= 0.1",
     "size(self) >= 1 && size(self) <= 20",
-    "self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$'))",
 ];
 
 /// Evaluates `rule` on `node`; `None` when the rule is not one of [`KNOWN`]. A node whose shape
@@ -147,25 +146,9 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             Some(m) if m.is_empty() || m.len() > 20 => vec![at(String::new())],
             _ => vec![],
         },
-        r if r == KNOWN[13] => node
-            .as_object()
-            .into_iter()
-            .flat_map(|m| m.keys())
-            .filter(|k| !is_label_name(k))
-            .map(|k| at(format!(".{k}")))
-            .collect(),
         _ => return None,
     };
     Some(found)
-}
-
-/// `^[a-zA-Z_][a-zA-Z0-9_]*$`.
-fn is_label_name(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Kubernetes CEL's `isURL(s) && url(s).getHostname() != ''`, closely enough for lint.
@@ -248,9 +231,5 @@ mod tests {
         assert_eq!(subs(KNOWN[11], &json!(0.5)), [""]);
         assert!(subs(KNOWN[11], &json!(0.001)).is_empty());
         assert_eq!(subs(KNOWN[12], &json!({})), [""]);
-        assert_eq!(
-            subs(KNOWN[13], &json!({"alertname": "x", "1bad": "y"})),
-            [".1bad"]
-        );
     }
 }

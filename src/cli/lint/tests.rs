@@ -633,7 +633,7 @@ fn alert_labels_are_validated() {
     assert_eq!(
         with_gate("    - name: alerts\n      alert:\n        labels: {1bad: x}\n"),
         [
-            "r.yaml:20 spec.gates[1].alert.labels.1bad: label names are letters, digits and underscores, not starting with a digit"
+            r#"r.yaml:20 spec.gates[1].alert.labels: "1bad" is not a label name (letters, digits and underscores, not starting with a digit)"#
         ]
     );
     assert_eq!(
