@@ -228,7 +228,7 @@ pub struct Evidence {
     /// The test, e.g. `sequential` (beta-binomial mixture over error counts).
     pub test: String,
     /// Requests seen on both tracks since the test started.
-    pub n: f64,
+    pub requests: f64,
     /// Errors seen on both tracks, and on the canary.
     pub events: f64,
     pub canary_events: f64,

@@ -109,7 +109,7 @@ pub fn judge(counts: &Counts, test: &Test) -> (Outcome, Evidence) {
     let ratio = ratio_estimate(c);
     let evidence = Evidence {
         test: "sequential".into(),
-        n: c.canary_requests + c.stable_requests,
+        requests: c.canary_requests + c.stable_requests,
         events: n,
         canary_events: s,
         canary_share: p0,
@@ -281,7 +281,7 @@ fn times(v: f64) -> String {
 fn words(outcome: Outcome, e: &Evidence) -> String {
     let after = format!(
         "after {} requests ({} errors, {} on the canary at {}% of requests)",
-        count(e.n),
+        count(e.requests),
         count(e.events),
         count(e.canary_events),
         number((e.canary_share * 100.0 * 10.0).round() / 10.0)
