@@ -97,7 +97,8 @@ fn main() {
                 regression,
             };
             for (name, sequential) in [("sequential", true), ("threshold", false)] {
-                let cell_seed = seed ^ ((i as u64) << 8 | (j as u64) << 4 | sequential as u64);
+                let cell_seed =
+                    seed ^ (((i as u64) << 8) | ((j as u64) << 4) | u64::from(sequential));
                 let c = run(trials, cell_seed, &traffic, sequential);
                 let what = if regression == 1.0 {
                     "healthy (1×)".to_string()

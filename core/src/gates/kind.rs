@@ -140,7 +140,7 @@ impl Kind {
     /// The query templates the gate asks, each with the field it comes from (relative to the
     /// gate), for validation. A sequential gate's are shown over a one-minute window; the
     /// window it asks is the stage's age.
-    pub fn queries<'a>(&'a self, gate: &'a Gate) -> Vec<(&'static str, String)> {
+    pub fn queries(&self, gate: &Gate) -> Vec<(&'static str, String)> {
         match self {
             Kind::Threshold { .. } | Kind::Compare { .. } => vec![("query", gate.query.clone())],
             Kind::Sequential(s) => vec![

@@ -199,7 +199,7 @@ pub fn confidence_sequence(s: f64, n: f64, p0: f64, alpha: f64) -> (f64, f64) {
         }
         inside
     };
-    let low = edge(centre, 0.0 + 1e-300);
+    let low = edge(centre, 1e-300);
     let high = edge(centre, 1.0 - 1e-16);
     let low_ratio = if low <= 1e-300 {
         0.0
