@@ -94,4 +94,7 @@ fi
 "$repo/hack/platform/helm/build.sh" >/dev/null
 # krew (installs the release bundle's plugin manifest in the tests), the same way.
 "$repo/hack/platform/krew/build.sh" >/dev/null
+# The platform's external metrics API (for the HPA) and the Gateway API CRDs, the same way.
+"$repo/hack/platform/prometheus-adapter/build.sh" >/dev/null
+"$repo/hack/platform/gateway-api/fetch.sh" >/dev/null
 exec "$repo/hack/platform/build.sh"

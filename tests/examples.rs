@@ -41,6 +41,9 @@ fn the_promised_examples_exist() {
         "statistical-judges.yaml",
         "config-rollout.yaml",
         "error-ratio-and-p99-latency.yaml",
+        "gateway-api.yaml",
+        "header-canary.yaml",
+        "hpa.yaml",
         "incident-channels.yaml",
         "manual-approval.yaml",
     ] {
@@ -81,6 +84,10 @@ async fn every_example_is_accepted_by_the_api_server() {
     rollgate::controller::crds::install(&client, "rollgate-examples")
         .await
         .expect("install the CRDs");
+    // Routing examples bring their HTTPRoute: the Gateway API's CRDs validate it.
+    rollgate_platform::gateway_api::install(&client)
+        .await
+        .expect("the Gateway API CRDs");
     let ns = TestNamespace::create(env, "examples")
         .await
         .expect("namespace");

@@ -44,6 +44,9 @@ impl Cluster {
             node_pods,
             prometheus: true,
             alertmanager: false,
+            // No HPA or route in the benchmark: the platform as it was measured.
+            metrics_api: false,
+            gateway_api: false,
         })
         .await?;
         let env = platform.env().clone();

@@ -1,6 +1,7 @@
-//! Where the platform's executables come from: the control plane is built
-//! from pinned Go modules by `hack/platform/build.sh` (cached), Prometheus and
-//! Alertmanager are Debian packages installed by `hack/setup.sh`.
+//! Where the platform's executables come from: the control plane and
+//! prometheus-adapter are built from pinned Go modules by `hack/platform/*/build.sh`
+//! (cached), the Gateway API CRDs fetched from theirs, Prometheus and Alertmanager are
+//! Debian packages installed by `hack/setup.sh`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,14 +22,40 @@ pub fn control_plane_bin_dir() -> Result<PathBuf, PlatformError> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| match std::env::var_os("ROLLGATE_BIN_DIR") {
         Some(dir) => Ok(PathBuf::from(dir)),
-        None => run_build_script(),
+        None => run_build_script("hack/platform/build.sh"),
     })
     .clone()
     .map_err(PlatformError::Build)
 }
 
-fn run_build_script() -> Result<PathBuf, String> {
-    let script = repo_root().join("hack/platform/build.sh");
+/// The prometheus-adapter executable: `$ROLLGATE_PROMETHEUS_ADAPTER`, or else the one
+/// `hack/platform/prometheus-adapter/build.sh` builds (once, then cached).
+pub fn prometheus_adapter() -> Result<PathBuf, PlatformError> {
+    static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PATH.get_or_init(|| match std::env::var_os("ROLLGATE_PROMETHEUS_ADAPTER") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => run_build_script("hack/platform/prometheus-adapter/build.sh")
+            .map(|dir| dir.join("prometheus-adapter")),
+    })
+    .clone()
+    .map_err(PlatformError::Build)
+}
+
+/// The dir of the Gateway API standard-channel CRD manifests: `$ROLLGATE_GATEWAY_API_CRDS`,
+/// or else the one `hack/platform/gateway-api/fetch.sh` fills from the pinned Go module.
+pub fn gateway_api_crds() -> Result<PathBuf, PlatformError> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| match std::env::var_os("ROLLGATE_GATEWAY_API_CRDS") {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => run_build_script("hack/platform/gateway-api/fetch.sh"),
+    })
+    .clone()
+    .map_err(PlatformError::Build)
+}
+
+/// Runs a build (or fetch) script of `hack/platform/`; its last stdout line is a dir.
+fn run_build_script(relative: &str) -> Result<PathBuf, String> {
+    let script = repo_root().join(relative);
     // Build progress goes to our stderr; the last stdout line is the bin dir.
     let output = Command::new(&script)
         .stdin(Stdio::null())

@@ -29,6 +29,10 @@ pub(crate) struct ClusterCerts {
     pub(crate) scheduler: CertFiles,
     /// The apiserver's identity towards aggregated API servers.
     pub(crate) front_proxy_client: CertFiles,
+    /// prometheus-adapter's serving certificate, for the name the aggregator checks.
+    pub(crate) metrics_adapter_serving: CertFiles,
+    /// prometheus-adapter's identity towards the apiserver.
+    pub(crate) metrics_adapter_client: CertFiles,
     /// Signs service-account tokens (apiserver) and controller tokens (KCM).
     pub(crate) service_account_key: PathBuf,
     /// Verifies service-account tokens.
@@ -103,6 +107,22 @@ impl ClusterCerts {
             &issuer,
         )?;
 
+        // The aggregator dials the APIService's Service but verifies the certificate
+        // against `<service>.<namespace>.svc`.
+        let mut adapter = CertificateParams::new(vec![
+            crate::metrics_api::SERVING_NAME.to_string(),
+            "localhost".to_string(),
+        ])?;
+        adapter.distinguished_name = name(crate::metrics_api::USER, None);
+        adapter.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let metrics_adapter_serving = issue(dir, "metrics-adapter-serving", adapter, &issuer)?;
+        let metrics_adapter_client = issue(
+            dir,
+            "metrics-adapter-client",
+            client(crate::metrics_api::USER, None),
+            &issuer,
+        )?;
+
         let sa_key = KeyPair::generate()?;
         let service_account_key = dir.join("service-account.key");
         let service_account_pub = dir.join("service-account.pub");
@@ -116,6 +136,8 @@ impl ClusterCerts {
             controller_manager,
             scheduler,
             front_proxy_client,
+            metrics_adapter_serving,
+            metrics_adapter_client,
             service_account_key,
             service_account_pub,
         })

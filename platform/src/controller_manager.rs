@@ -47,6 +47,9 @@ pub(crate) fn spawn(
             "--kube-api-burst=2000".to_string(),
             "--concurrent-deployment-syncs=20".to_string(),
             "--concurrent-replicaset-syncs=20".to_string(),
+            // The HPA controller re-reads metrics every second (default 15 s) so an HPA test
+            // sees a scale within seconds; it only works on HPAs, of which only HPA tests have.
+            "--horizontal-pod-autoscaler-sync-period=1s".to_string(),
         ]),
         work.log(NAME),
     )?;

@@ -48,6 +48,12 @@ struct Options {
     /// Pod capacity per node.
     #[arg(long, default_value_t = 1000)]
     node_pods: u32,
+    /// Without the external metrics API (prometheus-adapter), e.g. to measure what it costs.
+    #[arg(long)]
+    no_metrics_api: bool,
+    /// Install the Gateway API CRDs at start (tests install them when they need them).
+    #[arg(long)]
+    gateway_api: bool,
 }
 
 impl Options {
@@ -55,6 +61,8 @@ impl Options {
         PlatformOptions {
             nodes: self.nodes,
             node_pods: self.node_pods,
+            metrics_api: !self.no_metrics_api,
+            gateway_api: self.gateway_api,
             ..PlatformOptions::default()
         }
     }

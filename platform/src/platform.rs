@@ -15,7 +15,7 @@ use crate::readiness::{get_ok, http_client, insecure_client, wait_until};
 use crate::work_dir::{self, WorkDir};
 use crate::{
     PlatformEnv, PlatformError, alertmanager, apiserver, binaries, controller_manager, etcd,
-    kubeconfig, kwok, scheduler,
+    gateway_api, kubeconfig, kwok, metrics_api, scheduler,
 };
 
 const ETCD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,6 +41,12 @@ pub struct PlatformOptions {
     pub prometheus: bool,
     /// Start Alertmanager, with Prometheus sending to it (default true).
     pub alertmanager: bool,
+    /// Serve the external metrics API (prometheus-adapter) from the exporter's gauges, for
+    /// the HPA controller (default true; needs `workloads` and `prometheus`).
+    pub metrics_api: bool,
+    /// Install the Gateway API's standard-channel CRDs at start (default false: they add
+    /// ~2 s; tests that need them call [`crate::gateway_api::install`]).
+    pub gateway_api: bool,
 }
 
 impl Default for PlatformOptions {
@@ -51,6 +57,8 @@ impl Default for PlatformOptions {
             node_pods: 1000,
             prometheus: true,
             alertmanager: true,
+            metrics_api: true,
+            gateway_api: false,
         }
     }
 }
@@ -139,7 +147,8 @@ impl Platform {
         if options.prometheus {
             let prometheus = PrometheusServer::spawn(
                 work.root(),
-                &[exporter_target],
+                std::slice::from_ref(&exporter_target),
+                Some(&exporter_target),
                 alertmanager_target.as_deref(),
                 None,
             )?;
@@ -190,6 +199,27 @@ impl Platform {
         .await?;
         self.mark("kube-apiserver", started);
 
+        let admin_client = kubeconfig::client(&admin).await?;
+        // CRDs install while the controllers start (the apiserver is idle then).
+        let gateway_api = options.gateway_api.then(|| {
+            let client = admin_client.clone();
+            tokio::spawn(async move { gateway_api::install(&client).await })
+        });
+        let metrics_api = options.metrics_api && options.workloads && options.prometheus;
+        if metrics_api {
+            let adapter_config = kubeconfig::write(
+                &work.file("prometheus-adapter.kubeconfig"),
+                &apiserver_url,
+                &certs.ca.cert,
+                metrics_api::USER,
+                &certs.metrics_adapter_client,
+            )?;
+            let (process, port) =
+                metrics_api::spawn(&work, &certs, &adapter_config, &self.env.prometheus_url)?;
+            self.processes.push(process);
+            metrics_api::register(&admin_client, port, &certs).await?;
+        }
+
         if options.workloads {
             let (process, kcm_health) =
                 controller_manager::spawn(&bin_dir, &work, &certs, &kcm_config)?;
@@ -237,6 +267,22 @@ impl Platform {
             .await?;
         }
         self.mark("cluster", started);
+        if metrics_api {
+            wait_until(
+                &mut self.processes,
+                metrics_api::NAME,
+                CLUSTER_TIMEOUT,
+                || metrics_api::probe(&admin_client),
+            )
+            .await?;
+            self.mark("metrics-api", started);
+        }
+        if let Some(install) = gateway_api {
+            install
+                .await
+                .map_err(|e| PlatformError::invalid("installing the Gateway API", e))??;
+            self.mark("gateway-api", started);
+        }
 
         if options.alertmanager {
             let ready = format!("{}/-/ready", self.env.alertmanager_url);

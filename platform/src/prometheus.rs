@@ -29,7 +29,7 @@ impl PrometheusServer {
         work_dir: &Path,
         scrape_targets: &[String],
     ) -> Result<PrometheusServer, PlatformError> {
-        let mut server = Self::spawn(work_dir, scrape_targets, None, None)?;
+        let mut server = Self::spawn(work_dir, scrape_targets, None, None, None)?;
         server.wait_ready().await?;
         Ok(server)
     }
@@ -41,16 +41,17 @@ impl PrometheusServer {
         scrape_targets: &[String],
         rules: &str,
     ) -> Result<PrometheusServer, PlatformError> {
-        let mut server = Self::spawn(work_dir, scrape_targets, None, Some(rules))?;
+        let mut server = Self::spawn(work_dir, scrape_targets, None, None, Some(rules))?;
         server.wait_ready().await?;
         Ok(server)
     }
 
-    /// Starts without waiting, optionally sending alerts to an Alertmanager
-    /// (`host:port`).
+    /// Starts without waiting, optionally scraping the exporter's gauges (`host:port`) and
+    /// sending alerts to an Alertmanager (`host:port`).
     pub(crate) fn spawn(
         work_dir: &Path,
         scrape_targets: &[String],
+        gauges: Option<&str>,
         alertmanager: Option<&str>,
         rules: Option<&str>,
     ) -> Result<PrometheusServer, PlatformError> {
@@ -60,7 +61,7 @@ impl PrometheusServer {
         std::fs::create_dir_all(&data)
             .map_err(|e| PlatformError::io(format!("creating {}", data.display()), e))?;
         let config = dir.join("prometheus.yml");
-        let mut yaml = config_yaml(scrape_targets, alertmanager);
+        let mut yaml = config_yaml(scrape_targets, gauges, alertmanager);
         if let Some(rules) = rules {
             let file = dir.join("rules.yml");
             std::fs::write(&file, rules)
@@ -175,12 +176,24 @@ async fn targets_up(http: &reqwest::Client, url: &str) -> Result<(), String> {
     }
 }
 
-fn config_yaml(scrape_targets: &[String], alertmanager: Option<&str>) -> String {
+fn config_yaml(
+    scrape_targets: &[String],
+    gauges: Option<&str>,
+    alertmanager: Option<&str>,
+) -> String {
     let targets = serde_json::to_string(scrape_targets).expect("strings serialize");
     let mut yaml = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
          scrape_configs:\n- job_name: rollgate\n  static_configs:\n  - targets: {targets}\n"
     );
+    if let Some(gauges) = gauges {
+        // Its own job: the external metrics API serves exactly this job's series.
+        yaml.push_str(&format!(
+            "- job_name: {}\n  metrics_path: {}\n  static_configs:\n  - targets: [\"{gauges}\"]\n",
+            crate::metrics_api::GAUGES_JOB,
+            crate::exporter::Exporter::GAUGES_PATH,
+        ));
+    }
     if let Some(alertmanager) = alertmanager {
         yaml.push_str(&format!(
             "alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: [\"{alertmanager}\"]\n"

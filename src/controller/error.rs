@@ -9,6 +9,12 @@ pub enum Error {
     HandBackPending(String),
     #[error("no pod template for revision {0}: the track that held it is gone")]
     TemplateUnavailable(String),
+    #[error("{0}")]
+    RouteUnusable(String),
+    #[error(
+        "HTTPRoute {0} changed under every attempt to set its weights; nothing was overwritten"
+    )]
+    RouteConflict(String),
 }
 
 impl Error {
@@ -19,6 +25,8 @@ impl Error {
             Error::Finalizer(_) => "finalizer",
             Error::HandBackPending(_) => "hand_back_pending",
             Error::TemplateUnavailable(_) => "template_unavailable",
+            Error::RouteUnusable(_) => "route_unusable",
+            Error::RouteConflict(_) => "route_conflict",
         }
     }
 
@@ -30,6 +38,8 @@ impl Error {
             Error::Finalizer(_) => Some("FinalizerError"),
             Error::HandBackPending(_) => None,
             Error::TemplateUnavailable(_) => Some("TemplateUnavailable"),
+            Error::RouteUnusable(_) => Some("RouteUnusable"),
+            Error::RouteConflict(_) => Some("RouteConflict"),
         }
     }
 
@@ -67,6 +77,8 @@ mod tests {
             Error::Kube(Box::new(kube::Error::LinesCodecMaxLineLengthExceeded)),
             Error::HandBackPending("web".into()),
             Error::TemplateUnavailable("abc".into()),
+            Error::RouteUnusable("HTTPRoute shop not found".into()),
+            Error::RouteConflict("shop".into()),
         ];
         for e in &errors {
             let flat = e.category().replace('_', "");

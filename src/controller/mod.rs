@@ -6,6 +6,7 @@
 
 mod admission;
 mod apply;
+mod autoscaling;
 mod channels;
 mod context;
 pub mod crash;

@@ -78,6 +78,7 @@ pub async fn workloads(ctx: &Context, rollout: &Rollout) -> Result<Result<Seen, 
         kept: records.keys().cloned().collect(),
         // The router's reading comes once the spec is validated (it names the router).
         routed: None,
+        selector: target.selector(),
     };
     Ok(Ok(Seen {
         target,

@@ -132,12 +132,20 @@ async fn pass(
     let now = Timestamp::now();
     let (ns, name) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
     let mut seen = observe::workloads(ctx, rollout).await?;
-    let validated = seen
+    let mut validated = seen
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|_| validate(ctx, rollout));
+    // The router's reading: the share in effect, or why its objects cannot carry one.
+    let mut traffic = None;
     if let (Ok(seen), Ok(spec)) = (seen.as_mut(), validated.as_ref()) {
-        seen.observed.routed = super::traffic::routed(ctx, rollout, &spec.router);
+        match super::traffic::read(ctx, rollout, &spec.router).await? {
+            Ok(reading) => {
+                seen.observed.routed = reading.routed();
+                traffic = Some(reading);
+            }
+            Err(e) => validated = Err(e),
+        }
     }
     let written = rollout.status.clone().unwrap_or_default();
     let status = plan::evaluations::recall(&written, &ctx.unwritten.get(&ns, &name));
@@ -157,6 +165,7 @@ async fn pass(
         canary: None,
         kept: vec![],
         routed: None,
+        selector: None,
     };
     let observed = seen.as_ref().map_or(&placeholder, |s| &s.observed);
     let freeze = freeze_of(ctx, rollout);
@@ -244,8 +253,16 @@ async fn pass(
     if let Ok(seen) = &seen {
         // Requests before pods: the planner lowers a share before the pods behind it go, and
         // raises it only once they are ready.
-        if let Ok(spec) = &validated {
-            super::traffic::route(ctx, rollout, &spec.router, decision.workloads.weight).await?;
+        if let Some(reading) = &traffic {
+            let share = decision.workloads.share.as_ref();
+            let adopted = decision.status.stable_revision.is_some();
+            super::traffic::route(ctx, rollout, reading, share, adopted).await?;
+        }
+        // Until the Rollout has adopted, an HPA of the target moves to the Rollout, before
+        // the target is held at zero (again after a crash: this runs until adoption is on
+        // record). An invalid Rollout touches no workload, and no HPA either.
+        if written.stable_revision.is_none() && validated.is_ok() {
+            super::autoscaling::adopt(ctx, rollout, &seen.target).await?;
         }
         apply::workloads(ctx, rollout, seen, &decision.workloads, &decision.status).await?;
         config_bookkeeping(ctx, rollout, seen, &mut decision).await?;
@@ -383,21 +400,30 @@ fn validate(ctx: &Context, rollout: &Rollout) -> Result<plan::Spec, SpecError> {
     Ok(spec)
 }
 
-/// The Rollout is going away: give the target its replicas back, and let the tracks go only
-/// once the target's own pods are ready, so serving never stops.
-async fn hand_back(rollout: &Rollout, ctx: &Context) -> Result<Action, Error> {
+/// The Rollout is going away: give the target the Rollout's current replicas (what an HPA
+/// last asked of it) and its HPAs back, and let the tracks go only once the target's own pods
+/// are ready, so serving never stops.
+async fn hand_back(rollout: &Rollout, ctx: &Arc<Context>) -> Result<Action, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     ctx.unwritten.keep(&ns, &rollout.name_any(), &[]);
     let Some(target) = super::workload::target(ctx, rollout) else {
         return Ok(Action::await_change());
     };
-    let replicas = rollout.spec.replicas;
-    if target.replicas() != Some(replicas)
-        || target.annotations().contains_key(crate::api::keys::ROLLOUT)
+    // Released once: afterwards the target's replicas are its HPA's (or Git's) to change. A
+    // target still at zero after adoption was held, whatever became of the annotation.
+    let adopted = rollout
+        .status
+        .as_ref()
+        .is_some_and(|s| s.stable_revision.is_some());
+    if target.annotations().contains_key(crate::api::keys::ROLLOUT)
+        || (adopted && target.replicas() == Some(0))
     {
-        super::workload::release_target(ctx, &target, replicas).await?;
+        super::workload::release_target(ctx, &target, rollout.spec.replicas).await?;
         return Err(Error::HandBackPending(target.name()));
     }
+    // Only now: an HPA does not scale a target at zero replicas.
+    super::autoscaling::hand_back(ctx, rollout, &target).await?;
+    let replicas = target.replicas().unwrap_or(rollout.spec.replicas).max(0);
     if super::workload::target_ready_pods(ctx, &target).await? >= replicas as usize {
         Ok(Action::await_change())
     } else {

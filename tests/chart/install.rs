@@ -310,6 +310,17 @@ fn namespaced_rights(ns: &str) -> Vec<(&'static str, &'static str, &'static str,
         granted.push((verb, "", "configmaps"));
         granted.push((verb, "", "secrets"));
     }
+    // Routing: the tracks' Services, and a route's weights.
+    for verb in ["get", "create", "patch"] {
+        granted.push((verb, "", "services"));
+    }
+    for verb in ["get", "create", "patch", "update"] {
+        granted.push((verb, "gateway.networking.k8s.io", "httproutes"));
+    }
+    // Autoscaling: an HPA's scaleTargetRef follows the Rollout.
+    for verb in ["get", "list", "patch"] {
+        granted.push((verb, "autoscaling", "horizontalpodautoscalers"));
+    }
     granted
         .into_iter()
         .map(|(v, g, r)| (v, g, r, ns.to_string()))
@@ -331,6 +342,15 @@ fn never(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
         ("create", "apps", "deployments/scale", ns),
         ("patch", "", "secrets", ns),
         ("update", "", "configmaps", ns),
+        ("delete", "", "services", ns),
+        ("create", "autoscaling", "horizontalpodautoscalers", ns),
+        ("delete", "autoscaling", "horizontalpodautoscalers", ns),
+        (
+            "patch",
+            "gateway.networking.k8s.io",
+            "httproutes/status",
+            ns,
+        ),
         ("delete", "rollgate.dev", "rollouts", ns),
         ("create", "rollgate.dev", "rollouts", ns),
         ("patch", "rollgate.dev", "incidentchannels", ns),

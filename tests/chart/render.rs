@@ -200,6 +200,7 @@ fn with_a_watched_namespace_every_namespaced_right_is_a_role_there() {
         "secrets",
         "configmaps",
         "events",
+        "horizontalpodautoscalers",
     ] {
         assert!(
             resources(role).contains(&needed),
@@ -288,6 +289,11 @@ fn config_and_deployment_rights_are_no_wider_than_the_controller_uses() {
         ["get", "list", "watch", "create", "delete"]
     );
     assert_eq!(verbs("incidentchannels"), ["get", "list", "watch"]);
+    // Routing: the tracks' Services are applied and read; a route's weights are updated.
+    assert_eq!(verbs("services"), ["get", "create", "patch"]);
+    assert_eq!(verbs("httproutes"), ["get", "create", "patch", "update"]);
+    // Autoscaling: an HPA's scaleTargetRef is re-pointed on adoption and hand-back.
+    assert_eq!(verbs("horizontalpodautoscalers"), ["get", "list", "patch"]);
 }
 
 #[test]

@@ -3,10 +3,12 @@
 //! and its own controller process.
 
 mod adoption;
+mod autoscaling;
 mod config;
 mod controls;
 mod crashes;
 mod freeze;
+mod gateway;
 mod incidents;
 mod judges;
 mod platform;
@@ -18,3 +20,4 @@ mod schema;
 mod support;
 mod surface;
 mod tracks;
+mod traffic;

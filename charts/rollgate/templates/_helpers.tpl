@@ -57,6 +57,21 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [apps]
   resources: [controllerrevisions]
   verbs: [get, list, watch, create, delete]
+# With spec.traffic: the tracks' Services (`<service>-stable`, `-canary`), applied beside the
+# user's Service, read by name; never deleted (they go with their Rollout).
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, create, patch]
+# With spec.traffic: the HTTPRoute's weights (a user's route is updated conditionally, never
+# overwritten; a managed one is applied). Its status is the Gateway's and is never written.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [get, create, patch, update]
+# HPAs follow the Rollout: one scaling the target is re-pointed at the Rollout on adoption,
+# and back at the target on hand-back (only scaleTargetRef changes).
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, patch]
 # Handing a workload back counts its ready pods; nothing else is done to pods.
 - apiGroups: [""]
   resources: [pods]

@@ -13,6 +13,13 @@ use super::RolloutStatus;
     derive = "PartialEq",
     namespaced,
     status = "RolloutStatus",
+    // An HPA scales the Rollout: it writes `spec.replicas` (the capacity both tracks split) and
+    // reads the pods of both tracks and their selector from status.
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
     shortname = "rgr",
     category = "rollgate",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
@@ -51,10 +58,12 @@ use super::RolloutStatus;
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.traffic) || !self.stages.exists(s, has(s.header))").message("a header stage needs spec.traffic (a router that matches headers)"))]
 pub struct RolloutSpec {
     /// The Deployment whose pod template is the desired release.
     pub target_ref: TargetRef,
-    /// Total serving capacity, split between the stable and canary tracks.
+    /// Total serving capacity, split between the stable and canary tracks. An HPA may own it
+    /// through the Rollout's `scale` subresource.
     #[schemars(range(min = 1, max = 10000))]
     pub replicas: i32,
     /// Ordered stages; weights never decrease and the last one is 100 (promotion).
@@ -86,6 +95,99 @@ pub struct RolloutSpec {
     /// Hold every transition (gates keep being watched; a failing gate still rolls back).
     #[serde(default)]
     pub paused: bool,
+    /// How requests reach the tracks. Without it one Service selects both tracks, and the
+    /// canary's share of requests is its share of ready pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+}
+
+/// Requests routed by a Gateway API HTTPRoute, at exactly each stage's weight, whatever the
+/// pod counts.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Traffic {
+    pub http_route: HttpRouteRef,
+    /// Canary pods while requests are routed (default: the stage's share of `replicas`, and
+    /// at least one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_capacity: Option<CanaryCapacity>,
+}
+
+/// The HTTPRoute and the Service whose tracks it sends requests to.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteRef {
+    /// The HTTPRoute, in the Rollout's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// A Service selecting the target's pods. rollgate creates and owns `<service>-stable` and
+    /// `<service>-canary` beside it (its ports, its selector plus the track label); the
+    /// route's rules send requests to those two.
+    #[schemars(length(min = 1, max = 56), pattern(r"^[a-z]([-a-z0-9]*[a-z0-9])?$"))]
+    pub service: String,
+    /// rollgate creates and owns the route. Without it the route is yours: rollgate changes
+    /// only the weights of the rules that name both tracks' Services, and its own header rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedRoute>,
+}
+
+/// What a route rollgate owns attaches to.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedRoute {
+    /// The Gateways (or their listeners) the route attaches to.
+    #[schemars(length(min = 1, max = 32))]
+    pub parent_refs: Vec<ParentRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub hostnames: Vec<String>,
+    /// The Service port requests go to.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+}
+
+/// A Gateway, or one of its listeners.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentRef {
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Defaults to the Rollout's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+}
+
+/// How many canary pods run while a router sets the share of requests.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.replicas) && has(self.minReplicas))").message("set replicas or minReplicas, not both").field_path(".minReplicas"))]
+pub struct CanaryCapacity {
+    /// This many canary pods at every stage, however small its share (never fewer than the
+    /// share needs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub replicas: Option<i32>,
+    /// The share of `replicas`, and at least this many (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub min_replicas: Option<i32>,
+}
+
+/// Requests carrying this header value go to the canary.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderMatch {
+    /// An HTTP header name, e.g. `x-canary`.
+    #[schemars(
+        length(min = 1, max = 256),
+        pattern(r"^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$")
+    )]
+    pub name: String,
+    /// Its exact value, e.g. `always`.
+    #[schemars(length(min = 1, max = 4096))]
+    pub value: String,
 }
 
 /// The workload a Rollout drives.
@@ -108,10 +210,18 @@ fn deployment_kind() -> String {
 /// One step of exposure.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.weight > 0 || has(self.header)").message("weight 0 is only for a header stage").field_path(".weight"),
+    validation = Rule::new("!has(self.header) || self.weight == 0").message("a header stage has weight 0: only requests with the header reach the canary").field_path(".weight")
+)]
 pub struct Stage {
-    /// Share of the workload on the canary, in percent.
-    #[schemars(range(min = 1, max = 100))]
+    /// Share of requests on the canary, in percent (of pods, without `spec.traffic`).
+    #[schemars(range(min = 0, max = 100))]
     pub weight: i32,
+    /// Only requests with this header reach the canary (needs `spec.traffic`); the stage's
+    /// weight is 0. Header stages come before the weighted ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<HeaderMatch>,
     /// Minimum time held at this weight with every gate passing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]

@@ -93,6 +93,14 @@ pub struct RolloutStatus {
     pub history: Vec<Transition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Pods of both tracks (their desired replicas): the `scale` subresource's status, read by
+    /// an HPA that targets the Rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// The target's pod selector, which selects the pods of both tracks, as a label selector
+    /// string (`app=web`): the `scale` subresource's selector, which an HPA needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
     /// The stage, weight and canary in the words `rollgate list` prints, for `kubectl get` (printer
     /// columns cannot compute "2/3" or "50%"); the numbers are in `stage` and `exposure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +165,10 @@ pub struct StageStatus {
 pub struct Exposure {
     pub weight: i32,
     pub canary_pods: i32,
+    /// The canary's share of requests (percent) the router reports in effect, beside the
+    /// stage's `weight`; absent without a router (the share is the pods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed: Option<i32>,
     pub since: Timestamp,
 }
 

@@ -54,5 +54,20 @@ mod tests {
             prop_assert!(stable_pods(replicas, target, canary_ready) + canary_ready >= replicas);
             prop_assert!((1..=replicas).contains(&target));
         }
+
+        /// An HPA raising `replicas` mid-canary never makes a track smaller: the canary's
+        /// target only grows, and stable gives up no more than the canary has ready.
+        #[test]
+        fn a_rising_replicas_shrinks_no_track(replicas in 1..500i32, more in 0..500i32, weight in 1..=100i32, ready in 0..600i32) {
+            let before = canary_pods(replicas, weight);
+            let after = canary_pods(replicas + more, weight);
+            prop_assert!(after >= before);
+            let canary_ready = ready.min(before);
+            prop_assert!(
+                stable_pods(replicas + more, after, canary_ready) >= stable_pods(replicas, before, canary_ready)
+            );
+            // Stable's ready pods and the canary's ready pods cover the new total.
+            prop_assert!(stable_pods(replicas + more, after, canary_ready) + canary_ready >= replicas + more);
+        }
     }
 }

@@ -55,9 +55,12 @@ pub struct Observed {
     /// Revisions whose pod template rollgate keeps a copy of (outliving the tracks), so a
     /// deleted or edited track can be restored to exactly what was verified.
     pub kept: Vec<String>,
-    /// The canary's share of requests (percent) the router reports in effect; `None` when
-    /// the router reports none (pods carry the share: see [`crate::traffic::Router`]).
-    pub routed: Option<i32>,
+    /// The canary's share of requests the router reports in effect; `None` when the router
+    /// reports none (pods carry the share: see [`crate::traffic::Router`]).
+    pub routed: Option<crate::traffic::Share>,
+    /// The target's pod selector as a label selector string (it selects both tracks' pods);
+    /// `None` when the target was not read. Copied into status for the `scale` subresource.
+    pub selector: Option<String>,
 }
 
 /// A gate evaluated by the controller for this decision.
@@ -113,9 +116,9 @@ pub struct Workloads {
     pub canary: Option<TrackPlan>,
     /// Replicas for the user's Deployment: held at 0 once the tracks serve.
     pub target_replicas: Option<i32>,
-    /// The canary's share of requests (percent) for the router to set; `None` leaves it as it
-    /// is (a new stage's share waits for its canary pods to be ready).
-    pub weight: Option<i32>,
+    /// The canary's share of requests for the router to set; `None` leaves it as it is (a new
+    /// stage's share waits for its canary pods to be ready).
+    pub share: Option<crate::traffic::Share>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,6 +35,8 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageSpec {
     pub weight: i32,
+    /// Only requests with this header reach the canary (weight 0).
+    pub header: Option<crate::api::HeaderMatch>,
     pub bake: Duration,
     pub manual: bool,
 }
@@ -155,8 +157,16 @@ pub fn validate(
     let mut last = 0;
     for (i, s) in spec.stages.iter().enumerate() {
         let field = format!("spec.stages[{i}].weight");
-        if !(1..=100).contains(&s.weight) {
-            return Err(SpecError::new(field, "must be between 1 and 100"));
+        match (&s.header, s.weight) {
+            (Some(_), 0) => {}
+            (Some(_), _) => {
+                return Err(SpecError::new(
+                    field,
+                    "a header stage has weight 0: only requests with the header reach the canary",
+                ));
+            }
+            (None, 1..=100) => {}
+            (None, _) => return Err(SpecError::new(field, "must be between 1 and 100")),
         }
         if s.weight < last {
             return Err(SpecError::new(field, "stage weights must not decrease"));
@@ -169,6 +179,7 @@ pub fn validate(
         )?;
         stages.push(StageSpec {
             weight: s.weight,
+            header: s.header.clone(),
             bake,
             manual: s.approval == Some(Approval::Manual),
         });

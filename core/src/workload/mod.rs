@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod record;
 pub mod retention;
 mod revision;
+pub mod selector;
 mod tracks;
 
 pub use revision::revision_of;

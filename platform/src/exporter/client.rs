@@ -1,7 +1,7 @@
 //! A client for the exporter's control API, for tests.
 
 use crate::PlatformError;
-use crate::exporter::Series;
+use crate::exporter::{Gauge, Series};
 
 /// Sets and clears the traffic the test exporter reports.
 #[derive(Clone, Debug)]
@@ -47,26 +47,55 @@ impl ExporterClient {
         serde_json::from_str(&body).map_err(|e| PlatformError::invalid("GET /series", e))
     }
 
-    /// Stops reporting every series of `namespace`.
+    /// Creates the gauge or changes its value. Prometheus sees it within about 2 s, the
+    /// external metrics API (`external.metrics.k8s.io`, for HPAs) a second or two later.
+    pub async fn set_gauge(&self, gauge: &Gauge) -> Result<(), PlatformError> {
+        let response = self
+            .http
+            .put(format!("{}/gauges", self.url))
+            .json(gauge)
+            .send()
+            .await
+            .map_err(|e| PlatformError::http("PUT /gauges", e))?;
+        expect_success(response, "PUT /gauges").await.map(drop)
+    }
+
+    /// The gauges currently reported.
+    pub async fn gauges(&self) -> Result<Vec<Gauge>, PlatformError> {
+        let response = self
+            .http
+            .get(format!("{}/gauges", self.url))
+            .send()
+            .await
+            .map_err(|e| PlatformError::http("GET /gauges", e))?;
+        let body = expect_success(response, "GET /gauges").await?;
+        serde_json::from_str(&body).map_err(|e| PlatformError::invalid("GET /gauges", e))
+    }
+
+    /// Stops reporting every series and gauge of `namespace`.
     pub async fn clear_namespace(&self, namespace: &str) -> Result<(), PlatformError> {
-        self.clear(Some(namespace)).await
+        self.clear("series", Some(namespace)).await?;
+        self.clear("gauges", Some(namespace)).await
     }
 
-    /// Stops reporting every series.
+    /// Stops reporting every series and gauge.
     pub async fn clear_all(&self) -> Result<(), PlatformError> {
-        self.clear(None).await
+        self.clear("series", None).await?;
+        self.clear("gauges", None).await
     }
 
-    async fn clear(&self, namespace: Option<&str>) -> Result<(), PlatformError> {
-        let mut request = self.http.delete(format!("{}/series", self.url));
+    async fn clear(&self, what: &str, namespace: Option<&str>) -> Result<(), PlatformError> {
+        let mut request = self.http.delete(format!("{}/{what}", self.url));
         if let Some(namespace) = namespace {
             request = request.query(&[("namespace", namespace)]);
         }
         let response = request
             .send()
             .await
-            .map_err(|e| PlatformError::http("DELETE /series", e))?;
-        expect_success(response, "DELETE /series").await.map(drop)
+            .map_err(|e| PlatformError::http(format!("DELETE /{what}"), e))?;
+        expect_success(response, &format!("DELETE /{what}"))
+            .await
+            .map(drop)
     }
 }
 

@@ -2,12 +2,15 @@
 //! `http_requests_total{namespace, rollout, rollgate_track, revision, code}`
 //! and `http_request_duration_seconds{namespace, rollout, rollgate_track,
 //! revision}` for Prometheus to scrape, with values a test steers through a
-//! small JSON API (see [`ExporterClient`]).
+//! small JSON API (see [`ExporterClient`]); and, on `/gauges/metrics` (its own
+//! scrape job), [`Gauge`]s a test sets, which the platform's external metrics
+//! API serves to HPAs.
 //!
 //! It runs on its own thread and runtime, so it keeps answering scrapes
 //! whatever the caller's runtime is doing (or after it has shut down).
 
 mod client;
+mod gauges;
 mod series;
 
 use std::net::TcpListener;
@@ -26,6 +29,8 @@ use prometheus_client::registry::Registry;
 use serde::Deserialize;
 
 pub use client::ExporterClient;
+pub use gauges::Gauge;
+use gauges::Gauges;
 use series::Traffic;
 pub use series::{LATENCY_BUCKETS, Series, SeriesLabels};
 
@@ -36,6 +41,7 @@ use crate::PlatformError;
 struct Clocked {
     traffic: Traffic,
     at: Instant,
+    gauges: Gauges,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +81,7 @@ impl Exporter {
         let shared = Shared(Arc::new(Mutex::new(Clocked {
             traffic: Traffic::default(),
             at: Instant::now(),
+            gauges: Gauges::default(),
         })));
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -115,6 +122,9 @@ impl Exporter {
     pub fn target(&self) -> &str {
         self.url.trim_start_matches("http://")
     }
+
+    /// Where Prometheus scrapes the gauges (on [`Exporter::target`]).
+    pub const GAUGES_PATH: &str = "/gauges/metrics";
 }
 
 impl Drop for Exporter {
@@ -132,12 +142,25 @@ fn router(shared: Shared) -> Router {
             "/series",
             put(set_series).get(list_series).delete(clear_series),
         )
+        .route(
+            "/gauges",
+            put(set_gauge).get(list_gauges).delete(clear_gauges),
+        )
+        .route(Exporter::GAUGES_PATH, get(gauge_metrics))
         .with_state(shared)
 }
 
 async fn metrics(State(shared): State<Shared>) -> Response {
+    exposition(Box::new(shared))
+}
+
+async fn gauge_metrics(State(shared): State<Shared>) -> Response {
+    exposition(Box::new(GaugeFamilies(shared)))
+}
+
+fn exposition(collector: Box<dyn Collector>) -> Response {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(shared));
+    registry.register_collector(collector);
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, &registry) {
         Ok(()) => (
@@ -176,6 +199,48 @@ async fn clear_series(
 ) -> Json<serde_json::Value> {
     let removed = shared.now().traffic.remove(selector.namespace.as_deref());
     Json(serde_json::json!({ "removed": removed }))
+}
+
+async fn set_gauge(State(shared): State<Shared>, Json(gauge): Json<Gauge>) -> Response {
+    if let Some(reason) = gauge.invalid_because() {
+        return (StatusCode::BAD_REQUEST, reason).into_response();
+    }
+    shared.now().gauges.upsert(gauge);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_gauges(State(shared): State<Shared>) -> Json<Vec<Gauge>> {
+    Json(shared.now().gauges.iter().cloned().collect())
+}
+
+async fn clear_gauges(
+    State(shared): State<Shared>,
+    Query(selector): Query<Selector>,
+) -> Json<serde_json::Value> {
+    let removed = shared.now().gauges.remove(selector.namespace.as_deref());
+    Json(serde_json::json!({ "removed": removed }))
+}
+
+/// The gauges' exposition, apart from the traffic series.
+#[derive(Debug)]
+struct GaugeFamilies(Shared);
+
+impl Collector for GaugeFamilies {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let state = self.0.now();
+        for (name, gauges) in state.gauges.families() {
+            let mut family =
+                encoder.encode_descriptor(name, "Set by a test.", None, MetricType::Gauge)?;
+            for gauge in gauges {
+                let labels: Vec<(&str, &str)> = [("namespace", gauge.namespace.as_str())]
+                    .into_iter()
+                    .chain(gauge.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .collect();
+                family.encode_family(&labels)?.encode_gauge(&gauge.value)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Collector for Shared {

@@ -10,6 +10,7 @@
 //!    the API server would reject never gets that far;
 //! 4. with `--prometheus`, every gate query once against a real Prometheus ([`dry_run`]).
 
+mod autoscaling;
 pub mod bounds;
 pub mod dry_run;
 pub mod positions;
@@ -146,6 +147,8 @@ pub fn lint_text(file: &str, text: &str) -> Vec<Problem> {
     for doc in &docs {
         problems.extend(lint_document(doc).into_iter().map(|f| doc.place(file, f)));
     }
+    let docs: Vec<(String, Document)> = docs.into_iter().map(|d| (file.to_string(), d)).collect();
+    problems.extend(autoscaling::check(&docs));
     problems
 }
 
@@ -266,6 +269,7 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
     let mut checked = 0;
     let mut clean_rollouts = Vec::new();
     let mut all = Vec::new();
+    let mut others = Vec::new();
     for path in &args.files {
         let file = path.display().to_string();
         let text = read_at_most(path, bounds::MAX_BYTES).map_err(|source| CliError::Read {
@@ -275,6 +279,8 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
         let (docs, mut found) = documents(&file, &text);
         for doc in docs {
             let Some(kind) = doc.rollgate_kind() else {
+                // Other kinds matter only beside a Rollout (an HPA of its target).
+                others.push((file.clone(), doc));
                 continue;
             };
             checked += 1;
@@ -288,6 +294,8 @@ pub async fn run(args: &LintArgs) -> Result<i32, CliError> {
         }
         problems.extend(found);
     }
+    others.extend(all.iter().cloned());
+    problems.extend(autoscaling::check(&others));
     if let Some(url) = &args.prometheus {
         problems.extend(dry_run::run(url, &args.revision, &clean_rollouts).await);
     }

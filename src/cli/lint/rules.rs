@@ -13,7 +13,7 @@ pub struct Violation {
 }
 
 /// The rules this module can evaluate, as they appear in the CRDs.
-pub const KNOWN: [&str; 13] = [
+pub const KNOWN: [&str; 17] = [
     "self[size(self) - 1].weight == 100",
     "self.map(s, s.weight).isSorted()",
     "self.all(g, self.exists_one(h, h.name == g.name))",
@@ -23,6 +23,10 @@ pub const KNOWN: [&str; 13] = [
     "self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)",
     "!(self.type == 'alertmanager' || self.type == 'webhook') || has(self.url)",
     "isURL(self) && url(self).getHostname() != ''",
+    "self.weight > 0 || has(self.header)",
+    "!has(self.header) || self.weight == 0",
+    "!(has(self.replicas) && has(self.minReplicas))",
+    "has(self.traffic) || !self.stages.exists(s, has(s.header))",
     "!has(self.sequential) && !has(self.alert) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)",
     "!has(self.sequential) || !has(self.alert)",
     "self > 0.0 && self <= 0.1",
@@ -118,6 +122,14 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             _ => vec![],
         },
         r if r == KNOWN[9] => {
+            let weight = node.get("weight").and_then(Value::as_i64);
+            if weight.is_some_and(|w| w <= 0) && !has("header") {
+                vec![at(".weight".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[13] => {
             let judged = has("sequential") || has("alert");
             match (judged, has("query")) {
                 (false, false) => vec![at(".query".into())],
@@ -131,18 +143,44 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
                 (false, true) => vec![],
             }
         }
-        r if r == KNOWN[10] => {
+        r if r == KNOWN[14] => {
             if has("sequential") && has("alert") {
                 vec![at(".alert".into())]
             } else {
                 vec![]
             }
         }
-        r if r == KNOWN[11] => match node.as_f64() {
+        r if r == KNOWN[10] => {
+            let weight = node.get("weight").and_then(Value::as_i64);
+            if has("header") && weight.is_some_and(|w| w != 0) {
+                vec![at(".weight".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[11] => {
+            if has("replicas") && has("minReplicas") {
+                vec![at(".minReplicas".into())]
+            } else {
+                vec![]
+            }
+        }
+        r if r == KNOWN[12] => {
+            let stages = node.get("stages").and_then(Value::as_array);
+            let header = stages.and_then(|s| {
+                s.iter()
+                    .position(|s| s.get("header").is_some_and(|h| !h.is_null()))
+            });
+            match header {
+                Some(i) if !has("traffic") => vec![at(format!(".stages[{i}].header"))],
+                _ => vec![],
+            }
+        }
+        r if r == KNOWN[15] => match node.as_f64() {
             Some(v) if !(v > 0.0 && v <= 0.1) => vec![at(String::new())],
             _ => vec![],
         },
-        r if r == KNOWN[12] => match node.as_object() {
+        r if r == KNOWN[16] => match node.as_object() {
             Some(m) if m.is_empty() || m.len() > 20 => vec![at(String::new())],
             _ => vec![],
         },
@@ -213,23 +251,36 @@ mod tests {
         assert_eq!(subs(KNOWN[5], &json!({"min": 2, "max": 1})), [".min"]);
         assert_eq!(subs(KNOWN[6], &json!({"type": "slack"})), [".secretRef"]);
         assert!(subs(KNOWN[6], &json!({"type": "webhook"})).is_empty());
-        assert!(subs(KNOWN[4], &json!({"sequential": {}})).is_empty());
-        assert_eq!(subs(KNOWN[9], &json!({"max": 1})), [".query"]);
+        assert_eq!(subs(KNOWN[9], &json!({"weight": 0})), [".weight"]);
+        assert!(subs(KNOWN[9], &json!({"weight": 0, "header": {"name": "x"}})).is_empty());
         assert_eq!(
-            subs(KNOWN[9], &json!({"alert": {}, "query": "x"})),
+            subs(KNOWN[10], &json!({"weight": 5, "header": {"name": "x"}})),
+            [".weight"]
+        );
+        let capacity = json!({"replicas": 2, "minReplicas": 1});
+        assert_eq!(subs(KNOWN[11], &capacity), [".minReplicas"]);
+        let spec = json!({"stages": [{"weight": 0, "header": {"name": "x"}}, {"weight": 100}]});
+        assert_eq!(subs(KNOWN[12], &spec), [".stages[0].header"]);
+        let mut routed = spec.clone();
+        routed["traffic"] = json!({"httpRoute": {"name": "r", "service": "s"}});
+        assert!(subs(KNOWN[12], &routed).is_empty());
+        assert!(subs(KNOWN[4], &json!({"sequential": {}})).is_empty());
+        assert_eq!(subs(KNOWN[13], &json!({"max": 1})), [".query"]);
+        assert_eq!(
+            subs(KNOWN[13], &json!({"alert": {}, "query": "x"})),
             [".query"]
         );
         assert_eq!(
-            subs(KNOWN[9], &json!({"sequential": {}, "max": 1})),
+            subs(KNOWN[13], &json!({"sequential": {}, "max": 1})),
             [".max"]
         );
-        assert!(subs(KNOWN[9], &json!({"sequential": {}})).is_empty());
+        assert!(subs(KNOWN[13], &json!({"sequential": {}})).is_empty());
         assert_eq!(
-            subs(KNOWN[10], &json!({"sequential": {}, "alert": {}})),
+            subs(KNOWN[14], &json!({"sequential": {}, "alert": {}})),
             [".alert"]
         );
-        assert_eq!(subs(KNOWN[11], &json!(0.5)), [""]);
-        assert!(subs(KNOWN[11], &json!(0.001)).is_empty());
-        assert_eq!(subs(KNOWN[12], &json!({})), [""]);
+        assert_eq!(subs(KNOWN[15], &json!(0.5)), [""]);
+        assert!(subs(KNOWN[15], &json!(0.001)).is_empty());
+        assert_eq!(subs(KNOWN[16], &json!({})), [""]);
     }
 }

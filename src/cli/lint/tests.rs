@@ -88,11 +88,28 @@ fn a_target_that_is_not_a_deployment() {
 }
 
 #[test]
+fn a_header_stage_without_a_router_names_the_header() {
+    expect(
+        "{weight: 25, bake: 1m}",
+        "{weight: 0, header: {name: x-canary, value: always}, bake: 1m}",
+        &[
+            "r.yaml:9 spec.stages[0].header: a header stage needs spec.traffic (a router that matches headers)",
+        ],
+    );
+}
+
+#[test]
 fn weights_outside_1_to_100() {
+    // 0 is a weight only for a header stage (which needs spec.traffic).
     expect(
         "{weight: 25, bake: 1m}",
         "{weight: 0, bake: 1m}",
-        &["r.yaml:9 spec.stages[0].weight: must be at least 1, got 0"],
+        &["r.yaml:9 spec.stages[0].weight: weight 0 is only for a header stage"],
+    );
+    expect(
+        "{weight: 25, bake: 1m}",
+        "{weight: -1, bake: 1m}",
+        &["r.yaml:9 spec.stages[0].weight: must be at least 0, got -1"],
     );
     expect(
         "{weight: 100}",
@@ -255,7 +272,7 @@ fn an_unknown_field_suggests_the_known_one() {
         "  replicas: 4\n",
         "  replicas: 4\n  canary: true\n",
         &[
-            r#"r.yaml:8 spec.canary: unknown field "canary" (known: gates, incident, paused, progressDeadline, prometheus, replicas, stages, targetRef, verifyAfterRollback)"#,
+            r#"r.yaml:8 spec.canary: unknown field "canary" (known: gates, incident, paused, progressDeadline, prometheus, replicas, stages, targetRef, traffic, verifyAfterRollback)"#,
         ],
     );
 }
@@ -640,4 +657,27 @@ fn alert_labels_are_validated() {
         with_gate("    - name: alerts\n      alert:\n        labels: {}\n"),
         ["r.yaml:20 spec.gates[1].alert.labels: an alert gate matches 1 to 20 labels"]
     );
+}
+
+#[test]
+fn an_hpa_of_the_deployment_a_rollout_drives_is_told_to_scale_the_rollout() {
+    let hpa = |kind: &str, api: &str| {
+        format!(
+            "---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: checkout}}\nspec:\n  scaleTargetRef: {{apiVersion: {api}, kind: {kind}, name: checkout}}\n  maxReplicas: 10\n"
+        )
+    };
+    let problems: Vec<String> =
+        lint_text("r.yaml", &format!("{BASE}{}", hpa("Deployment", "apps/v1")))
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect();
+    assert_eq!(
+        problems,
+        [
+            "r.yaml:26 spec.scaleTargetRef: Rollout checkout drives this Deployment: point the HPA at the Rollout (apiVersion: rollgate.dev/v1alpha1, kind: Rollout, name: checkout); rollgate re-points it on adoption and a sync of this manifest would undo that"
+        ]
+    );
+    // Scaling the Rollout itself is the way.
+    let text = format!("{BASE}{}", hpa("Rollout", "rollgate.dev/v1alpha1"));
+    assert!(lint_text("r.yaml", &text).is_empty());
 }

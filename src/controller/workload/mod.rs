@@ -72,6 +72,28 @@ impl Object {
         }
     }
 
+    /// Its pod selector as a label selector string (a track's pods carry the target's labels,
+    /// so the target's selector finds both tracks' pods).
+    pub fn selector(&self) -> Option<String> {
+        match &self.0 {
+            Raw::Deployment(d) => d
+                .spec
+                .as_ref()
+                .map(|s| crate::workload::selector::to_string(&s.selector)),
+        }
+    }
+
+    /// How a `scaleTargetRef` (an HPA's) names this object.
+    pub fn scale_ref(&self) -> ScaleRef {
+        match &self.0 {
+            Raw::Deployment(d) => ScaleRef {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                name: d.name_any(),
+            },
+        }
+    }
+
     pub fn resource_version(&self) -> Option<String> {
         match &self.0 {
             Raw::Deployment(d) => d.resource_version(),
@@ -92,6 +114,35 @@ impl Object {
         match &self.0 {
             Raw::Deployment(d) => crate::workload::deployment::observe_track(d),
         }
+    }
+}
+
+/// An object as a `scaleTargetRef` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleRef {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl ScaleRef {
+    /// The Rollout itself, which HPAs scale through its `scale` subresource.
+    pub fn rollout(rollout: &Rollout) -> ScaleRef {
+        use kube::Resource;
+        ScaleRef {
+            api_version: Rollout::api_version(&()).into_owned(),
+            kind: Rollout::kind(&()).into_owned(),
+            name: rollout.name_any(),
+        }
+    }
+
+    /// Whether a `scaleTargetRef` with these fields names this object: the same kind and name,
+    /// and the same API group (any version of it).
+    pub fn matches(&self, api_version: Option<&str>, kind: &str, name: &str) -> bool {
+        let group = |v: &str| v.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+        kind == self.kind
+            && name == self.name
+            && group(api_version.unwrap_or_default()) == group(&self.api_version)
     }
 }
 

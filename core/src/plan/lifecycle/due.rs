@@ -8,7 +8,7 @@
 
 use super::route::{
     StagePods, Way, drift_of, held, new_request, paused_by_request, preflight_complete, restorable,
-    route,
+    route, stage_share,
 };
 use super::tally::{self, Due, Purpose};
 use super::{Input, Spec, Verb};
@@ -132,7 +132,7 @@ fn watching(
 }
 
 fn ready_now(spec: &Spec, stage: usize, canary: &str, input: &Input<'_>) -> bool {
-    StagePods::of(spec, spec.stages[stage].weight, canary, input.observed).exposed()
+    StagePods::of(spec, &stage_share(spec, stage), canary, input.observed).exposed()
 }
 
 /// After a rollback, stable's absolute gates until the verification window ends.

@@ -5,8 +5,11 @@ mod rollback;
 mod route;
 mod stage;
 
+use crate::traffic::Share;
 pub use due::due;
-use route::{StagePods, Way, drift_of, held, new_request, paused_by_request, restorable, route};
+use route::{
+    StagePods, Way, drift_of, held, new_request, paused_by_request, restorable, route, stage_share,
+};
 
 use std::time::Duration;
 
@@ -31,6 +34,8 @@ const IN_FLIGHT_RESYNC: Duration = Duration::from_secs(30);
 const PREFLIGHT_RETRY: Duration = Duration::from_secs(5);
 /// The shortest wait before the next look at a Rollout.
 pub const MIN_REQUEUE: Duration = Duration::from_millis(100);
+/// How soon to read a router's report again while a share is not yet in effect.
+const ROUTER_RECHECK: Duration = Duration::from_secs(1);
 /// A queued rollout looks for a free canary slot this often.
 const QUEUE_RECHECK: Duration = Duration::from_secs(2);
 
@@ -64,6 +69,7 @@ struct Planner<'a> {
 impl Planner<'_> {
     fn finish(mut self, workloads: Workloads) -> Decision {
         self.st.observed_generation = Some(self.input.generation);
+        self.scale_status();
         // The status this pass started from is what is on record: a rollback found there in
         // flight is one a killed controller may not have opened the incident of yet.
         let rolling_back = |s: &RolloutStatus| s.phase == Phase::RollingBack;
@@ -118,6 +124,22 @@ impl Planner<'_> {
             requeue_after,
             wants: self.wants,
         }
+    }
+
+    /// The `scale` subresource's status, from what was observed (kept as it was when the
+    /// workloads could not be read): the pods of both tracks and the selector that finds them.
+    fn scale_status(&mut self) {
+        let obs = self.input.observed;
+        if obs.selector.is_none() {
+            return;
+        }
+        let pods = [&obs.stable, &obs.canary]
+            .into_iter()
+            .flatten()
+            .map(|t| t.replicas.max(0))
+            .sum();
+        self.st.replicas = Some(pods);
+        self.st.selector = obs.selector.clone();
     }
 
     fn effect(&mut self, e: Effect) {
@@ -236,7 +258,7 @@ impl Planner<'_> {
         let stable = match self.st.stable_revision.clone() {
             None => match self.adopt(spec, &desired) {
                 Ok(stable) => stable,
-                Err(waiting) => return waiting,
+                Err(waiting) => return *waiting,
             },
             Some(recorded) => match self.stable_of(spec, &recorded) {
                 Some(stable) => stable,
@@ -251,7 +273,7 @@ impl Planner<'_> {
 
     /// Before any revision is verified: the stable track is built from the target's template
     /// (the running release), and serves once its pods are ready.
-    fn adopt(&mut self, spec: &Spec, desired: &str) -> Result<Track, Workloads> {
+    fn adopt(&mut self, spec: &Spec, desired: &str) -> Result<Track, Box<Workloads>> {
         let waiting = match &self.input.observed.stable {
             None => Some("creating the stable workload from the target's template".to_string()),
             Some(s) if s.ready < spec.replicas => Some(format!(
@@ -262,13 +284,13 @@ impl Planner<'_> {
         };
         if let Some(message) = waiting {
             self.transition(Phase::Pending, "Adopting", message);
-            return Err(Workloads {
+            return Err(Box::new(Workloads {
                 stable: Some(TrackPlan {
                     revision: desired.to_string(),
                     replicas: spec.replicas,
                 }),
                 ..Default::default()
-            });
+            }));
         }
         let stable = self.input.observed.stable.clone().expect("checked above");
         self.st.stable_revision = Some(stable.revision.clone());
@@ -410,7 +432,7 @@ impl Planner<'_> {
 
     /// Stable at full capacity, no share for any canary, and its pods gone once the router
     /// no longer sends it requests.
-    fn hold(&self, spec: &Spec, stable: &Track) -> Workloads {
+    fn hold(&mut self, spec: &Spec, stable: &Track) -> Workloads {
         let canary = self.input.observed.canary.as_ref().map(|c| TrackPlan {
             revision: c.revision.clone(),
             replicas: self.unrouted(spec, c.replicas),
@@ -422,21 +444,26 @@ impl Planner<'_> {
             }),
             canary,
             target_replicas: None,
-            weight: Some(0),
+            share: Some(Share::none()),
         }
     }
 
     /// Pods a canary with `replicas` keeps while its share goes to zero: `then` once no
     /// request reaches it, all of them until then (a rollback moves requests before pods).
-    fn unrouted_then(&self, spec: &Spec, replicas: i32, then: i32) -> i32 {
-        if spec.router.carries(0, self.input.observed.routed) {
+    fn unrouted_then(&mut self, spec: &Spec, replicas: i32, then: i32) -> i32 {
+        if spec
+            .router
+            .carries(&Share::none(), self.input.observed.routed.as_ref())
+        {
             then
         } else {
+            // The router's report is read, not watched: look again soon.
+            self.wake_at(after(self.now, ROUTER_RECHECK));
             replicas
         }
     }
 
-    fn unrouted(&self, spec: &Spec, replicas: i32) -> i32 {
+    fn unrouted(&mut self, spec: &Spec, replicas: i32) -> i32 {
         self.unrouted_then(spec, replicas, 0)
     }
 
@@ -534,7 +561,7 @@ impl Planner<'_> {
             }),
             canary,
             target_replicas: None,
-            weight: stable_ready.then_some(0),
+            share: stable_ready.then(Share::none),
         }
     }
 }

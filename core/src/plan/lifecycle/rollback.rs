@@ -60,7 +60,7 @@ impl Planner<'_> {
     }
 
     /// Stable at full capacity; the canary's share to zero first, then its pods.
-    fn retire_canary(&self, spec: &Spec, stable: &Track, revision: String) -> Workloads {
+    fn retire_canary(&mut self, spec: &Spec, stable: &Track, revision: String) -> Workloads {
         let mut w = self.hold(spec, stable);
         let running = self
             .input

@@ -3,6 +3,7 @@
 
 use crate::api::{FrozenBy, Phase, RolloutStatus};
 use crate::plan::{Observed, Request, Spec, Verb};
+use crate::traffic::Share;
 
 /// Where a serving rollout goes this pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +137,15 @@ pub(super) fn preflight_complete(st: &RolloutStatus, canary: &str) -> bool {
         .is_some_and(|p| p.revision == canary && p.errors.is_empty() && p.waiting_since.is_none())
 }
 
+/// The share a stage asks the router for.
+pub(super) fn stage_share(spec: &Spec, stage: usize) -> Share {
+    let s = &spec.stages[stage];
+    Share {
+        weight: s.weight,
+        header: s.header.clone(),
+    }
+}
+
 /// A stage's canary as observed: the pods its weight needs, how many of them are ready, and
 /// whether the router carries the weight. One reading for the walk and for `due`.
 pub(super) struct StagePods {
@@ -145,8 +155,8 @@ pub(super) struct StagePods {
 }
 
 impl StagePods {
-    pub fn of(spec: &Spec, weight: i32, canary: &str, obs: &Observed) -> Self {
-        let target = spec.router.canary_pods(spec.replicas, weight);
+    pub fn of(spec: &Spec, share: &Share, canary: &str, obs: &Observed) -> Self {
+        let target = spec.router.canary_pods(spec.replicas, share.weight);
         let ready = obs
             .canary
             .as_ref()
@@ -155,7 +165,7 @@ impl StagePods {
         StagePods {
             target,
             ready,
-            routed: spec.router.carries(weight, obs.routed),
+            routed: spec.router.carries(share, obs.routed.as_ref()),
         }
     }
 

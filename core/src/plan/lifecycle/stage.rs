@@ -179,7 +179,7 @@ impl Planner<'_> {
         paused: bool,
     ) -> Workloads {
         let r = spec.replicas;
-        let hold = |p: &Self| {
+        let hold = |p: &mut Self| {
             let mut w = p.hold(spec, stable);
             w.canary = Some(TrackPlan {
                 revision: canary.to_string(),
@@ -222,6 +222,7 @@ impl Planner<'_> {
                 self.st.exposure = Some(Exposure {
                     weight: s.weight,
                     canary_pods: 0,
+                    routed: None,
                     since: self.now,
                 });
                 s
@@ -237,7 +238,8 @@ impl Planner<'_> {
             _ => {}
         }
         let sspec = &spec.stages[stage.index as usize];
-        let pods = StagePods::of(spec, stage.weight, canary, self.input.observed);
+        let share = stage_share(spec, stage.index as usize);
+        let pods = StagePods::of(spec, &share, canary, self.input.observed);
         let (target, ready) = (pods.target, pods.ready);
         if stage.ready_at.is_none() && pods.exposed() {
             stage.ready_at = Some(self.now);
@@ -247,11 +249,21 @@ impl Planner<'_> {
         if let Some(e) = self.st.exposure.as_mut() {
             e.weight = stage.weight;
             e.canary_pods = ready;
+            e.routed = self.input.observed.routed.as_ref().map(|r| r.weight);
         }
+        if pods.ready() && !pods.routed {
+            // The router's report is read, not watched: look again soon.
+            self.wake_at(after(self.now, ROUTER_RECHECK));
+        }
+        let stable_pods = if spec.router.stable_keeps_all() {
+            r
+        } else {
+            stable_pods(r, target, ready)
+        };
         let workloads = Workloads {
             stable: Some(TrackPlan {
                 revision: stable.revision.clone(),
-                replicas: stable_pods(r, target, ready),
+                replicas: stable_pods,
             }),
             canary: Some(TrackPlan {
                 revision: canary.to_string(),
@@ -259,7 +271,7 @@ impl Planner<'_> {
             }),
             target_replicas: None,
             // The share is routed once its pods are ready; until then the last one stays.
-            weight: pods.ready().then_some(stage.weight),
+            share: pods.ready().then_some(share),
         };
 
         // Gates watch the canary once its pods for this stage are ready.

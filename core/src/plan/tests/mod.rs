@@ -365,6 +365,7 @@ fn invalid_spec_touches_no_workload() {
         canary: None,
         kept: vec![],
         routed: None,
+        selector: None,
     };
     let err = SpecError::new("spec.gates[0].query", "placeholder {{trak}} is unknown");
     let d = decide(Input {
@@ -490,10 +491,12 @@ fn decisions_are_deterministic() {
     let _ = Duration::ZERO;
 }
 
+mod autoscaling;
 mod effects;
 mod freeze;
 mod held;
 mod integrity;
 mod no_data;
 mod properties;
+mod routing;
 mod world;

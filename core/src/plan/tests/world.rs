@@ -35,6 +35,7 @@ pub(super) fn rollout_spec(stages: &[(i32, &str)], gates: Vec<Gate>) -> RolloutS
             .iter()
             .map(|(w, bake)| Stage {
                 weight: *w,
+                header: None,
                 bake: Some(bake.to_string()),
                 approval: None,
             })
@@ -45,7 +46,25 @@ pub(super) fn rollout_spec(stages: &[(i32, &str)], gates: Vec<Gate>) -> RolloutS
         progress_deadline: Some("1m".into()),
         verify_after_rollback: Some("10s".into()),
         paused: false,
+        traffic: None,
     }
+}
+
+/// `spec` routed through an HTTPRoute, the canary running at least `min` pods.
+pub(super) fn with_route(mut spec: RolloutSpec, min: i32) -> RolloutSpec {
+    use crate::api::{CanaryCapacity, HttpRouteRef, Traffic};
+    spec.traffic = Some(Traffic {
+        http_route: HttpRouteRef {
+            name: "app".into(),
+            service: "app".into(),
+            managed: None,
+        },
+        canary_capacity: Some(CanaryCapacity {
+            replicas: None,
+            min_replicas: Some(min),
+        }),
+    });
+    spec
 }
 
 pub(super) fn validated(spec: &RolloutSpec) -> Spec {
@@ -77,6 +96,10 @@ pub(super) struct World {
     pub(super) writes: usize,
     /// Revisions whose template the controller keeps (every revision it wrote to a track).
     pub(super) kept: Vec<String>,
+    /// The share a router reports in effect (a router only): what was asked two decisions
+    /// ago, as a Gateway that takes its time to accept a route.
+    pub(super) routed: Option<crate::traffic::Share>,
+    pub(super) routing: Option<crate::traffic::Share>,
 }
 
 impl World {
@@ -100,6 +123,8 @@ impl World {
             remembered: vec![],
             writes: 0,
             kept: vec![],
+            routed: None,
+            routing: None,
         }
     }
 
@@ -113,7 +138,8 @@ impl World {
             stable: self.stable.clone(),
             canary: self.canary.clone(),
             kept: self.kept.clone(),
-            routed: None,
+            routed: self.routed.clone(),
+            selector: Some("app=app".into()),
         }
     }
 
@@ -214,6 +240,12 @@ impl World {
         }
         step(&mut self.stable, &d.workloads.stable);
         step(&mut self.canary, &d.workloads.canary);
+        if self.spec.router != crate::traffic::Router::Pods {
+            self.routed = self.routing.clone();
+            if let Some(share) = &d.workloads.share {
+                self.routing = Some(share.clone());
+            }
+        }
         for t in [&self.stable, &self.canary].into_iter().flatten() {
             if !self.kept.contains(&t.revision) {
                 self.kept.push(t.revision.clone());

@@ -1,5 +1,8 @@
 //! The platform does what rollgate's e2e tests rely on, against real processes.
 
+mod gateway_api;
+mod hpa;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -243,8 +246,8 @@ async fn a_dropped_platform_leaves_no_process_and_no_files() {
     let work_dir = platform.env().work_dir.clone();
     assert_eq!(
         pids.len(),
-        7,
-        "etcd, apiserver, KCM, scheduler, kwok, Prometheus, Alertmanager"
+        8,
+        "etcd, apiserver, KCM, scheduler, kwok, prometheus-adapter, Prometheus, Alertmanager"
     );
     assert!(work_dir.is_dir());
 
