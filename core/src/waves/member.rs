@@ -76,7 +76,18 @@ pub(super) fn follow(
     release: &[ContainerImage],
     now: Timestamp,
 ) -> Option<Action> {
-    m.seen = Some(seen_of(observation, now));
+    // `at` says when the member last looked like this: a member that looks the same is not a
+    // status write every poll.
+    let seen = seen_of(observation, now);
+    let same = m.seen.as_ref().is_some_and(|old| {
+        MemberSeen {
+            at: now,
+            ..old.clone()
+        } == seen
+    });
+    if !same {
+        m.seen = Some(seen);
+    }
     match m.state {
         MemberState::Applying if m.applied_generation.is_none() => {
             return Some(Action::Apply {

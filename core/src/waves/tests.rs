@@ -369,6 +369,19 @@ fn stale_status_never_counts() {
 }
 
 #[test]
+fn a_member_that_looks_the_same_is_not_written_again() {
+    let mut hub = Hub::new(OnFailure::Halt, &[]);
+    hub.release.spec.waves[1].approval = WaveApproval::Manual;
+    hub.run(20);
+    // Waiting for approval, nothing moves: re-deciding later changes no status.
+    let written = hub.status().clone();
+    hub.now += Duration::from_secs(30);
+    let d = hub.plan();
+    assert!(d.actions.is_empty());
+    assert_eq!(d.status, written);
+}
+
+#[test]
 fn a_manual_wave_waits_for_a_promote_request() {
     let mut hub = Hub::new(OnFailure::Halt, &[]);
     hub.release.spec.waves[1].approval = WaveApproval::Manual;
@@ -519,4 +532,32 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn the_hub_incident_links_the_failed_members_incident_and_is_keyed_by_release_and_wave() {
+    let mut hub = Hub::new(OnFailure::Halt, &["hub"]);
+    hub.run(30);
+    let st = hub.status();
+    let spec = incident::draft(&hub.release, st, 0, vec!["pd".into()], hub.now);
+    let linked = spec.release.clone().unwrap();
+    assert_eq!(
+        (linked.name.as_str(), linked.wave.as_str()),
+        ("web-2", "ring0")
+    );
+    assert_eq!(linked.members.len(), 1);
+    assert_eq!(linked.members[0].cluster, "hub");
+    assert_eq!(linked.members[0].namespace, "shop");
+    assert_eq!(
+        linked.members[0].name.as_deref(),
+        st.waves[0].members[0].incident.as_deref()
+    );
+    assert_eq!(spec.dedup_key, "rollgate/release/fleet/web-2/ring0");
+    assert_eq!(spec.channels, ["pd"]);
+    assert!(
+        spec.title
+            .starts_with("Release web-2 stopped at wave ring0"),
+        "{}",
+        spec.title
+    );
 }
