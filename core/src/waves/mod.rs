@@ -97,6 +97,8 @@ pub enum Action {
 pub struct Decision {
     pub status: ReleaseStatus,
     pub actions: Vec<Action>,
+    /// For people: a wave started, passed or failed, the release's end.
+    pub events: Vec<crate::plan::Event>,
     /// When a timer (a bake, a timeout) is due; members are looked at again anyway.
     pub wake_at: Option<Timestamp>,
 }
@@ -166,9 +168,11 @@ pub fn decide(input: Input<'_>) -> Decision {
         st.phase = ReleasePhase::Invalid;
         st.message = Some(format!("{}: {}", e.field, e.message));
         finish(&mut st, spec, generation, input.now);
+        let events = told(release.status.as_ref(), &st);
         return Decision {
             status: st,
             actions,
+            events,
             wake_at,
         };
     }
@@ -254,11 +258,56 @@ pub fn decide(input: Input<'_>) -> Decision {
     st.phase = phase_of(spec, &st, frozen);
     st.message = Some(message_of(spec, &st, input.freeze));
     finish(&mut st, spec, generation, now);
+    let events = told(release.status.as_ref(), &st);
     Decision {
         status: st,
         actions,
+        events,
         wake_at,
     }
+}
+
+/// Events for the transitions between the written status and the decided one: each wave
+/// that started, passed or failed, and a new phase of the release.
+fn told(written: Option<&ReleaseStatus>, st: &ReleaseStatus) -> Vec<crate::plan::Event> {
+    use crate::plan::{Event, EventType};
+    let before = |i: usize| written.and_then(|w| w.waves.get(i)).map(|w| w.phase);
+    let mut events = Vec::new();
+    for (i, w) in st.waves.iter().enumerate() {
+        if before(i) == Some(w.phase) {
+            continue;
+        }
+        let (type_, reason) = match w.phase {
+            WavePhase::AwaitingApproval => (EventType::Normal, "WaveAwaitingApproval"),
+            WavePhase::Progressing if before(i) == Some(WavePhase::Baking) => continue,
+            WavePhase::Progressing => (EventType::Normal, "WaveStarted"),
+            WavePhase::Baking => (EventType::Normal, "WaveBaking"),
+            WavePhase::Passed => (EventType::Normal, "WavePassed"),
+            WavePhase::Failed => (EventType::Warning, "WaveFailed"),
+        };
+        let note = format!("wave {} {}", w.name, w.message.clone().unwrap_or_default());
+        events.push(Event {
+            type_,
+            reason: reason.into(),
+            note: note.trim_end().to_string(),
+        });
+    }
+    if written.map(|w| w.phase) != Some(st.phase) {
+        let warning = matches!(
+            st.phase,
+            ReleasePhase::Failed | ReleasePhase::RollingBack | ReleasePhase::Invalid
+        );
+        events.push(Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: format!("Release{}", st.phase.as_str()),
+            note: st.message.clone().unwrap_or_default(),
+        });
+    }
+    events
 }
 
 /// The policy of the failed wave, if one failed.

@@ -164,6 +164,8 @@ struct Hub {
     now: Timestamp,
     incidents_opened: usize,
     request: Option<Request>,
+    /// Every Event reason decided, in order.
+    told: Vec<String>,
 }
 
 impl Hub {
@@ -180,6 +182,7 @@ impl Hub {
             now: t0(),
             incidents_opened: 0,
             request: None,
+            told: vec![],
         }
     }
 
@@ -208,6 +211,7 @@ impl Hub {
     /// One reconcile: decide, write status, act, fold the outcomes in (as the controller does).
     fn step(&mut self) -> Vec<Action> {
         let d = self.plan();
+        self.told.extend(d.events.iter().map(|e| e.reason.clone()));
         let mut status = d.status;
         for a in &d.actions {
             match a {
@@ -271,6 +275,15 @@ fn a_good_release_passes_every_wave_in_order_with_its_bake() {
         assert_eq!(sim.images, images("2"));
     }
     assert_eq!(st.columns.as_ref().unwrap().clusters, "4/4");
+    let waves: Vec<&String> = hub.told.iter().filter(|r| r.starts_with("Wave")).collect();
+    assert_eq!(
+        waves,
+        ["WaveStarted", "WaveBaking", "WavePassed"]
+            .repeat(3)
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(hub.told.last().map(String::as_str), Some("ReleaseHealthy"));
     assert!(
         st.conditions
             .iter()
