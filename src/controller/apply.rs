@@ -158,12 +158,7 @@ pub async fn status(
 /// Publishes the decision's Events in the background, in order: they are for people, and a
 /// reconcile (the next stage's timer, a rollback) must not wait on them when the API server
 /// is busy.
-pub fn events(ctx: &std::sync::Arc<Context>, rollout: &Rollout, events: &[Event]) {
-    publish(ctx, rollout, events);
-}
-
-/// Publishes `events` about `object` (a Rollout, a Release) in the background, in order.
-pub fn publish<K>(ctx: &std::sync::Arc<Context>, object: &K, events: &[Event])
+pub fn events<K>(ctx: &std::sync::Arc<Context>, object: &K, events: &[Event])
 where
     K: Resource<DynamicType = ()>,
 {

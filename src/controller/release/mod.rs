@@ -59,7 +59,7 @@ pub async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Result<Reque
     });
     let mut status = decision.status;
     write_status(&api, &mut release, &status).await?;
-    super::apply::publish(&ctx, &release, &decision.events);
+    super::apply::events(&ctx, &release, &decision.events);
     if !decision.actions.is_empty() {
         crash::point(crash::AFTER_RELEASE_STATUS);
     }
