@@ -100,8 +100,8 @@ async fn main() -> anyhow::Result<ExitCode> {
 async fn member(name: &str, nodes: usize, stop: bool) -> anyhow::Result<ExitCode> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    let bin_dir = tokio::task::spawn_blocking(rollgate_platform::binaries::control_plane_bin_dir)
-        .await??;
+    let bin_dir =
+        tokio::task::spawn_blocking(rollgate_platform::binaries::control_plane_bin_dir).await??;
     let options = MemberOptions {
         nodes,
         ..MemberOptions::default()
