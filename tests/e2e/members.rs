@@ -24,9 +24,18 @@ async fn a_member_adopts_a_deployment_with_its_own_controller() {
         .unwrap();
     f.metrics("app", "stable", 50.0, 0.0).await;
     f.metrics("app", "canary", 50.0, 0.0).await;
-    let spec = rollout("app", "app", 2, &[(50, "2s")], vec![error_ratio_gate(0.1)]);
+    let spec = rollout(
+        "app",
+        "app",
+        2,
+        &[(50, "2s"), (100, "2s")],
+        vec![error_ratio_gate(0.1)],
+    );
     rollouts
-        .create(&PostParams::default(), &serde_json::from_value(spec).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(spec).unwrap(),
+        )
         .await
         .unwrap();
 
