@@ -220,13 +220,11 @@ async fn an_hpa_scales_a_canary_from_4_to_8_with_both_tracks_following_and_hands
     // where it is the steady state, rather than sampled once the queue moves: on a loaded
     // machine a 100 ms sampler can miss a split that lasts only until the HPA reacts.
     f.wait("both tracks split 4 at 50%: 2 and 2", MINUTE, || async {
-        let replicas = |name: &'static str| async move {
-            f.deployments().get(name).await.ok()?.spec?.replicas
-        };
-        (f.rollout("app").await.spec.replicas == 4
-            && replicas("app-stable").await == Some(2)
-            && replicas("app-canary").await == Some(2))
-        .then_some(())
+        let deployments = f.deployments();
+        let stable = deployments.get("app-stable").await.ok()?.spec?.replicas;
+        let canary = deployments.get("app-canary").await.ok()?.spec?.replicas;
+        (f.rollout("app").await.spec.replicas == 4 && stable == Some(2) && canary == Some(2))
+            .then_some(())
     })
     .await;
 
