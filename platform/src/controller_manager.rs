@@ -12,19 +12,24 @@ use crate::work_dir::WorkDir;
 
 pub(crate) const NAME: &str = "kube-controller-manager";
 
-/// Starts the controller manager; returns the process and its health URL.
+/// Starts the controller manager running `controllers` (empty: all on by
+/// default); returns the process and its health URL.
 pub(crate) fn spawn(
     bin_dir: &Path,
     work: &WorkDir,
     certs: &ClusterCerts,
     kubeconfig: &Path,
+    controllers: &[&str],
 ) -> Result<(Process, String), PlatformError> {
     let port = free_port()?;
     let kubeconfig = kubeconfig.display();
+    // Empty: the controller manager's own default set.
+    let only =
+        (!controllers.is_empty()).then(|| format!("--controllers={}", controllers.join(",")));
     let process = Process::spawn(
         NAME,
         &bin_dir.join(NAME),
-        args([
+        args(only.into_iter().chain([
             format!("--kubeconfig={kubeconfig}"),
             format!("--authentication-kubeconfig={kubeconfig}"),
             format!("--authorization-kubeconfig={kubeconfig}"),
@@ -50,7 +55,7 @@ pub(crate) fn spawn(
             // The HPA controller re-reads metrics every second (default 15 s) so an HPA test
             // sees a scale within seconds; it only works on HPAs, of which only HPA tests have.
             "--horizontal-pod-autoscaler-sync-period=1s".to_string(),
-        ]),
+        ])),
         work.log(NAME),
     )?;
     Ok((process, format!("https://127.0.0.1:{port}/healthz")))

@@ -4,17 +4,11 @@
 //! Gateway implementation runs: a test writes a route's parent status itself.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::ApiResource;
-use serde::Deserialize;
+use kube::api::Api;
 
 use crate::PlatformError;
-
-const FIELD_MANAGER: &str = "rollgate-platform";
-const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The pinned release, as its CRDs' `gateway.networking.k8s.io/bundle-version` says.
 pub const BUNDLE_VERSION_ANNOTATION: &str = "gateway.networking.k8s.io/bundle-version";
@@ -31,73 +25,9 @@ pub async fn install(client: &kube::Client) -> Result<(), PlatformError> {
     let crds = read_crds(&dir)?;
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     if all_established(&api, &crds).await? {
-        return wait_served(client, &crds).await;
+        return crate::crds::wait_served(client, &crds).await;
     }
-    let apply = PatchParams::apply(FIELD_MANAGER).force();
-    for crd in &crds {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &apply, &Patch::Apply(crd))
-            .await
-            .map_err(|e| PlatformError::kube(format!("applying the CRD {name}"), e))?;
-    }
-    for crd in &crds {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        let established = kube::runtime::wait::conditions::is_crd_established();
-        let wait = kube::runtime::wait::await_condition(api.clone(), &name, established);
-        match tokio::time::timeout(ESTABLISHED_TIMEOUT, wait).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                return Err(PlatformError::invalid(
-                    format!("waiting for the CRD {name}"),
-                    e,
-                ));
-            }
-            Err(_) => {
-                return Err(PlatformError::invalid(
-                    format!("waiting for the CRD {name}"),
-                    format!("not established within {ESTABLISHED_TIMEOUT:?}"),
-                ));
-            }
-        }
-    }
-    wait_served(client, &crds).await
-}
-
-/// Waits until every CRD's resource can be listed: a caller that finds the CRDs
-/// established by a concurrent test's install checks that the resources are served too,
-/// rather than trusting a condition written by another controller.
-async fn wait_served(
-    client: &kube::Client,
-    crds: &[CustomResourceDefinition],
-) -> Result<(), PlatformError> {
-    for crd in crds {
-        let spec = &crd.spec;
-        let Some(version) = spec.versions.iter().find(|v| v.served) else {
-            continue;
-        };
-        let resource = ApiResource {
-            group: spec.group.clone(),
-            version: version.name.clone(),
-            api_version: format!("{}/{}", spec.group, version.name),
-            kind: spec.names.kind.clone(),
-            plural: spec.names.plural.clone(),
-        };
-        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-        let started = Instant::now();
-        loop {
-            match api.list(&ListParams::default().limit(1)).await {
-                Ok(_) => break,
-                Err(e) if started.elapsed() > ESTABLISHED_TIMEOUT => {
-                    return Err(PlatformError::kube(
-                        format!("listing {} after its CRD was established", resource.plural),
-                        e,
-                    ));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    }
-    Ok(())
+    crate::crds::apply(client, &crds).await
 }
 
 /// Whether every CRD is there, established, at the same release.
@@ -141,18 +71,7 @@ fn read_crds(dir: &Path) -> Result<Vec<CustomResourceDefinition>, PlatformError>
     files.sort();
     let mut crds = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| PlatformError::io(format!("reading {}", file.display()), e))?;
-        for document in serde_norway::Deserializer::from_str(&text) {
-            let value = serde_norway::Value::deserialize(document)
-                .map_err(|e| PlatformError::invalid(format!("parsing {}", file.display()), e))?;
-            if value.is_null() {
-                continue;
-            }
-            let crd: CustomResourceDefinition = serde_norway::from_value(value)
-                .map_err(|e| PlatformError::invalid(format!("parsing {}", file.display()), e))?;
-            crds.push(crd);
-        }
+        crds.extend(crate::crds::parse_file(&file)?);
     }
     if crds.is_empty() {
         return Err(PlatformError::invalid(

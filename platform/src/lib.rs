@@ -23,7 +23,10 @@ mod alertmanager;
 mod apiserver;
 pub mod binaries;
 mod certs;
+mod control_plane;
 mod controller_manager;
+pub mod crds;
+mod credential;
 mod dump;
 mod env;
 mod error;
@@ -32,6 +35,7 @@ pub mod exporter;
 pub mod gateway_api;
 mod kubeconfig;
 mod kwok;
+mod member;
 mod metrics_api;
 mod namespace;
 mod platform;
@@ -46,13 +50,19 @@ mod shared;
 mod work_dir;
 
 pub use certs::ADMIN_USER;
+pub use credential::{
+    ClusterEndpoint, CredentialRequest, ServiceAccountCredential, mint_credential,
+};
 pub use env::PlatformEnv;
 pub use error::PlatformError;
 pub use exporter::{ExporterClient, Gauge, Series, SeriesLabels};
+pub use kubeconfig::client_from_yaml;
 pub use kwok::NODE_LABEL;
+pub use member::{MemberCluster, MemberOptions};
 pub use metrics_api::external_metric;
 pub use namespace::TestNamespace;
 pub use platform::{Platform, PlatformOptions};
+pub use processes::spawn_bound;
 pub use prometheus::PrometheusServer;
 pub use receiver::{Receiver, Recorded, Reply};
 pub use registry::Registry;

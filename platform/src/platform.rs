@@ -3,28 +3,24 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::Api;
 use tempfile::TempDir;
 
 use crate::certs::{ADMIN_USER, ClusterCerts};
+use crate::control_plane::{ControlPlane, Workloads};
 use crate::exporter::Exporter;
 use crate::processes::{Process, stop_all};
 use crate::prometheus::PrometheusServer;
-use crate::readiness::{get_ok, http_client, insecure_client, wait_until};
+use crate::readiness::{get_ok, http_client, wait_until};
 use crate::work_dir::{self, WorkDir};
 use crate::{
-    PlatformEnv, PlatformError, alertmanager, apiserver, binaries, controller_manager, etcd,
-    gateway_api, kubeconfig, kwok, metrics_api, scheduler,
+    PlatformEnv, PlatformError, alertmanager, binaries, gateway_api, kubeconfig, metrics_api,
 };
 
-const ETCD_TIMEOUT: Duration = Duration::from_secs(30);
-const APISERVER_TIMEOUT: Duration = Duration::from_secs(90);
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(90);
 const MONITORING_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long processes get to exit on SIGTERM before SIGKILL at teardown: all
 /// data is thrown away, and etcd alone would take ~3 s to shut down cleanly.
-const STOP_GRACE: Duration = Duration::from_millis(500);
+pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// What to start.
 #[derive(Clone, Debug)]
@@ -156,16 +152,17 @@ impl Platform {
         }
 
         let certs = ClusterCerts::generate(&work.dir("certs")?)?;
-        let (process, etcd_url) = etcd::spawn(&bin_dir, &work)?;
-        self.processes.push(process);
-        wait_until(&mut self.processes, etcd::NAME, ETCD_TIMEOUT, || {
-            etcd::probe(&http, &etcd_url)
-        })
-        .await?;
+        let control_plane = ControlPlane {
+            bin_dir: &bin_dir,
+            work: &work,
+            certs: &certs,
+        };
+        let etcd_url = control_plane.start_etcd(&mut self.processes).await?;
         self.mark("etcd", started);
 
-        let (process, apiserver_url) = apiserver::spawn(&bin_dir, &work, &certs, &etcd_url)?;
-        self.processes.push(process);
+        let apiserver_url = control_plane
+            .start_apiserver(&mut self.processes, &etcd_url)
+            .await?;
         self.env.apiserver_url = apiserver_url.clone();
         let admin = kubeconfig::write(
             &self.env.kubeconfig,
@@ -174,28 +171,6 @@ impl Platform {
             ADMIN_USER,
             &certs.admin,
         )?;
-        let kcm_config = kubeconfig::write(
-            &work.file("controller-manager.kubeconfig"),
-            &apiserver_url,
-            &certs.ca.cert,
-            "system:kube-controller-manager",
-            &certs.controller_manager,
-        )?;
-        let scheduler_config = kubeconfig::write(
-            &work.file("scheduler.kubeconfig"),
-            &apiserver_url,
-            &certs.ca.cert,
-            "system:kube-scheduler",
-            &certs.scheduler,
-        )?;
-        let https = apiserver::https_client(&certs)?;
-        wait_until(
-            &mut self.processes,
-            apiserver::NAME,
-            APISERVER_TIMEOUT,
-            || apiserver::probe(&https, &apiserver_url),
-        )
-        .await?;
         self.mark("kube-apiserver", started);
 
         let admin_client = kubeconfig::client(&admin).await?;
@@ -220,50 +195,15 @@ impl Platform {
         }
 
         if options.workloads {
-            let (process, kcm_health) =
-                controller_manager::spawn(&bin_dir, &work, &certs, &kcm_config)?;
-            self.processes.push(process);
-            let (process, scheduler_health) = scheduler::spawn(&bin_dir, &work, &scheduler_config)?;
-            self.processes.push(process);
-            self.processes
-                .push(kwok::spawn(&bin_dir, &work, &admin, options.node_pods)?);
-            let client = kubeconfig::client(&admin).await?;
-            kwok::create_nodes(&client, options.nodes).await?;
-
-            let insecure = insecure_client();
-            wait_until(
-                &mut self.processes,
-                controller_manager::NAME,
-                CLUSTER_TIMEOUT,
-                || async { get_ok(&insecure, &kcm_health).await.map(drop) },
-            )
-            .await?;
-            wait_until(
-                &mut self.processes,
-                scheduler::NAME,
-                CLUSTER_TIMEOUT,
-                || async { get_ok(&insecure, &scheduler_health).await.map(drop) },
-            )
-            .await?;
-            wait_until(&mut self.processes, kwok::NAME, CLUSTER_TIMEOUT, || {
-                kwok::probe_nodes(&client, options.nodes)
-            })
-            .await?;
-            // Pods can be created once the namespace's default ServiceAccount exists.
-            let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-            wait_until(
-                &mut self.processes,
-                controller_manager::NAME,
-                CLUSTER_TIMEOUT,
-                || async {
-                    match service_accounts.get_opt("default").await {
-                        Ok(Some(_)) => Ok(()),
-                        Ok(None) => Err("no default ServiceAccount in default yet".to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                },
-            )
-            .await?;
+            let workloads = Workloads {
+                nodes: options.nodes,
+                node_pods: options.node_pods,
+                // The shared platform runs every default controller (HPAs, Jobs, ...).
+                controllers: &[],
+            };
+            control_plane
+                .start_workloads(&mut self.processes, &apiserver_url, &admin, &workloads)
+                .await?;
         }
         self.mark("cluster", started);
         if metrics_api {

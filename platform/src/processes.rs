@@ -5,6 +5,11 @@
 //! process leaves nothing behind), and in its own process group, so a Ctrl-C
 //! in the terminal reaches the harness, which then tears down in order.
 //! Output goes to a log file whose tail is quoted when the process misbehaves.
+//!
+//! The death signal follows the spawning *thread*, not the process: a child
+//! forked from a test thread, a tokio worker or a `spawn_blocking` thread would
+//! be killed when that thread ends (a blocking thread idles out after 10 s). So
+//! every child is forked by one keeper thread that lives as long as the process.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -14,7 +19,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::PlatformError;
@@ -61,31 +66,14 @@ impl Process {
         };
         let stdout: File = open_log()?;
         let stderr: File = open_log()?;
-        let parent = std::process::id() as libc::pid_t;
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
-        // SAFETY: the closure runs between fork and exec and only makes
-        // async-signal-safe system calls (prctl, getppid, setpgid).
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died before prctl took effect.
-                if libc::getppid() != parent {
-                    return Err(std::io::Error::other("parent exited during spawn"));
-                }
-                if libc::setpgid(0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().map_err(|e| {
+        bind_to_this_process(&mut command);
+        let child = spawn_from_keeper(command).map_err(|e| {
             PlatformError::io(
                 format!("starting {} ({})", self.name, self.program.display()),
                 e,
@@ -218,6 +206,68 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(3));
+    }
+}
+
+/// A command for the keeper thread, and where to send the child back.
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Forks `command` from the keeper thread (see the module docs): its
+/// `PR_SET_PDEATHSIG` then fires when the process dies, not when the calling
+/// thread does. Blocks only for the fork and exec.
+fn spawn_from_keeper(command: Command) -> std::io::Result<Child> {
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (requests, incoming) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("rollgate-spawner".to_string())
+            .spawn(move || {
+                for (mut command, reply) in incoming {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("starting the process keeper thread");
+        Mutex::new(requests)
+    });
+    let (reply, child) = mpsc::channel();
+    keeper
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the process keeper thread is gone"))?;
+    child
+        .recv()
+        .map_err(|_| std::io::Error::other("the process keeper thread is gone"))?
+}
+
+/// Starts `command` so that it dies with this process, even when the process is
+/// `SIGKILL`ed (`PR_SET_PDEATHSIG`, forked by a thread that lives as long as the
+/// process), in a process group of its own. For processes a test starts itself,
+/// such as a controller under test; stopping it stays the caller's job.
+pub fn spawn_bound(mut command: Command) -> std::io::Result<Child> {
+    bind_to_this_process(&mut command);
+    spawn_from_keeper(command)
+}
+
+/// Makes the child of `command` die with this process and lead its own process group.
+fn bind_to_this_process(command: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs between fork and exec and only makes
+    // async-signal-safe system calls (prctl, getppid, setpgid).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("parent exited during spawn"));
+            }
+            if libc::setpgid(0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

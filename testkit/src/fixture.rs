@@ -33,12 +33,8 @@ impl Fixture {
     pub async fn new(prefix: &str) -> Fixture {
         rollgate_platform::install_crypto_provider();
         let env = rollgate_platform::shared();
-        CRDS.get_or_init(|| async {
-            rollgate::controller::crds::install(&env.client().await, "rollgate-e2e")
-                .await
-                .expect("install the CRDs")
-        })
-        .await;
+        CRDS.get_or_init(|| async { crate::install_crds(&env.client().await).await })
+            .await;
         let mut ns = TestNamespace::create(env, prefix)
             .await
             .expect("test namespace");

@@ -1,14 +1,17 @@
 //! A controller process of a test's own.
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rollgate_platform::PlatformEnv;
+use rollgate_platform::{MemberCluster, PlatformEnv};
 
-/// A controller process watching one namespace; killed when dropped.
+/// A controller process watching one namespace of one cluster; killed when dropped, and
+/// with the test process (even a `SIGKILL`ed one).
 pub struct ControllerProcess {
     child: Option<Child>,
-    env: PlatformEnv,
+    /// The cluster it works on.
+    kubeconfig: PathBuf,
     namespace: String,
     prometheus_url: String,
     extra: Vec<String>,
@@ -18,7 +21,7 @@ pub struct ControllerProcess {
     pub metrics_port: u16,
     /// Its leader-election identity.
     pub identity: String,
-    pub log: std::path::PathBuf,
+    pub log: PathBuf,
 }
 
 fn free_port() -> u16 {
@@ -40,15 +43,50 @@ impl ControllerProcess {
         prometheus_url: &str,
         extra: &[&str],
     ) -> Self {
+        Self::start_on(
+            &env.kubeconfig,
+            &env.work_dir,
+            namespace,
+            prometheus_url,
+            extra,
+        )
+    }
+
+    /// Starts a controller on a member cluster (its own rollgate), asking `prometheus_url`
+    /// (the platform's serves every member: series are labelled by namespace). Its log is in
+    /// the member's work dir.
+    pub fn start_on_member(
+        member: &MemberCluster,
+        namespace: &str,
+        prometheus_url: &str,
+        extra: &[&str],
+    ) -> Self {
+        Self::start_on(
+            member.kubeconfig(),
+            member.work_dir(),
+            namespace,
+            prometheus_url,
+            extra,
+        )
+    }
+
+    /// Starts a controller on the cluster of `kubeconfig`, logging into `log_dir`.
+    pub fn start_on(
+        kubeconfig: &Path,
+        log_dir: &Path,
+        namespace: &str,
+        prometheus_url: &str,
+        extra: &[&str],
+    ) -> Self {
         let identity = format!("controller-{}", free_port());
         // One log per process (restarts append): what each replica said stays apart.
-        let log = env.work_dir.join(format!(
+        let log = log_dir.join(format!(
             "controller-{namespace}-{}-{identity}.log",
             std::process::id()
         ));
         let mut p = ControllerProcess {
             child: None,
-            env: env.clone(),
+            kubeconfig: kubeconfig.to_path_buf(),
             namespace: namespace.into(),
             prometheus_url: prometheus_url.into(),
             extra: extra.iter().map(|a| a.to_string()).collect(),
@@ -67,7 +105,8 @@ impl ControllerProcess {
             .append(true)
             .open(&self.log)
             .expect("controller log");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .args([
                 "controller",
                 "--namespace",
@@ -82,12 +121,12 @@ impl ControllerProcess {
             .args(&self.extra)
             .envs(self.crash_at.iter().map(|p| ("ROLLGATE_CRASH_AT", p)))
             .env("POD_NAME", &self.identity)
-            .env("KUBECONFIG", &self.env.kubeconfig)
+            .env("KUBECONFIG", &self.kubeconfig)
             .env("RUST_LOG", "info,rollgate=debug,kube_runtime=warn")
             .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("start the rollgate controller");
+            .stderr(Stdio::from(out));
+        // Bound to the test process: a killed test leaves no controller acting on a cluster.
+        let child = rollgate_platform::spawn_bound(command).expect("start the rollgate controller");
         self.child = Some(child);
     }
 

@@ -2,6 +2,7 @@
 
 mod gateway_api;
 mod hpa;
+mod members;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
