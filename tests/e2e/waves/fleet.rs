@@ -4,18 +4,14 @@
 //! three; each cluster's gate reads its own series (`rollout="app-<cluster>"`), so a test makes
 //! one cluster's release fail and no other.
 
-use std::time::Duration;
-
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{ListParams, PostParams};
+use kube::api::PostParams;
 use kube::{Api, Client};
-use rollgate::api::{
-    DeliveryState, Incident, MemberState, Phase, Release, ReleasePhase, Rollout, WavePhase,
-};
+use rollgate::api::{MemberState, Phase, Release, ReleasePhase, Rollout, WavePhase};
 use serde_json::{Value, json};
 
-use super::{phase, release, wait_release};
-use crate::incidents::{Destinations, MINUTE, bodies};
+use super::{one_hub_page, phase, release, wait_release};
+use crate::incidents::{Destinations, MINUTE};
 use crate::support::{ControllerProcess, Fixture, Member, deployment, hub, rollout};
 
 /// The clusters, in wave order: the hub first (ring 0), then the members (rings 1 and 2).
@@ -300,42 +296,7 @@ async fn a_gate_failure_in_wave_one_is_rolled_back_there_never_reaches_waves_two
             "{m} never written by the hub"
         );
     }
-    let incidents: Api<Incident> = Api::namespaced(f.client.clone(), f.name());
-    let name = st.incident_ref.unwrap().name;
-    let incident = f
-        .wait("the hub incident delivered", MINUTE, || async {
-            let i = incidents.get(&name).await.ok()?;
-            let delivered = i
-                .status
-                .as_ref()?
-                .deliveries
-                .iter()
-                .any(|d| d.channel == "pd" && d.state == DeliveryState::Delivered);
-            delivered.then_some(i)
-        })
-        .await;
-    let linked = incident.spec.release.clone().unwrap();
-    assert_eq!(linked.members.len(), 1);
-    assert_eq!(linked.members[0].cluster, "hub");
-    assert_eq!(
-        linked.members[0].name.as_deref(),
-        Some(member_incident.as_str())
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let pages = bodies(&d.pagerduty, "/v2/enqueue")
-        .into_iter()
-        .filter(|b| b["event_action"] == "trigger" && b["dedup_key"] == incident.spec.dedup_key)
-        .count();
-    assert_eq!(pages, 1);
-    let hub_incidents = incidents
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .filter(|i| i.spec.release.is_some())
-        .count();
-    assert_eq!(hub_incidents, 1);
+    one_hub_page(f, &d.pagerduty, &st, "hub", &member_incident).await;
     fleet.cleanup().await;
 }
 

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
+use kube::api::ListParams;
 use kube::api::PostParams;
-use rollgate::api::{Release, ReleasePhase};
+use rollgate::api::{DeliveryState, Incident, Release, ReleasePhase, ReleaseStatus};
+use rollgate_platform::Receiver;
 use serde_json::{Value, json};
 
 use crate::support::{ControllerProcess, Fixture, error_ratio_gate};
@@ -72,4 +74,59 @@ pub(super) async fn image(f: &Fixture) -> String {
         .image
         .clone()
         .unwrap()
+}
+
+/// The hub Incident of a failed wave, once delivered to PagerDuty (`pd`): it is the only hub
+/// Incident of the namespace, it pages once, and it links the member Incident of `cluster`.
+pub(super) async fn one_hub_page(
+    f: &Fixture,
+    pagerduty: &Receiver,
+    st: &ReleaseStatus,
+    cluster: &str,
+    member_incident: &str,
+) -> Incident {
+    let name = st
+        .incident_ref
+        .clone()
+        .expect("the failed wave names its incident")
+        .name;
+    let incidents: Api<Incident> = Api::namespaced(f.client.clone(), f.name());
+    let incident = f
+        .wait(
+            "the hub incident delivered",
+            Duration::from_secs(60),
+            || async {
+                let i = incidents.get(&name).await.ok()?;
+                let delivered = i
+                    .status
+                    .as_ref()?
+                    .deliveries
+                    .iter()
+                    .any(|d| d.channel == "pd" && d.state == DeliveryState::Delivered);
+                delivered.then_some(i)
+            },
+        )
+        .await;
+    let linked = incident.spec.release.clone().expect("a hub incident");
+    assert_eq!(linked.members.len(), 1, "{linked:?}");
+    assert_eq!(linked.members[0].cluster, cluster);
+    assert_eq!(linked.members[0].namespace, f.name());
+    assert_eq!(linked.members[0].name.as_deref(), Some(member_incident));
+    // Give a second page every chance to arrive before counting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pages = crate::incidents::bodies(pagerduty, "/v2/enqueue")
+        .into_iter()
+        .filter(|b| b["event_action"] == "trigger" && b["dedup_key"] == incident.spec.dedup_key)
+        .count();
+    assert_eq!(pages, 1, "one page");
+    let hub_incidents = incidents
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|i| i.spec.release.is_some())
+        .count();
+    assert_eq!(hub_incidents, 1);
+    incident
 }

@@ -3,19 +3,15 @@
 //! ships), and other members are cluster Secrets whose API server is gone. Each test's controller
 //! is the hub and the member's rollgate at once.
 
-use std::time::Duration;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
-use rollgate::api::{
-    DeliveryState, Incident, MemberState, Phase, ReleasePhase, Rollout, WavePhase,
-};
+use rollgate::api::{MemberState, Phase, ReleasePhase, Rollout, WavePhase};
 use serde_json::{Value, json};
 
-use super::{STAGES, adopted, image, phase, release, releases, wait_release};
-use crate::incidents::{Destinations, MINUTE, bodies};
+use super::{STAGES, adopted, image, one_hub_page, phase, release, releases, wait_release};
+use crate::incidents::{Destinations, MINUTE};
 use crate::support::Fixture;
 use crate::support::hub;
 
@@ -95,45 +91,8 @@ async fn a_gate_failure_in_wave_one_stops_the_release_and_pages_once_linking_the
     let rollout = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
     let member_incident = rollout.status.unwrap().incident_ref.unwrap().name;
     assert_eq!(member.incident.as_deref(), Some(member_incident.as_str()));
-    // One hub incident, linking the member's, delivered once.
-    let hub_name = st.incident_ref.unwrap().name;
-    let incidents: Api<Incident> = Api::namespaced(f.client.clone(), f.name());
-    let delivered = f
-        .wait("the hub incident delivered", MINUTE, || async {
-            let i = incidents.get(&hub_name).await.ok()?;
-            let ok = i
-                .status
-                .as_ref()?
-                .deliveries
-                .iter()
-                .any(|d| d.channel == "pd" && d.state == DeliveryState::Delivered);
-            ok.then_some(i)
-        })
-        .await;
-    let linked = delivered.spec.release.clone().unwrap();
-    assert_eq!(linked.wave, "ring0");
-    assert_eq!(linked.members.len(), 1);
-    assert_eq!(linked.members[0].cluster, "hub");
-    assert_eq!(
-        linked.members[0].name.as_deref(),
-        Some(member_incident.as_str())
-    );
-    assert_eq!(linked.members[0].namespace, f.name());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let pages: Vec<Value> = bodies(&d.pagerduty, "/v2/enqueue")
-        .into_iter()
-        .filter(|b| b["event_action"] == "trigger" && b["dedup_key"] == delivered.spec.dedup_key)
-        .collect();
-    assert_eq!(pages.len(), 1, "one hub page: {pages:?}");
-    let hub_incidents = incidents
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|i| i.spec.release.is_some())
-        .count();
-    assert_eq!(hub_incidents, 1);
+    let incident = one_hub_page(&f, &d.pagerduty, &st, "hub", &member_incident).await;
+    assert_eq!(incident.spec.release.unwrap().wave, "ring0");
     f.cleanup().await;
 }
 
