@@ -38,6 +38,7 @@ fn the_promised_examples_exist() {
     for want in [
         "basic-canary.yaml",
         "canary-vs-stable.yaml",
+        "statistical-judges.yaml",
         "config-rollout.yaml",
         "error-ratio-and-p99-latency.yaml",
         "gateway-api.yaml",

@@ -146,6 +146,7 @@ impl Platform {
                 std::slice::from_ref(&exporter_target),
                 Some(&exporter_target),
                 alertmanager_target.as_deref(),
+                None,
             )?;
             self.env.prometheus_url = prometheus.url();
             self.prometheus = Some(prometheus);

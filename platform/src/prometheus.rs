@@ -29,7 +29,19 @@ impl PrometheusServer {
         work_dir: &Path,
         scrape_targets: &[String],
     ) -> Result<PrometheusServer, PlatformError> {
-        let mut server = Self::spawn(work_dir, scrape_targets, None, None)?;
+        let mut server = Self::spawn(work_dir, scrape_targets, None, None, None)?;
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// Like [`PrometheusServer::start`], also evaluating `rules` (a Prometheus rule file's
+    /// YAML, e.g. alerting rules) every second.
+    pub async fn start_with_rules(
+        work_dir: &Path,
+        scrape_targets: &[String],
+        rules: &str,
+    ) -> Result<PrometheusServer, PlatformError> {
+        let mut server = Self::spawn(work_dir, scrape_targets, None, None, Some(rules))?;
         server.wait_ready().await?;
         Ok(server)
     }
@@ -41,6 +53,7 @@ impl PrometheusServer {
         scrape_targets: &[String],
         gauges: Option<&str>,
         alertmanager: Option<&str>,
+        rules: Option<&str>,
     ) -> Result<PrometheusServer, PlatformError> {
         let port = free_port()?;
         let dir = work_dir.join(format!("prometheus-{port}"));
@@ -48,7 +61,14 @@ impl PrometheusServer {
         std::fs::create_dir_all(&data)
             .map_err(|e| PlatformError::io(format!("creating {}", data.display()), e))?;
         let config = dir.join("prometheus.yml");
-        std::fs::write(&config, config_yaml(scrape_targets, gauges, alertmanager))
+        let mut yaml = config_yaml(scrape_targets, gauges, alertmanager);
+        if let Some(rules) = rules {
+            let file = dir.join("rules.yml");
+            std::fs::write(&file, rules)
+                .map_err(|e| PlatformError::io("writing the Prometheus rules", e))?;
+            yaml.push_str(&format!("rule_files: [\"{}\"]\n", file.display()));
+        }
+        std::fs::write(&config, yaml)
             .map_err(|e| PlatformError::io("writing the Prometheus config", e))?;
         let process = Process::spawn(
             NAME,

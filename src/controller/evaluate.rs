@@ -6,7 +6,10 @@ use kube::ResourceExt;
 
 use super::Context;
 use crate::api::{Rollout, Verdict};
-use crate::gates::{Measurement, TemplateVars, judge, preflight, render};
+use crate::gates::{
+    CountMeasurements, Judgement, Kind, Measurement, TemplateVars, counted, judge, judge_counts,
+    preflight, render,
+};
 use crate::plan::{Due, Purpose, Reading, Spec};
 use crate::prometheus::{Endpoint, QueryError};
 
@@ -90,7 +93,8 @@ async fn reading(
     let gate = &spec.gates[due.gate];
     let ns = subject.rollout.namespace().unwrap_or_default();
     let name = subject.rollout.name_any();
-    let vars = |track: &'static str, revision: &str| -> String {
+    let measuring_canary = due.purpose == Purpose::Stage;
+    let vars = |template: &str, track: &'static str, revision: &str| -> String {
         let v = TemplateVars {
             namespace: &ns,
             rollout: &name,
@@ -101,13 +105,14 @@ async fn reading(
             canary_revision: subject.canary_revision,
         };
         // The template was checked when the spec was validated; render only fails on a bug.
-        render(&gate.def.query, &v).unwrap_or_else(|e| format!("<template error: {e}>"))
+        render(template, &v).unwrap_or_else(|e| format!("<template error: {e}>"))
     };
-    let measuring_canary = due.purpose == Purpose::Stage;
-    let query = if measuring_canary {
-        vars("canary", &due.revision)
-    } else {
-        vars("stable", &due.revision)
+    let own = |template: &str| {
+        if measuring_canary {
+            vars(template, "canary", &due.revision)
+        } else {
+            vars(template, "stable", &due.revision)
+        }
     };
     let measure = |q: String| async move {
         match endpoint {
@@ -117,47 +122,105 @@ async fn reading(
             }),
         }
     };
-    let (main, stable) = if measuring_canary && gate.is_comparison() {
-        let stable_query = vars("stable", subject.stable_revision);
-        let (a, b) = futures::join!(measure(query.clone()), measure(stable_query));
-        (a, Some(b))
-    } else {
-        (measure(query.clone()).await, None)
+    let (query, measured, judgement) = match &gate.kind {
+        Kind::Sequential(seq) if measuring_canary => {
+            let window = stage_age(subject.rollout, at);
+            // Counted over the stage so far; at least two scrapes' worth for `increase()`.
+            let range = format!("{}s", window.unwrap_or(0).max(2));
+            let canary = |sel: &str| counted(&vars(sel, "canary", &due.revision), &range);
+            let stable = |sel: &str| counted(&vars(sel, "stable", subject.stable_revision), &range);
+            let (ce, cr, se, sr) = futures::join!(
+                measure(canary(&seq.errors)),
+                measure(canary(&seq.requests)),
+                measure(stable(&seq.errors)),
+                measure(stable(&seq.requests)),
+            );
+            let m = CountMeasurements {
+                canary_errors: as_measurement(&ce),
+                canary_requests: as_measurement(&cr),
+                stable_errors: as_measurement(&se),
+                stable_requests: as_measurement(&sr),
+                window,
+            };
+            let j = judge_counts(seq, &m);
+            // What status shows (and an incident links to): the canary's error ratio over
+            // the stage, to the minute, so it changes once a minute rather than every look.
+            let minutes = format!("{}m", window.unwrap_or(0).div_ceil(60).max(1));
+            let shown = format!(
+                "{} / {}",
+                counted(&vars(&seq.errors, "canary", &due.revision), &minutes),
+                counted(&vars(&seq.requests, "canary", &due.revision), &minutes)
+            );
+            (shown, vec![ce, cr, se, sr], j)
+        }
+        Kind::Sequential(seq) => {
+            // Preflight (and never verification: it needs a canary): stable counts requests.
+            let q = counted(&own(&seq.requests), "5m");
+            let m = measure(q.clone()).await;
+            let j = preflight(&as_measurement(&m));
+            (q, vec![m], j)
+        }
+        Kind::Alert { query } => {
+            let q = own(query);
+            let m = measure(q.clone()).await;
+            let j = match due.purpose {
+                // No firing alert is the healthy answer; preflight only asks that it runs.
+                Purpose::Preflight => match preflight(&as_measurement(&m)) {
+                    j if j.verdict == Verdict::NoData => Judgement {
+                        verdict: Verdict::Pass,
+                        ..j
+                    },
+                    j => j,
+                },
+                _ => judge(&gate.def, &as_measurement(&m), None),
+            };
+            (q, vec![m], j)
+        }
+        Kind::Threshold { .. } | Kind::Compare { .. } => {
+            let q = own(&gate.def.query);
+            let (main, stable) = if measuring_canary && gate.is_comparison() {
+                let stable_query = vars(&gate.def.query, "stable", subject.stable_revision);
+                let (a, b) = futures::join!(measure(q.clone()), measure(stable_query));
+                (a, Some(b))
+            } else {
+                (measure(q.clone()).await, None)
+            };
+            let j = if due.purpose == Purpose::Preflight {
+                preflight(&as_measurement(&main))
+            } else {
+                let stable_m = stable.as_ref().map(as_measurement);
+                judge(&gate.def, &as_measurement(&main), stable_m.as_ref())
+            };
+            (q, [Some(main), stable].into_iter().flatten().collect(), j)
+        }
     };
-    let bad_query = [Some(&main), stable.as_ref()]
-        .into_iter()
-        .flatten()
-        .any(|m| {
-            matches!(
-                m,
-                Err(QueryError::BadQuery { .. } | QueryError::BadResult { .. })
-            )
-        });
-    let as_measurement =
-        |m: &Result<Vec<f64>, QueryError>| -> Measurement { m.clone().map_err(|e| e.to_string()) };
-    let canary_m = as_measurement(&main);
-    let stable_m = stable.as_ref().map(as_measurement);
-    let mut reading = Reading {
+    let bad_query = measured.iter().any(|m| {
+        matches!(
+            m,
+            Err(QueryError::BadQuery { .. } | QueryError::BadResult { .. })
+        )
+    });
+    Reading {
         gate: gate.name().to_string(),
         purpose: due.purpose,
         revision: due.revision.clone(),
-        verdict: Verdict::Error,
-        value: None,
-        stable_value: None,
-        threshold: None,
+        verdict: judgement.verdict,
+        value: judgement.value,
+        stable_value: judgement.stable_value,
+        threshold: judgement.threshold,
         query,
-        message: String::new(),
+        message: judgement.message,
+        evidence: judgement.evidence,
         bad_query,
-    };
-    let j = if due.purpose == Purpose::Preflight {
-        preflight(&canary_m)
-    } else {
-        judge(&gate.def, &canary_m, stable_m.as_ref())
-    };
-    reading.verdict = j.verdict;
-    reading.value = j.value;
-    reading.stable_value = j.stable_value;
-    reading.threshold = j.threshold;
-    reading.message = j.message;
-    reading
+    }
+}
+
+fn as_measurement(m: &Result<Vec<f64>, QueryError>) -> Measurement {
+    m.clone().map_err(|e| e.to_string())
+}
+
+/// Whole seconds since the current stage's canary pods were ready, if they are.
+fn stage_age(rollout: &Rollout, at: Timestamp) -> Option<u64> {
+    let ready = rollout.status.as_ref()?.stage.as_ref()?.ready_at?;
+    Some(at.duration_since(ready).as_secs().max(0) as u64)
 }

@@ -319,6 +319,23 @@ impl Fixture {
         self.env.exporter().set(&s).await.expect("exporter");
     }
 
+    /// Sets a series with Poisson noise drawn from `seed` (the same noise every run).
+    pub async fn noisy_metrics(
+        &self,
+        rollout: &str,
+        track: &str,
+        rps: f64,
+        error_ratio: f64,
+        seed: u64,
+    ) {
+        let s = Series::new(self.name(), rollout, track, "any")
+            .rps(rps)
+            .error_ratio(error_ratio)
+            .latency_seconds(0.05)
+            .poisson(seed);
+        self.env.exporter().set(&s).await.expect("exporter");
+    }
+
     pub async fn cleanup(self) {
         let _ = self.env.exporter().clear_namespace(self.name()).await;
         self.ns.cleanup().await;

@@ -13,6 +13,29 @@ pub fn error_ratio_gate(max: f64) -> Value {
     })
 }
 
+/// A sequential gate on the test exporter's error and request counters of this Rollout's
+/// tracks: false-alarm rate `alpha` per stage, no tolerance, judged every 2 s, failing at the
+/// first verdict (the test is the limit), and letting a stage go on when its bake is over
+/// with no regression found.
+pub fn sequential_gate(alpha: f64) -> Value {
+    let selector = |extra: &str| {
+        format!(
+            "http_requests_total{{namespace=\"{{{{namespace}}}}\",rollout=\"{{{{rollout}}}}\",rollgate_track=\"{{{{track}}}}\"{extra}}}"
+        )
+    };
+    json!({
+        "name": "errors-vs-stable",
+        "sequential": {
+            "errors": selector(",code=\"500\""),
+            "requests": selector(""),
+            "alpha": alpha,
+            "onInconclusive": "Pass"
+        },
+        "interval": "2s",
+        "failureLimit": 1
+    })
+}
+
 /// A Rollout of `target` with the given stages (weight, bake) and gates.
 pub fn rollout(
     name: &str,

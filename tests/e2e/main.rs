@@ -10,6 +10,7 @@ mod crashes;
 mod freeze;
 mod gateway;
 mod incidents;
+mod judges;
 mod platform;
 mod readiness;
 mod references;

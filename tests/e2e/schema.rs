@@ -103,7 +103,7 @@ async fn api_server_rejects_malformed_rollouts_naming_the_field() {
         (
             "gate without bounds",
             Box::new(|v| v["spec"]["gates"][0] = json!({"name": "g", "query": "up"})),
-            "a gate needs min, max or compare",
+            "a gate needs min, max, compare, sequential or alert",
         ),
         (
             "gate with empty query",

@@ -154,6 +154,10 @@ pub struct FailedGate {
     pub threshold: Option<String>,
     pub verdict: String,
     pub consecutive_failures: i32,
+    /// A statistical judge's evidence in words, e.g. "canary errors 3.1× stable, 99.9%
+    /// confidence it is worse than the tolerated 1×, after 1,240 requests (…)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
     /// Link to the Prometheus graph of the query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_url: Option<String>,

@@ -242,13 +242,17 @@ pub enum Approval {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("has(self.min) || has(self.max) || has(self.compare)").message("a gate needs min, max or compare"),
-    validation = Rule::new("!has(self.min) || !has(self.max) || self.min <= self.max").message("min must not exceed max")
+    validation = Rule::new("has(self.min) || has(self.max) || has(self.compare) || has(self.sequential) || has(self.alert)").message("a gate needs min, max, compare, sequential or alert"),
+    validation = Rule::new("!has(self.min) || !has(self.max) || self.min <= self.max").message("min must not exceed max"),
+    validation = Rule::new("!has(self.sequential) && !has(self.alert) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)").message("a sequential or alert gate has no query, min, max or compare; every other gate needs a query"),
+    validation = Rule::new("!has(self.sequential) || !has(self.alert)").message("a gate is either sequential or alert, not both")
 )]
 pub struct Gate {
     #[schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
-    /// PromQL; must return one number (a scalar or a vector).
+    /// PromQL; must return one number (a scalar or a vector). Not used by `sequential` and
+    /// `alert` gates, which build their own queries.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(length(min = 1, max = 4096))]
     pub query: String,
     /// The value must be at least this.
@@ -260,6 +264,17 @@ pub struct Gate {
     /// Compare the canary with the stable revision measured at the same instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<Compare>,
+    /// A sequential test of the canary's error count against stable's since the stage's pods
+    /// became ready: anytime-valid, so it may be checked every interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<Sequential>,
+    /// Fails while Prometheus alerts matching these labels fire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertGate>,
+    /// Evaluated, recorded and shown, never acting: no hold, no rollback. To try a gate on
+    /// real releases before enforcing it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     /// How often the gate is evaluated (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
@@ -298,6 +313,59 @@ pub struct Compare {
     /// Largest allowed increase of the canary over stable: `20%` (relative) or `0.01` (absolute).
     #[schemars(pattern(r"^[0-9]+(\.[0-9]+)?%?$"))]
     pub max_increase: String,
+}
+
+/// Counts judged sequentially: under "no regression" each error falls on the canary with
+/// probability equal to the canary's share of requests.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Sequential {
+    /// Counter of failed requests: a series selector (a metric name and label matchers, e.g.
+    /// `http_requests_total{namespace="{{namespace}}",rollgate_track="{{track}}",code=~"5.."}`).
+    /// rollgate asks `sum(increase(<errors>[<since the stage's pods were ready>]))`.
+    #[schemars(length(min = 1, max = 2048))]
+    pub errors: String,
+    /// Counter of all requests, a series selector like `errors`.
+    #[schemars(length(min = 1, max = 2048))]
+    pub requests: String,
+    /// The false-alarm rate allowed per stage, over every check (default 0.001).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self > 0.0 && self <= 0.1").message("alpha must be in (0, 0.1]"))]
+    pub alpha: Option<f64>,
+    /// How much worse than stable the canary's error rate may be before it counts as a
+    /// regression: `20%` allows 1.2× stable (default `0%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(\.[0-9]+)?%$"))]
+    pub tolerance: Option<String>,
+    /// What an inconclusive test means for the stage: `Hold` (default) waits, within the
+    /// progress deadline, until the evidence rules a regression out; `Pass` lets the stage
+    /// go on when its bake is over and no regression was found (for low traffic, where ruling
+    /// one out takes hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_inconclusive: Option<InconclusivePolicy>,
+}
+
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default,
+)]
+pub enum InconclusivePolicy {
+    #[default]
+    Hold,
+    Pass,
+}
+
+/// Prometheus alerts that fail the gate while they fire.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertGate {
+    /// Label values the alert must have, e.g. `{alertname: HighErrorRate, namespace:
+    /// "{{namespace}}"}`; values may use the query placeholders and are matched exactly.
+    // Label names are checked by the controller and lint (`gates::alert::invalid`): a CEL
+    // regex over map keys exceeds the API server's cost budget.
+    #[x_kube(
+        validation = Rule::new("size(self) >= 1 && size(self) <= 20").message("an alert gate matches 1 to 20 labels")
+    )]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(

@@ -192,6 +192,8 @@ pub enum Verdict {
     Fail,
     NoData,
     Error,
+    /// A statistical judge has not seen enough yet to say pass or fail.
+    Inconclusive,
 }
 
 impl Verdict {
@@ -202,6 +204,7 @@ impl Verdict {
             Verdict::Fail => "Fail",
             Verdict::NoData => "NoData",
             Verdict::Error => "Error",
+            Verdict::Inconclusive => "Inconclusive",
         }
     }
 }
@@ -228,6 +231,12 @@ pub struct GateStatus {
     pub query: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// A statistical judge's evidence: sample size, statistic, interval, α, tolerance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    /// A dry-run gate: recorded and shown, never acting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     #[serde(default)]
     pub consecutive_failures: i32,
     #[serde(default)]
@@ -236,6 +245,37 @@ pub struct GateStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_at: Option<Timestamp>,
     pub evaluated_at: Timestamp,
+}
+
+/// What a statistical verdict rests on, in numbers and in words.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// The test, e.g. `sequential` (beta-binomial mixture over error counts).
+    pub test: String,
+    /// Requests seen on both tracks since the test started.
+    pub requests: f64,
+    /// Errors seen on both tracks, and on the canary.
+    pub events: f64,
+    pub canary_events: f64,
+    /// The canary's share of requests (the chance an error lands on it when nothing regressed).
+    pub canary_share: f64,
+    /// The canary's error rate over stable's (the estimate).
+    pub ratio: f64,
+    /// Its confidence sequence at 1 - α: the ratio lies within it, whenever it is looked at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_high: Option<f64>,
+    /// The statistic: the evidence (Bayes factor) that the canary is worse by more than the
+    /// tolerance; it fails at 1/α.
+    pub statistic: f64,
+    pub alpha: f64,
+    /// The largest ratio that is not a regression (1 + tolerance).
+    pub tolerated_ratio: f64,
+    /// The verdict in words, e.g. "canary errors 3.1× stable, 99.9% confidence, after 1,240
+    /// requests".
+    pub summary: String,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use super::Kind;
-use crate::api::{Gate, NoDataPolicy, Verdict};
+use super::sequential::{self, Counts, Outcome};
+use crate::api::{Evidence, Gate, InconclusivePolicy, NoDataPolicy, Verdict};
 
 /// What one query returned: the values of an instant vector or a scalar, or why it failed
 /// (Prometheus unreachable, query error).
@@ -19,6 +20,8 @@ pub struct Judgement {
     /// The bound the value was held to, e.g. `<= 0.01` or `<= stable + 20% (0.012)`.
     pub threshold: Option<String>,
     pub message: String,
+    /// A statistical judge's evidence.
+    pub evidence: Option<Evidence>,
 }
 
 /// `compare.maxIncrease`: `20%` (relative to stable) or `0.01` (absolute).
@@ -125,6 +128,7 @@ pub fn preflight(measurement: &Measurement) -> Judgement {
         stable_value: None,
         threshold: None,
         message,
+        evidence: None,
     }
 }
 
@@ -137,6 +141,7 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
         stable_value: None,
         threshold: None,
         message,
+        evidence: None,
     };
     let canary = match canary {
         Err(e) => return verdict(Verdict::Error, format!("query failed: {e}")),
@@ -146,6 +151,16 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
         Ok(kind) => kind,
         Err(e) => return verdict(Verdict::Error, e.message),
     };
+    match kind {
+        Kind::Alert { .. } => return super::alert::judge(&Ok(canary.clone())),
+        Kind::Sequential(_) => {
+            return verdict(
+                Verdict::Error,
+                "a sequential gate is judged from its counts".into(),
+            );
+        }
+        Kind::Threshold { .. } | Kind::Compare { .. } => {}
+    }
     let mut bounds = Vec::new();
     let mut thresholds = Vec::new();
     let (min, max) = kind.bounds();
@@ -233,6 +248,97 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
         stable_value,
         threshold,
         message,
+        evidence: None,
+    }
+}
+
+/// The four counters of a sequential gate as Prometheus answered them, over the stage so far.
+pub struct CountMeasurements {
+    pub canary_errors: Measurement,
+    pub canary_requests: Measurement,
+    pub stable_errors: Measurement,
+    pub stable_requests: Measurement,
+    /// Seconds since the stage's pods were ready (the counters' window); `None` before.
+    pub window: Option<u64>,
+}
+
+/// How long a stage's counters may be empty before that is no data rather than a test just
+/// begun: `increase()` needs two scrapes inside its window.
+pub const COUNTING_GRACE: u64 = 30;
+
+/// Judges a sequential gate from its counts.
+pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgement {
+    let threshold = Some(format!(
+        "canary errors at most {}× stable ({} confidence)",
+        number(test.test.tolerated_ratio),
+        sequential::confidence(test.test.alpha)
+    ));
+    let verdict = |verdict, message: String| Judgement {
+        verdict,
+        value: None,
+        stable_value: None,
+        threshold: threshold.clone(),
+        message,
+        evidence: None,
+    };
+    let Some(window) = m.window else {
+        return verdict(
+            Verdict::Inconclusive,
+            "the test starts once the stage's canary pods are ready".into(),
+        );
+    };
+    let mut values = [0.0; 4];
+    let named = [
+        ("canary errors", &m.canary_errors, true),
+        ("canary requests", &m.canary_requests, false),
+        ("stable errors", &m.stable_errors, true),
+        ("stable requests", &m.stable_requests, false),
+    ];
+    for (slot, (what, measured, zero_when_empty)) in values.iter_mut().zip(named) {
+        match measured {
+            Err(e) => return verdict(Verdict::Error, format!("{what} query failed: {e}")),
+            // No error series at all is no error at all.
+            Ok(v) if v.is_empty() && zero_when_empty => *slot = 0.0,
+            Ok(v) if v.is_empty() || v.iter().any(|x| x.is_nan()) => {
+                let message = format!("{what} returned no data");
+                return if window < COUNTING_GRACE {
+                    verdict(
+                        Verdict::Inconclusive,
+                        format!("{message} yet: counting since the stage's pods were ready"),
+                    )
+                } else {
+                    verdict(Verdict::NoData, message)
+                };
+            }
+            Ok(v) => *slot = v.iter().sum(),
+        }
+    }
+    let counts = Counts {
+        canary_errors: values[0],
+        canary_requests: values[1],
+        stable_errors: values[2],
+        stable_requests: values[3],
+    };
+    if let Some(why) = sequential::no_data(&counts) {
+        return if window < COUNTING_GRACE {
+            verdict(Verdict::Inconclusive, format!("{why}: counting"))
+        } else {
+            verdict(Verdict::NoData, why.to_string())
+        };
+    }
+    let (outcome, evidence) = sequential::judge(&counts, &test.test);
+    let verdict_of = match outcome {
+        Outcome::Regression => Verdict::Fail,
+        Outcome::NoRegression => Verdict::Pass,
+        Outcome::Inconclusive => Verdict::Inconclusive,
+    };
+    Judgement {
+        verdict: verdict_of,
+        value: evidence.ratio.is_finite().then_some(evidence.ratio),
+        stable_value: None,
+        threshold,
+        message: evidence.summary.clone(),
+        evidence: Some(evidence),
     }
 }
 
@@ -252,6 +358,15 @@ pub fn apply_no_data_policy(verdict: Verdict, policy: NoDataPolicy) -> Verdict {
     match (verdict, policy) {
         (Verdict::NoData, NoDataPolicy::Fail) => Verdict::Fail,
         (Verdict::NoData, NoDataPolicy::Pass) => Verdict::Pass,
+        (verdict, _) => verdict,
+    }
+}
+
+/// What an inconclusive statistical verdict means under `onInconclusive`: `Pass` lets the
+/// stage go on once its bake is over, `Hold` leaves it inconclusive, which holds the stage.
+pub fn apply_inconclusive_policy(verdict: Verdict, policy: InconclusivePolicy) -> Verdict {
+    match (verdict, policy) {
+        (Verdict::Inconclusive, InconclusivePolicy::Pass) => Verdict::Pass,
         (verdict, _) => verdict,
     }
 }

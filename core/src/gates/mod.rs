@@ -5,15 +5,23 @@
 //! ([`judge`](mod@judge)) into a [`Verdict`](crate::api::Verdict). Judging is kept apart from
 //! asking so the rules that decide rollbacks are plain table tests, and an unreachable
 //! Prometheus can never read as a pass.
+pub mod alert;
 pub mod judge;
+pub mod kayenta;
 mod kind;
 mod lexer;
+pub mod mann_whitney;
+pub mod sequential;
+pub mod simulation;
 pub mod template;
 mod window;
 
 pub use judge::{
-    Judgement, MaxIncrease, Measurement, apply_no_data_policy, judge, number, preflight,
+    CountMeasurements, Judgement, MaxIncrease, Measurement, apply_inconclusive_policy,
+    apply_no_data_policy, judge, judge_counts, number, preflight,
 };
-pub use kind::{Kind, KindError};
-pub use template::{Place, Placeholder, TemplateError, TemplateVars, check, placeholders, render};
+pub use kind::{DEFAULT_ALPHA, Kind, KindError, Sequential, counted};
+pub use template::{
+    Place, Placeholder, TemplateError, TemplateVars, check, check_selector, placeholders, render,
+};
 pub use window::longest_range;

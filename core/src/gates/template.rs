@@ -166,6 +166,19 @@ pub fn check(query: &str) -> Result<(), TemplateError> {
         .map_err(|reason| TemplateError::Invalid { reason })
 }
 
+/// Validates a template that must be one series selector (a metric name and label matchers),
+/// like the counters of a sequential gate, which rollgate wraps in `increase()`.
+pub fn check_selector(selector: &str) -> Result<(), TemplateError> {
+    let rendered = render(selector, &PROBE)?;
+    match promql_parser::parser::parse(&rendered) {
+        Ok(promql_parser::parser::Expr::VectorSelector(_)) => Ok(()),
+        Ok(_) => Err(TemplateError::Invalid {
+            reason: "must be a series selector, like http_requests_total{code=~\"5..\"}, without functions or operators".into(),
+        }),
+        Err(reason) => Err(TemplateError::Invalid { reason }),
+    }
+}
+
 /// The placeholders a template uses, in order (a compare gate needs `{{track}}` or a revision).
 pub fn placeholders(query: &str) -> Result<Vec<Placeholder>, TemplateError> {
     Ok(slots(query)?.into_iter().map(|s| s.placeholder).collect())

@@ -187,6 +187,17 @@ fn detection(md: &mut String, incident: &Incident) {
         ],
         rows,
     );
+    let evidence: Vec<_> = spec
+        .failed_gates
+        .iter()
+        .filter_map(|g| g.evidence.as_ref().map(|e| (&g.name, e)))
+        .collect();
+    if !evidence.is_empty() {
+        let _ = writeln!(md, "\n### Evidence\n");
+        for (name, e) in evidence {
+            let _ = writeln!(md, "- {}: {e}", code(name));
+        }
+    }
     let _ = writeln!(md, "\n### Queries\n");
     for g in &spec.failed_gates {
         let fence = fence_for(&g.query);

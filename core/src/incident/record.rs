@@ -48,6 +48,7 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
             stable_value: g.stable_value.filter(|v| v.is_finite()),
             threshold: g.threshold.clone(),
             verdict: g.verdict.as_str().to_string(),
+            evidence: g.evidence.as_ref().map(|e| e.summary.clone()),
             consecutive_failures: g.consecutive_failures,
             graph_url: f
                 .prometheus_url
@@ -56,6 +57,11 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
         })
         .collect();
     let cause = match failed_gates.first() {
+        Some(FailedGate {
+            name,
+            evidence: Some(e),
+            ..
+        }) => format!("gate {name} failed: {e}"),
         Some(g) => format!(
             "gate {} failed ({}, threshold {})",
             g.name,
@@ -168,6 +174,8 @@ mod tests {
                 threshold: Some("<= 0.01".into()),
                 query: Some("sum(rate(x{a=\"b\"}[1m]))".into()),
                 message: None,
+                evidence: None,
+                dry_run: false,
                 consecutive_failures: 2,
                 consecutive_errors: 0,
                 recovered_at: None,

@@ -91,6 +91,8 @@ mod tests {
             threshold: Some("<= 0.05".into()),
             query: Some("q".into()),
             message: None,
+            evidence: None,
+            dry_run: false,
             consecutive_failures: failures,
             consecutive_errors: 0,
             recovered_at: None,

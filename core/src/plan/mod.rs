@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::api::{FrozenBy, RolloutStatus, Verdict};
+use crate::api::{Evidence, FrozenBy, RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
 pub use conditions::{build as conditions, truncate};
 pub use lifecycle::{MIN_REQUEUE, due};
@@ -77,6 +77,8 @@ pub struct Reading {
     pub threshold: Option<String>,
     pub query: String,
     pub message: String,
+    /// A statistical judge's evidence.
+    pub evidence: Option<Evidence>,
     /// The query itself is wrong (bad PromQL), as opposed to Prometheus being unreachable.
     pub bad_query: bool,
 }

@@ -62,6 +62,22 @@ impl GateSpec {
     pub fn is_comparison(&self) -> bool {
         self.kind.needs_baseline()
     }
+    /// Recorded and shown, never acting.
+    pub fn dry_run(&self) -> bool {
+        self.def.dry_run
+    }
+    /// What a verdict means for the stage under the gate's policies (`onNoData`, and
+    /// `onInconclusive` for a statistical judge).
+    pub fn decided(&self, verdict: crate::api::Verdict) -> crate::api::Verdict {
+        let policy = match &self.kind {
+            Kind::Sequential(s) => s.on_inconclusive,
+            _ => crate::api::InconclusivePolicy::Hold,
+        };
+        crate::gates::apply_inconclusive_policy(
+            crate::gates::apply_no_data_policy(verdict, self.on_no_data),
+            policy,
+        )
+    }
 }
 
 /// A spec the API server accepted but rollgate cannot run, with the field at fault.
@@ -197,7 +213,17 @@ pub fn validate(
             };
             SpecError::new(field, e.message)
         })?;
-        check_query(&g.query).map_err(|m| SpecError::new(format!("spec.gates[{i}].query"), m))?;
+        if let Kind::Sequential(s) = &kind {
+            for (field, selector) in [("errors", &s.errors), ("requests", &s.requests)] {
+                crate::gates::check_selector(selector).map_err(|e| {
+                    SpecError::new(format!("spec.gates[{i}].sequential.{field}"), e.to_string())
+                })?;
+            }
+        }
+        for (field, query) in kind.queries(g) {
+            check_query(&query)
+                .map_err(|m| SpecError::new(format!("spec.gates[{i}].{field}"), m))?;
+        }
         let interval_field = format!("spec.gates[{i}].interval");
         let interval =
             duration::parse_or(&interval_field, g.interval.as_deref(), DEFAULT_INTERVAL)?;

@@ -7,7 +7,6 @@ use jiff::Timestamp;
 
 use super::{GateSpec, Reading};
 use crate::api::{GateStatus, Verdict};
-use crate::gates::apply_no_data_policy;
 
 /// Why a gate is evaluated, and so which revision it measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,14 +78,14 @@ pub(super) fn fold(
             );
             Verdict::NoData
         }
-        (v, _) => apply_no_data_policy(v, spec.on_no_data),
+        (v, _) => spec.decided(v),
     };
     match verdict {
         Verdict::Pass => (failures, errors) = (0, 0),
         Verdict::Fail => (failures, errors) = (failures.saturating_add(1), 0),
         Verdict::Error => errors = errors.saturating_add(1),
         // Hold: neither a pass nor a failure.
-        Verdict::NoData => errors = 0,
+        Verdict::NoData | Verdict::Inconclusive => errors = 0,
     }
     GateStatus {
         name: spec.name().to_string(),
@@ -97,6 +96,8 @@ pub(super) fn fold(
         threshold: reading.threshold.clone(),
         query: Some(reading.query.clone()),
         message: Some(message).filter(|m| !m.is_empty()),
+        evidence: reading.evidence.clone(),
+        dry_run: spec.dry_run(),
         consecutive_failures: failures,
         consecutive_errors: errors,
         recovered_at,
@@ -125,7 +126,8 @@ pub(super) fn summarize<'a>(
         all_pass: true,
         ..Default::default()
     };
-    for spec in specs {
+    // A dry-run gate is recorded and shown, never acting: it neither holds nor fails a stage.
+    for spec in specs.filter(|s| !s.dry_run()) {
         let st = statuses
             .iter()
             .find(|g| g.name == spec.name() && g.revision.as_deref() == Some(revision));
@@ -140,7 +142,7 @@ pub(super) fn summarize<'a>(
             s.errored.push(st.clone());
         }
         let fresh = since.is_none_or(|t| st.evaluated_at >= t);
-        if !(fresh && apply_no_data_policy(st.verdict, spec.on_no_data) == Verdict::Pass) {
+        if !(fresh && spec.decided(st.verdict) == Verdict::Pass) {
             s.all_pass = false;
         }
     }
@@ -164,6 +166,7 @@ pub(super) fn holding<'a>(
     since: Timestamp,
 ) -> Vec<String> {
     specs
+        .filter(|spec| !spec.dry_run())
         .filter_map(|spec| {
             let name = spec.name();
             let st = statuses.iter().find(|g| {
@@ -174,7 +177,7 @@ pub(super) fn holding<'a>(
             };
             let value = st.value.map(crate::gates::number);
             let against = st.threshold.as_deref().unwrap_or("its threshold");
-            match apply_no_data_policy(st.verdict, spec.on_no_data) {
+            match spec.decided(st.verdict) {
                 Verdict::Pass => None,
                 Verdict::Fail => Some(format!(
                     "{name} failing {}/{} ({} against {against})",
@@ -185,6 +188,10 @@ pub(super) fn holding<'a>(
                 Verdict::Error => Some(format!(
                     "{name} cannot be evaluated {}/{} (Prometheus error)",
                     st.consecutive_errors, spec.error_limit
+                )),
+                Verdict::Inconclusive => Some(format!(
+                    "{name} inconclusive: {}",
+                    st.message.as_deref().unwrap_or("not enough evidence yet")
                 )),
                 Verdict::NoData => Some(match st.message.as_deref() {
                     // Inconclusive for a grace (the fold's message says until when).

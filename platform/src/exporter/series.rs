@@ -31,6 +31,11 @@ pub struct Series {
     pub error_ratio: f64,
     /// Latency of every request.
     pub latency_seconds: f64,
+    /// With a seed, requests arrive as a Poisson process and each fails with chance
+    /// `error_ratio` (seeded, so a test's noise is the same every run); without, counters
+    /// grow smoothly by rate × elapsed time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl Series {
@@ -46,7 +51,14 @@ impl Series {
             rps: 10.0,
             error_ratio: 0.0,
             latency_seconds: 0.05,
+            seed: None,
         }
+    }
+
+    /// Poisson arrivals and independent failures, drawn from `seed`.
+    pub fn poisson(mut self, seed: u64) -> Series {
+        self.seed = Some(seed);
+        self
     }
 
     pub fn rps(mut self, rps: f64) -> Series {
@@ -100,15 +112,59 @@ pub(crate) struct Totals {
     /// Requests per histogram bucket (not cumulative); the last is +Inf.
     pub(crate) buckets: [f64; LATENCY_BUCKETS.len() + 1],
     pub(crate) latency_sum: f64,
+    /// The arrival process of a seeded series.
+    noise: Option<Arrivals>,
+}
+
+/// Poisson arrivals in the series' own time: the counts at any age depend only on the seed
+/// and the settings, not on when the exporter happens to be scraped.
+#[derive(Clone, Debug, PartialEq)]
+struct Arrivals {
+    rng: u64,
+    /// Seconds the series has lived, and when the next request arrives.
+    clock: f64,
+    next: f64,
+}
+
+impl Arrivals {
+    fn new(seed: u64, rps: f64) -> Arrivals {
+        let mut a = Arrivals {
+            rng: seed,
+            clock: 0.0,
+            next: 0.0,
+        };
+        a.next = a.gap(rps);
+        a
+    }
+
+    /// SplitMix64, uniform in (0, 1].
+    fn uniform(&mut self) -> f64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+
+    /// Seconds to the next arrival at `rps` (exponential; never, without traffic).
+    fn gap(&mut self, rps: f64) -> f64 {
+        if rps > 0.0 {
+            -self.uniform().ln() / rps
+        } else {
+            f64::INFINITY
+        }
+    }
 }
 
 impl Totals {
-    fn zero() -> Totals {
+    fn zero(series: &Series) -> Totals {
         Totals {
             ok: 0.0,
             errors: 0.0,
             buckets: [0.0; LATENCY_BUCKETS.len() + 1],
             latency_sum: 0.0,
+            noise: series.seed.map(|seed| Arrivals::new(seed, series.rps)),
         }
     }
 
@@ -134,13 +190,29 @@ impl Traffic {
     /// Adds `seconds` of traffic at every series' current settings.
     pub(crate) fn advance(&mut self, seconds: f64) {
         for (series, totals) in self.series.values_mut() {
-            let requests = series.rps * seconds;
-            totals.errors += requests * series.error_ratio;
-            totals.ok += requests * (1.0 - series.error_ratio);
             let bucket = LATENCY_BUCKETS
                 .iter()
                 .position(|le| series.latency_seconds <= *le)
                 .unwrap_or(LATENCY_BUCKETS.len());
+            if let Some(a) = totals.noise.as_mut() {
+                a.clock += seconds;
+                let mut requests = 0.0;
+                while a.next <= a.clock {
+                    requests += 1.0;
+                    if a.uniform() <= series.error_ratio {
+                        totals.errors += 1.0;
+                    } else {
+                        totals.ok += 1.0;
+                    }
+                    a.next += a.gap(series.rps);
+                }
+                totals.buckets[bucket] += requests;
+                totals.latency_sum += requests * series.latency_seconds;
+                continue;
+            }
+            let requests = series.rps * seconds;
+            totals.errors += requests * series.error_ratio;
+            totals.ok += requests * (1.0 - series.error_ratio);
             totals.buckets[bucket] += requests;
             totals.latency_sum += requests * series.latency_seconds;
         }
@@ -150,8 +222,14 @@ impl Traffic {
     pub(crate) fn upsert(&mut self, series: Series) {
         self.series
             .entry(series.labels.clone())
-            .and_modify(|(current, _)| *current = series.clone())
-            .or_insert_with(|| (series, Totals::zero()));
+            .and_modify(|(current, totals)| {
+                // A new rate applies from now: arrivals are memoryless.
+                if let Some(a) = totals.noise.as_mut().filter(|_| current.rps != series.rps) {
+                    a.next = a.clock + a.gap(series.rps);
+                }
+                *current = series.clone();
+            })
+            .or_insert_with(|| (series.clone(), Totals::zero(&series)));
     }
 
     /// Removes the series of `namespace` (all series when `None`); returns how many.
@@ -217,6 +295,37 @@ mod tests {
         traffic.advance(3.0);
         let (buckets, _) = totals(&traffic).histogram();
         assert_eq!(buckets.last(), Some(&(f64::INFINITY, 3)));
+    }
+
+    #[test]
+    fn seeded_series_count_poisson_arrivals_that_depend_only_on_the_seed() {
+        let settle = |steps: &[f64]| {
+            let mut traffic = Traffic::default();
+            traffic.upsert(canary().rps(5.0).error_ratio(0.1).poisson(42));
+            for s in steps {
+                traffic.advance(*s);
+            }
+            totals(&traffic)
+        };
+        // However the same 600 s are sliced by scrapes, the counts are the same.
+        let once = settle(&[600.0]);
+        let sliced = settle(&[0.5; 1200]);
+        assert_eq!((once.ok, once.errors), (sliced.ok, sliced.errors));
+        let requests = once.ok + once.errors;
+        assert_eq!(requests.fract(), 0.0);
+        // 3,000 expected; a Poisson count is within 5 standard deviations (±274).
+        assert!((requests - 3_000.0).abs() < 274.0, "{requests}");
+        assert!(
+            once.errors > 200.0 && once.errors < 400.0,
+            "{}",
+            once.errors
+        );
+        assert_ne!(once, {
+            let mut traffic = Traffic::default();
+            traffic.upsert(canary().rps(5.0).error_ratio(0.1).poisson(43));
+            traffic.advance(600.0);
+            totals(&traffic)
+        });
     }
 
     #[test]

@@ -41,9 +41,20 @@ pub fn queries(doc: &Value, revision: &str) -> Vec<DryQuery> {
         .flatten()
         .enumerate()
         .filter_map(|(i, g)| {
-            let query = render(g.get("query")?.as_str()?, &vars).ok()?;
+            // A sequential gate's preflight asks stable's requests counter; an alert gate
+            // has nothing to ask (no firing alert is the healthy answer).
+            let (field, query) = match g.pointer("/sequential/requests").and_then(Value::as_str) {
+                Some(requests) => (
+                    format!("spec.gates[{i}].sequential.requests"),
+                    crate::gates::counted(&render(requests, &vars).ok()?, "5m"),
+                ),
+                None => (
+                    format!("spec.gates[{i}].query"),
+                    render(g.get("query")?.as_str()?, &vars).ok()?,
+                ),
+            };
             Some(DryQuery {
-                field: format!("spec.gates[{i}].query"),
+                field,
                 query,
                 on_no_data: g
                     .get("onNoData")

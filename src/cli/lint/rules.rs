@@ -13,12 +13,12 @@ pub struct Violation {
 }
 
 /// The rules this module can evaluate, as they appear in the CRDs.
-pub const KNOWN: [&str; 14] = [
+pub const KNOWN: [&str; 18] = [
     "self[size(self) - 1].weight == 100",
     "self.map(s, s.weight).isSorted()",
     "self.all(g, self.exists_one(h, h.name == g.name))",
     "self == 'Deployment'",
-    "has(self.min) || has(self.max) || has(self.compare)",
+    "has(self.min) || has(self.max) || has(self.compare) || has(self.sequential) || has(self.alert)",
     "!has(self.min) || !has(self.max) || self.min <= self.max",
     "self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)",
     "!(self.type == 'alertmanager' || self.type == 'webhook') || has(self.url)",
@@ -27,6 +27,10 @@ pub const KNOWN: [&str; 14] = [
     "!has(self.header) || self.weight == 0",
     "!(has(self.replicas) && has(self.minReplicas))",
     "has(self.traffic) || !self.stages.exists(s, has(s.header))",
+    "!has(self.sequential) && !has(self.alert) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)",
+    "!has(self.sequential) || !has(self.alert)",
+    "self > 0.0 && self <= 0.1",
+    "size(self) >= 1 && size(self) <= 20",
     "self == oldSelf",
 ];
 
@@ -82,7 +86,10 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             _ => vec![],
         },
         r if r == KNOWN[4] => {
-            if has("min") || has("max") || has("compare") {
+            if ["min", "max", "compare", "sequential", "alert"]
+                .iter()
+                .any(|f| has(f))
+            {
                 vec![]
             } else {
                 vec![at(String::new())]
@@ -123,6 +130,27 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
                 vec![]
             }
         }
+        r if r == KNOWN[13] => {
+            let judged = has("sequential") || has("alert");
+            match (judged, has("query")) {
+                (false, false) => vec![at(".query".into())],
+                (true, true) => vec![at(".query".into())],
+                (true, false) => ["min", "max", "compare"]
+                    .iter()
+                    .find(|f| has(f))
+                    .map(|f| at(format!(".{f}")))
+                    .into_iter()
+                    .collect(),
+                (false, true) => vec![],
+            }
+        }
+        r if r == KNOWN[14] => {
+            if has("sequential") && has("alert") {
+                vec![at(".alert".into())]
+            } else {
+                vec![]
+            }
+        }
         r if r == KNOWN[10] => {
             let weight = node.get("weight").and_then(Value::as_i64);
             if has("header") && weight.is_some_and(|w| w != 0) {
@@ -149,9 +177,17 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
                 _ => vec![],
             }
         }
+        r if r == KNOWN[15] => match node.as_f64() {
+            Some(v) if !(v > 0.0 && v <= 0.1) => vec![at(String::new())],
+            _ => vec![],
+        },
+        r if r == KNOWN[16] => match node.as_object() {
+            Some(m) if m.is_empty() || m.len() > 20 => vec![at(String::new())],
+            _ => vec![],
+        },
         // A transition rule: offline there is no stored object to compare with, so a file
         // never breaks it (the API server judges an update).
-        r if r == KNOWN[13] => vec![],
+        r if r == KNOWN[17] => vec![],
         _ => return None,
     };
     Some(found)
@@ -232,5 +268,23 @@ mod tests {
         let mut routed = spec.clone();
         routed["traffic"] = json!({"httpRoute": {"name": "r", "service": "s"}});
         assert!(subs(KNOWN[12], &routed).is_empty());
+        assert!(subs(KNOWN[4], &json!({"sequential": {}})).is_empty());
+        assert_eq!(subs(KNOWN[13], &json!({"max": 1})), [".query"]);
+        assert_eq!(
+            subs(KNOWN[13], &json!({"alert": {}, "query": "x"})),
+            [".query"]
+        );
+        assert_eq!(
+            subs(KNOWN[13], &json!({"sequential": {}, "max": 1})),
+            [".max"]
+        );
+        assert!(subs(KNOWN[13], &json!({"sequential": {}})).is_empty());
+        assert_eq!(
+            subs(KNOWN[14], &json!({"sequential": {}, "alert": {}})),
+            [".alert"]
+        );
+        assert_eq!(subs(KNOWN[15], &json!(0.5)), [""]);
+        assert!(subs(KNOWN[15], &json!(0.001)).is_empty());
+        assert_eq!(subs(KNOWN[16], &json!({})), [""]);
     }
 }

@@ -21,6 +21,21 @@ pub fn check(doc: &Value) -> Vec<Finding> {
     }
     let mut findings = Vec::new();
     for (i, gate) in spec.gates.iter().enumerate() {
+        if let Some(s) = &gate.sequential {
+            for (field, selector) in [("errors", &s.errors), ("requests", &s.requests)] {
+                let used = placeholders(selector).unwrap_or_default();
+                if !used
+                    .iter()
+                    .any(|p| matches!(p, Placeholder::Track | Placeholder::Revision))
+                {
+                    findings.push(Finding::new(
+                        &format!("spec.gates[{i}].sequential.{field}"),
+                        "a sequential gate counts each track apart: select it with rollgate_track=\"{{track}}\" (or the label your tracks carry), otherwise canary and stable count the same requests and a regression can never show",
+                    ));
+                }
+            }
+            continue;
+        }
         if gate.compare.is_none() {
             continue;
         }

@@ -182,7 +182,7 @@ fn a_gate_without_bounds() {
     expect(
         "      max: 0.01\n",
         "",
-        &["r.yaml:13 spec.gates[0]: a gate needs min, max or compare"],
+        &["r.yaml:13 spec.gates[0]: a gate needs min, max, compare, sequential or alert"],
     );
 }
 
@@ -584,6 +584,78 @@ fn a_huge_file_is_refused_without_being_read_whole() {
         [
             "deep.yaml:1 (yaml): more than 1 MiB (1048576 bytes) of YAML: rollgate lint reads no more per file"
         ]
+    );
+}
+
+/// The latency gate of the base replaced by `gate` (its YAML lines, indented as a list item).
+fn with_gate(gate: &str) -> Vec<String> {
+    lint_with(
+        "    - name: latency\n      query: histogram_quantile(0.99, sum by (le) (rate(latency_bucket{rollgate_track=\"{{track}}\"}[2m])))\n      compare: {against: Stable, maxIncrease: \"20%\"}\n",
+        gate,
+    )
+}
+
+const SEQUENTIAL: &str = r#"    - name: errors-vs-stable
+      sequential:
+        errors: http_requests_total{namespace="{{namespace}}",rollgate_track="{{track}}",code=~"5.."}
+        requests: http_requests_total{namespace="{{namespace}}",rollgate_track="{{track}}"}
+        alpha: 0.001
+        tolerance: 20%
+"#;
+
+#[test]
+fn sequential_alert_and_dry_run_gates_pass_lint() {
+    assert_eq!(with_gate(SEQUENTIAL), Vec::<String>::new());
+    let alert = "    - name: alerts\n      alert:\n        labels: {alertname: HighErrorRate, namespace: \"{{namespace}}\"}\n      dryRun: true\n";
+    assert_eq!(with_gate(alert), Vec::<String>::new());
+}
+
+#[test]
+fn sequential_fields_are_validated() {
+    assert_eq!(
+        with_gate(&SEQUENTIAL.replace("alpha: 0.001", "alpha: 0.5")),
+        ["r.yaml:22 spec.gates[1].sequential.alpha: alpha must be in (0, 0.1]"]
+    );
+    assert_eq!(
+        with_gate(&SEQUENTIAL.replace("tolerance: 20%", "tolerance: \"0.2\"")),
+        [
+            r#"r.yaml:23 spec.gates[1].sequential.tolerance: "0.2" does not match ^[0-9]+(\.[0-9]+)?%$"#
+        ]
+    );
+    assert_eq!(
+        with_gate(&SEQUENTIAL.replace(
+            "requests: http_requests_total",
+            "requests: up or http_requests_total"
+        )),
+        [
+            "r.yaml:21 spec.gates[1].sequential.requests: the query is not valid PromQL: must be a series selector, like http_requests_total{code=~\"5..\"}, without functions or operators"
+        ]
+    );
+    assert_eq!(
+        with_gate(&SEQUENTIAL.replace(",rollgate_track=\"{{track}}\",code", ",code")),
+        [
+            "r.yaml:20 spec.gates[1].sequential.errors: a sequential gate counts each track apart: select it with rollgate_track=\"{{track}}\" (or the label your tracks carry), otherwise canary and stable count the same requests and a regression can never show"
+        ]
+    );
+    assert_eq!(
+        with_gate(&format!("{SEQUENTIAL}      max: 0.1\n")),
+        [
+            "r.yaml:24 spec.gates[1].max: a sequential or alert gate has no query, min, max or compare; every other gate needs a query"
+        ]
+    );
+}
+
+#[test]
+fn alert_labels_are_validated() {
+    assert_eq!(
+        with_gate("    - name: alerts\n      alert:\n        labels: {1bad: x}\n"),
+        [
+            r#"r.yaml:20 spec.gates[1].alert.labels: "1bad" is not a label name (letters, digits and underscores, not starting with a digit)"#
+        ]
+    );
+    assert_eq!(
+        with_gate("    - name: alerts\n      alert:\n        labels: {}\n"),
+        ["r.yaml:20 spec.gates[1].alert.labels: an alert gate matches 1 to 20 labels"]
     );
 }
 

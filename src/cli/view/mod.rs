@@ -124,6 +124,11 @@ pub struct GateView {
     /// The last evaluation measured stable after a rollback: its failures count toward no
     /// limit (they say whether stable is healthy).
     pub measures_stable: bool,
+    /// Recorded and shown, never acting.
+    pub dry_run: bool,
+    /// A statistical judge's evidence, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -419,6 +424,8 @@ fn gate_view(gate: &Gate, status: &RolloutStatus, now: Timestamp) -> GateView {
             s.revision.is_some()
                 && s.revision == status.verification.as_ref().map(|v| v.revision.clone())
         }),
+        dry_run: gate.dry_run,
+        evidence: last.and_then(|s| s.evidence.as_ref().map(|e| e.summary.clone())),
     }
 }
 
@@ -433,6 +440,18 @@ pub fn spec_threshold(gate: &Gate) -> String {
     }
     if let Some(c) = &gate.compare {
         parts.push(format!("<= stable + {}", c.max_increase));
+    }
+    if let Some(s) = &gate.sequential {
+        parts.push(format!(
+            "canary errors at most {} stable (α {})",
+            s.tolerance
+                .as_deref()
+                .map_or("1×".into(), |t| format!("+{t}")),
+            number(s.alpha.unwrap_or(crate::gates::DEFAULT_ALPHA))
+        ));
+    }
+    if gate.alert.is_some() {
+        parts.push("no firing alert".into());
     }
     parts.join(", ")
 }

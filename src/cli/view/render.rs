@@ -130,12 +130,20 @@ pub fn render(view: &RolloutView) -> String {
         };
         out += &indent(&gate_table(&view.gates));
         for g in &view.gates {
-            if let Some(m) = g
+            // The evidence of a statistical verdict is worth reading whatever the verdict.
+            if let Some(m) = g.evidence.as_ref().or(g
                 .message
                 .as_ref()
-                .filter(|_| g.verdict != Some(Verdict::Pass))
+                .filter(|_| g.verdict != Some(Verdict::Pass)))
             {
                 let _ = writeln!(out, "  {}: {}", g.name, one_line(m));
+            }
+            if g.dry_run && g.verdict.is_some_and(|v| v != Verdict::Pass) {
+                let _ = writeln!(
+                    out,
+                    "  {}: dry run, so it neither holds nor rolls back the release",
+                    g.name
+                );
             }
         }
     }
@@ -263,8 +271,13 @@ fn gate_row(g: &GateView) -> Vec<String> {
     if g.consecutive_errors > 0 {
         failures += &format!(" ({}/{} errors)", g.consecutive_errors, g.error_limit);
     }
+    let name = if g.dry_run {
+        format!("{} (dry-run)", g.name)
+    } else {
+        g.name.clone()
+    };
     vec![
-        g.name.clone(),
+        name,
         verdict,
         value,
         g.threshold.clone(),

@@ -18,6 +18,9 @@ fn gate(min: Option<f64>, max: Option<f64>, max_increase: Option<&str>) -> Gate 
         interval: None,
         failure_limit: None,
         on_no_data: None,
+        sequential: None,
+        alert: None,
+        dry_run: false,
         error_limit: None,
     }
 }
@@ -374,7 +377,7 @@ fn a_gate_is_a_threshold_or_a_comparison_and_nothing_else() {
     let none = Kind::of(&gate(None, None, None)).unwrap_err();
     assert_eq!(
         (none.field, none.message.as_str()),
-        ("", "a gate needs min, max or compare")
+        ("", "a gate needs min, max, compare, sequential or alert")
     );
     let bad = Kind::of(&gate(None, None, Some("lots"))).unwrap_err();
     assert_eq!(bad.field, "compare.maxIncrease");

@@ -113,7 +113,10 @@ pub(super) fn gate_line(g: &FailedGate) -> String {
         if g.consecutive_failures == 1 { "" } else { "s" }
     ));
     let value = g.value.map_or_else(|| g.verdict.clone(), number);
-    format!("{} = {value} ({})", g.name, facts.join("; "))
+    match &g.evidence {
+        Some(e) => format!("{} = {value} ({}): {e}", g.name, facts.join("; ")),
+        None => format!("{} = {value} ({})", g.name, facts.join("; ")),
+    }
 }
 
 /// `seconds` as `1h 2m 3s`.

@@ -84,6 +84,7 @@ pub fn incident() -> Incident {
                 threshold: Some("max 0.01".into()),
                 verdict: "Fail".into(),
                 consecutive_failures: 2,
+                evidence: None,
                 graph_url: Some("http://prometheus.example/graph?g0.expr=error".into()),
             },
             FailedGate {
@@ -94,6 +95,7 @@ pub fn incident() -> Incident {
                 threshold: Some("maxIncrease 20%".into()),
                 verdict: "Fail".into(),
                 consecutive_failures: 1,
+                evidence: None,
                 graph_url: Some("http://prometheus.example/graph?g0.expr=latency".into()),
             },
         ],

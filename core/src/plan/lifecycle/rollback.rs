@@ -175,6 +175,12 @@ pub(super) fn describe_failure(g: &GateStatus, spec: &Spec) -> String {
         .iter()
         .find(|s| s.name() == g.name)
         .map_or(0, |s| s.failure_limit);
+    if let Some(e) = &g.evidence {
+        return format!(
+            "gate {} failed {}/{limit} times: {}",
+            g.name, g.consecutive_failures, e.summary
+        );
+    }
     let value = match (g.value, g.stable_value) {
         (Some(v), Some(s)) => format!("{} (stable {})", number(v), number(s)),
         (Some(v), None) => number(v),

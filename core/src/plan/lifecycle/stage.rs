@@ -29,6 +29,16 @@ impl Planner<'_> {
             ));
             return false;
         }
+        // A dry-run gate never holds a release, not even before exposure.
+        let readings: Vec<_> = readings
+            .into_iter()
+            .filter(|r| {
+                spec.gates
+                    .iter()
+                    .find(|g| g.name() == r.gate)
+                    .is_none_or(|g| !g.dry_run())
+            })
+            .collect();
         let named = |pred: &dyn Fn(&&crate::plan::Reading) -> bool| -> Vec<String> {
             readings
                 .iter()

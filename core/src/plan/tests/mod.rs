@@ -210,6 +210,7 @@ fn preflight_query_error_marks_the_rollout_invalid_before_any_canary_share() {
         threshold: None,
         query: "x".into(),
         message: "parse error".into(),
+        evidence: None,
         bad_query: true,
     };
     let d = w.decide_once(&[bad]);

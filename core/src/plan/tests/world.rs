@@ -17,6 +17,9 @@ pub(super) fn gate(name: &str) -> Gate {
         interval: Some("1s".into()),
         failure_limit: Some(2),
         on_no_data: None,
+        sequential: None,
+        alert: None,
+        dry_run: false,
         error_limit: Some(3),
     }
 }
@@ -189,6 +192,7 @@ impl World {
                     threshold: Some("<= 0.01".into()),
                     query: g.def.query.clone(),
                     message: String::new(),
+                    evidence: None,
                     bad_query: false,
                 }
             })
