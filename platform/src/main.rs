@@ -1,5 +1,6 @@
 //! `rollgate-platform up` runs a platform until Ctrl-C; `rollgate-platform exec
-//! -- CMD` runs CMD against a fresh platform and exits with CMD's status.
+//! -- CMD` runs CMD against a fresh platform and exits with CMD's status;
+//! `rollgate-platform member` starts one member cluster (and measures it).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rollgate_platform::{ENV_FILE_VAR, Platform, PlatformOptions};
+use rollgate_platform::{ENV_FILE_VAR, MemberCluster, MemberOptions, Platform, PlatformOptions};
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
@@ -37,6 +38,19 @@ enum Command {
         /// The command and its arguments.
         #[arg(required = true, last = true)]
         command: Vec<String>,
+    },
+    /// Start one member cluster (a control plane without monitoring, as a multi-cluster test
+    /// does), print its kubeconfig and start time, and run until SIGINT/SIGTERM.
+    Member {
+        /// Its name (names the kubeconfig's cluster and context).
+        #[arg(long, default_value = "member")]
+        name: String,
+        /// KWOK nodes to register.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        /// Stop as soon as it is ready (to measure the start time).
+        #[arg(long)]
+        stop: bool,
     },
 }
 
@@ -79,7 +93,55 @@ async fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Up { env_file, options } => up(env_file, options).await,
         Command::Exec { options, command } => exec(options, command).await,
+        Command::Member { name, nodes, stop } => member(&name, nodes, stop).await,
     }
+}
+
+async fn member(name: &str, nodes: usize, stop: bool) -> anyhow::Result<ExitCode> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let bin_dir =
+        tokio::task::spawn_blocking(rollgate_platform::binaries::control_plane_bin_dir).await??;
+    let options = MemberOptions {
+        nodes,
+        ..MemberOptions::default()
+    };
+    let mut member = MemberCluster::start_with(&bin_dir, name, options)
+        .await
+        .context("starting the member")?;
+    eprintln!(
+        "rollgate-platform: member {name} ready in {:.1}s ({})",
+        member.started_in().as_secs_f64(),
+        member
+            .startup_timings()
+            .iter()
+            .map(|(phase, at)| format!("{phase} {:.1}s", at.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if stop {
+        member.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("export KUBECONFIG={}", member.kubeconfig().display());
+    println!("# apiserver: {}", member.apiserver_url());
+    println!("# logs:      {}", member.work_dir().join("logs").display());
+    let mut health = tokio::time::interval(Duration::from_secs(1));
+    let outcome = loop {
+        tokio::select! {
+            _ = interrupt.recv() => break Ok(()),
+            _ = terminate.recv() => break Ok(()),
+            _ = health.tick() => {
+                if let Err(e) = member.check_running() {
+                    break Err(e);
+                }
+            }
+        }
+    };
+    member.shutdown().await;
+    outcome
+        .map(|()| ExitCode::SUCCESS)
+        .context("a member process died")
 }
 
 async fn start(options: &Options) -> anyhow::Result<(Platform, PathBuf)> {

@@ -72,7 +72,7 @@ pub struct MemberCluster {
     processes: Vec<Process>,
     apiserver: usize,
     work_dir: Option<TempDir>,
-    started_in: Duration,
+    timings: Vec<(&'static str, Duration)>,
 }
 
 impl MemberCluster {
@@ -112,12 +112,11 @@ impl MemberCluster {
             processes: Vec::new(),
             apiserver: 0,
             work_dir: Some(dir),
-            started_in: Duration::ZERO,
+            timings: Vec::new(),
         };
-        match member.boot(&options).await {
+        match member.boot(&options, started).await {
             Ok(()) => {
-                member.started_in = started.elapsed();
-                tracing::info!(member = name, started_in = ?member.started_in, "member cluster ready");
+                tracing::info!(member = name, started_in = ?member.started_in(), "member cluster ready");
                 Ok(member)
             }
             Err(e) => {
@@ -133,17 +132,23 @@ impl MemberCluster {
         }
     }
 
-    async fn boot(&mut self, options: &MemberOptions) -> Result<(), PlatformError> {
+    async fn boot(
+        &mut self,
+        options: &MemberOptions,
+        started: Instant,
+    ) -> Result<(), PlatformError> {
         let control_plane = ControlPlane {
             bin_dir: &self.bin_dir,
             work: &self.work,
             certs: &self.certs,
         };
         let etcd_url = control_plane.start_etcd(&mut self.processes).await?;
+        self.timings.push(("etcd", started.elapsed()));
         self.apiserver_url = control_plane
             .start_apiserver(&mut self.processes, &etcd_url)
             .await?;
         self.apiserver = self.processes.len() - 1;
+        self.timings.push(("kube-apiserver", started.elapsed()));
         // Embedded, so the file can be copied into a Secret or read by any process.
         self.kubeconfig_yaml = kubeconfig::embedded(
             &self.name,
@@ -170,7 +175,9 @@ impl MemberCluster {
                 &self.kubeconfig,
                 &workloads,
             )
-            .await
+            .await?;
+        self.timings.push(("cluster", started.elapsed()));
+        Ok(())
     }
 
     /// The name it was started with.
@@ -229,7 +236,13 @@ impl MemberCluster {
 
     /// How long [`MemberCluster::start`] took until pods could run.
     pub fn started_in(&self) -> Duration {
-        self.started_in
+        self.timings.last().map_or(Duration::ZERO, |(_, at)| *at)
+    }
+
+    /// Time from start until each phase was usable, cumulative: `etcd`,
+    /// `kube-apiserver`, `cluster` (pods can run).
+    pub fn startup_timings(&self) -> &[(&'static str, Duration)] {
+        &self.timings
     }
 
     /// Kills the kube-apiserver with `SIGKILL` (an outage: clients get
