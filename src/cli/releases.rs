@@ -173,42 +173,12 @@ pub fn render(v: &ReleaseView) -> String {
 mod tests {
     use super::*;
     use crate::api::{
-        ContainerImage, MemberSeen, MemberState, MemberStatus, ReleasePhase, ReleaseRollout,
-        ReleaseSpec, ReleaseTemplate, Wave, WavePhase, WaveStatus,
+        MemberSeen, MemberState, MemberStatus, OnFailure, ReleasePhase, WavePhase, WaveStatus,
     };
-
-    fn wave(name: &str) -> Wave {
-        Wave {
-            name: name.into(),
-            selector: Default::default(),
-            max_concurrent: None,
-            bake: None,
-            timeout: None,
-            failures_allowed: None,
-            approval: Default::default(),
-            on_failure: Default::default(),
-        }
-    }
 
     #[test]
     fn waves_by_clusters_show_each_members_revision_phase_stage_and_gates() {
-        let mut release = Release::new(
-            "web-2",
-            ReleaseSpec {
-                rollout: ReleaseRollout {
-                    namespace: "shop".into(),
-                    name: "web".into(),
-                },
-                template: ReleaseTemplate {
-                    containers: vec![ContainerImage {
-                        name: "app".into(),
-                        image: "web:2".into(),
-                    }],
-                },
-                waves: vec![wave("ring0"), wave("rest")],
-                incident: None,
-            },
-        );
+        let mut release = crate::waves::fixture::release(OnFailure::Halt);
         let at = jiff::Timestamp::UNIX_EPOCH;
         let mut member = MemberStatus::waiting("hub");
         member.state = MemberState::Progressing;
@@ -222,7 +192,7 @@ mod tests {
         });
         release.status = Some(ReleaseStatus {
             phase: ReleasePhase::Progressing,
-            message: Some("wave 1/2 ring0: Progressing".into()),
+            message: Some("wave 1/3 ring0: Progressing".into()),
             waves: vec![WaveStatus {
                 name: "ring0".into(),
                 phase: WavePhase::Progressing,
@@ -237,9 +207,10 @@ mod tests {
         let text = render(&ReleaseView::new(&release));
         assert_eq!(
             text,
-            "Release web-2: Progressing\nwave 1/2 ring0: Progressing\n\n\
+            "Release web-2: Progressing\nwave 1/3 ring0: Progressing\n\n\
              WAVE    WAVE PHASE    CLUSTER   STATE         REVISION   PHASE         STAGE   GATES\n\
              ring0   Progressing   hub       Progressing   91be02     Progressing   2/3     errors=Pass\n\
+             half    NotStarted    -         -             -          -             -       -\n\
              rest    NotStarted    -         -             -          -             -       -\n"
         );
     }

@@ -8,6 +8,9 @@
 //! write and its record repeats at most that one idempotent write (a server-side apply of the
 //! same images, a create that finds the Incident), never a wave.
 
+/// Test data shared with the controller crate's tests (feature `fixture`).
+#[cfg(any(test, feature = "fixture"))]
+pub mod fixture;
 pub mod incident;
 mod member;
 #[cfg(test)]

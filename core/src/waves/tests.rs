@@ -7,58 +7,11 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use proptest::prelude::*;
 
+use super::fixture::{images, release};
 use super::*;
-use crate::api::{ReleaseRollout, ReleaseTemplate, Wave};
 
 fn t0() -> Timestamp {
     "2026-12-01T10:00:00Z".parse().unwrap()
-}
-
-fn images(tag: &str) -> Vec<ContainerImage> {
-    vec![ContainerImage {
-        name: "app".into(),
-        image: format!("registry.example/web:{tag}"),
-    }]
-}
-
-fn wave(name: &str, ring: &str, on_failure: OnFailure) -> Wave {
-    Wave {
-        name: name.into(),
-        selector: LabelSelector {
-            match_labels: Some([("ring".to_string(), ring.to_string())].into()),
-            match_expressions: None,
-        },
-        max_concurrent: Some(1),
-        bake: Some("10s".into()),
-        timeout: Some("5m".into()),
-        failures_allowed: None,
-        approval: WaveApproval::Automatic,
-        on_failure,
-    }
-}
-
-fn release(on_failure: OnFailure) -> Release {
-    let mut r = Release::new(
-        "web-2",
-        ReleaseSpec {
-            rollout: ReleaseRollout {
-                namespace: "shop".into(),
-                name: "web".into(),
-            },
-            template: ReleaseTemplate {
-                containers: images("2"),
-            },
-            waves: vec![
-                wave("ring0", "0", on_failure),
-                wave("half", "1", on_failure),
-                wave("rest", "2", on_failure),
-            ],
-            incident: None,
-        },
-    );
-    r.metadata.namespace = Some("fleet".into());
-    r.metadata.generation = Some(1);
-    r
 }
 
 fn clusters() -> Vec<Cluster> {

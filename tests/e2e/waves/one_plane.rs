@@ -3,86 +3,24 @@
 //! ships), and other members are cluster Secrets whose API server is gone. Each test's controller
 //! is the hub and the member's rollgate at once.
 
-use std::time::Duration;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use rollgate::api::{
-    DeliveryState, Incident, MemberState, Phase, Release, ReleasePhase, Rollout, WavePhase,
-};
+use kube::api::{ListParams, Patch, PatchParams};
+use rollgate::api::{MemberState, Phase, ReleasePhase, Rollout, WavePhase};
 use serde_json::{Value, json};
 
-use crate::incidents::{Destinations, MINUTE, bodies};
-use crate::support::hub::{self, client_of};
-use crate::support::{ControllerProcess, Fixture, error_ratio_gate};
-
-/// Seconds-scale member stages: each release is judged in a few seconds.
-const STAGES: &[(i32, &str)] = &[(50, "2s"), (100, "2s")];
-
-/// The app adopted under a Rollout with an error-ratio gate, Healthy, with rates in Prometheus.
-async fn adopted(f: &Fixture) -> ControllerProcess {
-    f.adopted(STAGES, vec![error_ratio_gate(0.05)], &f.env.prometheus_url)
-        .await
-}
-
-fn releases(f: &Fixture) -> Api<Release> {
-    Api::namespaced(f.client.clone(), f.name())
-}
-
-/// A Release of image `image` for the app, through `waves`.
-async fn release(f: &Fixture, image: &str, waves: Value, channels: &[&str]) {
-    let r = json!({
-        "apiVersion": "rollgate.dev/v1alpha1", "kind": "Release",
-        "metadata": {"name": "app-release"},
-        "spec": {
-            "rollout": {"namespace": f.name(), "name": "app"},
-            "template": {"containers": [{"name": "app", "image": image}]},
-            "waves": waves,
-            "incident": {"severity": "sev2", "channels": channels},
-        }
-    });
-    releases(f)
-        .create(&PostParams::default(), &serde_json::from_value(r).unwrap())
-        .await
-        .unwrap();
-}
-
-async fn wait_release(
-    f: &Fixture,
-    what: &str,
-    timeout: Duration,
-    check: impl Fn(&Release) -> bool,
-) -> Release {
-    f.wait(what, timeout, || async {
-        releases(f)
-            .get("app-release")
-            .await
-            .ok()
-            .filter(|r| check(r))
-    })
-    .await
-}
-
-fn phase(r: &Release) -> ReleasePhase {
-    r.status.as_ref().map(|s| s.phase).unwrap_or_default()
-}
-
-async fn image(f: &Fixture) -> String {
-    let d: Deployment = f.deployments().get("app").await.unwrap();
-    d.spec.unwrap().template.spec.unwrap().containers[0]
-        .image
-        .clone()
-        .unwrap()
-}
+use super::{STAGES, adopted, image, one_hub_page, phase, release, releases, wait_release};
+use crate::incidents::{Destinations, MINUTE};
+use crate::support::Fixture;
+use crate::support::hub;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_good_release_passes_its_waves_in_order_and_the_member_ends_on_the_new_revision() {
     let f = Fixture::new("waves-good").await;
     let _c = adopted(&f).await;
     let credential = hub::hub_credential(&f).await;
-    hub::member(&f, "hub", &[("ring", "0")], &credential).await;
+    hub::member(&f, "hub", &[("ring", "0")], &credential.kubeconfig_yaml).await;
     let before = f.stable_revision("app").await;
     release(
         &f,
@@ -127,7 +65,7 @@ async fn a_gate_failure_in_wave_one_stops_the_release_and_pages_once_linking_the
     let d = Destinations::create(&f).await;
     let _c = adopted(&f).await;
     let credential = hub::hub_credential(&f).await;
-    hub::member(&f, "hub", &[("ring", "0")], &credential).await;
+    hub::member(&f, "hub", &[("ring", "0")], &credential.kubeconfig_yaml).await;
     // Wave 2's member is never reached: it must never be asked for anything either.
     hub::member(&f, "eu", &[("ring", "1")], &hub::unreachable_kubeconfig(&f)).await;
     f.metrics("app", "canary", 50.0, 0.5).await;
@@ -153,45 +91,8 @@ async fn a_gate_failure_in_wave_one_stops_the_release_and_pages_once_linking_the
     let rollout = f.wait_phase("app", Phase::RolledBack, MINUTE).await;
     let member_incident = rollout.status.unwrap().incident_ref.unwrap().name;
     assert_eq!(member.incident.as_deref(), Some(member_incident.as_str()));
-    // One hub incident, linking the member's, delivered once.
-    let hub_name = st.incident_ref.unwrap().name;
-    let incidents: Api<Incident> = Api::namespaced(f.client.clone(), f.name());
-    let delivered = f
-        .wait("the hub incident delivered", MINUTE, || async {
-            let i = incidents.get(&hub_name).await.ok()?;
-            let ok = i
-                .status
-                .as_ref()?
-                .deliveries
-                .iter()
-                .any(|d| d.channel == "pd" && d.state == DeliveryState::Delivered);
-            ok.then_some(i)
-        })
-        .await;
-    let linked = delivered.spec.release.clone().unwrap();
-    assert_eq!(linked.wave, "ring0");
-    assert_eq!(linked.members.len(), 1);
-    assert_eq!(linked.members[0].cluster, "hub");
-    assert_eq!(
-        linked.members[0].name.as_deref(),
-        Some(member_incident.as_str())
-    );
-    assert_eq!(linked.members[0].namespace, f.name());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let pages: Vec<Value> = bodies(&d.pagerduty, "/v2/enqueue")
-        .into_iter()
-        .filter(|b| b["event_action"] == "trigger" && b["dedup_key"] == delivered.spec.dedup_key)
-        .collect();
-    assert_eq!(pages.len(), 1, "one hub page: {pages:?}");
-    let hub_incidents = incidents
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|i| i.spec.release.is_some())
-        .count();
-    assert_eq!(hub_incidents, 1);
+    let incident = one_hub_page(&f, &d.pagerduty, &st, "hub", &member_incident).await;
+    assert_eq!(incident.spec.release.unwrap().wave, "ring0");
     f.cleanup().await;
 }
 
@@ -208,7 +109,7 @@ async fn an_unreachable_member_holds_its_wave_then_fails_it_at_the_timeout_and_n
         &hub::unreachable_kubeconfig(&f),
     )
     .await;
-    hub::member(&f, "hub", &[("ring", "1")], &credential).await;
+    hub::member(&f, "hub", &[("ring", "1")], &credential.kubeconfig_yaml).await;
     release(
         &f,
         "app:v2",
@@ -265,7 +166,7 @@ async fn a_hub_killed_between_an_apply_and_its_record_continues_without_repeatin
     let f = Fixture::new("waves-crash").await;
     let mut c = adopted(&f).await;
     let credential = hub::hub_credential(&f).await;
-    hub::member(&f, "hub", &[("ring", "0")], &credential).await;
+    hub::member(&f, "hub", &[("ring", "0")], &credential.kubeconfig_yaml).await;
     c.crash_at("after-member-apply");
     release(
         &f,
@@ -318,7 +219,7 @@ async fn the_hub_credential_reads_the_rollout_and_patches_its_target_and_nothing
     f.app("app", 1).await;
     f.create_rollout(crate::support::rollout("app", "app", 1, STAGES, vec![]))
         .await;
-    let hub = client_of(&hub::hub_credential(&f).await).await;
+    let hub = hub::hub_credential(&f).await.client().await.unwrap();
     let ns = f.name();
     let forbidden = |what: &str, r: Result<(), kube::Error>| match r {
         Err(kube::Error::Api(e)) if e.code == 403 => {}
