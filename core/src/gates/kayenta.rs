@@ -15,12 +15,7 @@ pub const CONFIDENCE: f64 = 0.98;
 /// The tolerance band: a shift within ±25% of |HL| of zero is no shift.
 const TOLERANCE: f64 = 0.25;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    Increase,
-    Decrease,
-    Either,
-}
+pub use crate::api::Direction;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Effect {

@@ -11,6 +11,7 @@ pub mod kayenta;
 mod kind;
 mod lexer;
 pub mod mann_whitney;
+pub mod msprt;
 pub mod sequential;
 pub mod simulation;
 pub mod template;

@@ -20,6 +20,8 @@ fn gate(min: Option<f64>, max: Option<f64>, max_increase: Option<&str>) -> Gate 
         on_no_data: None,
         sequential: None,
         alert: None,
+        msprt: None,
+        kayenta: None,
         dry_run: false,
         error_limit: None,
     }
