@@ -297,9 +297,11 @@ pub struct MetricEvidence {
     pub shift_low: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift_high: Option<f64>,
-    /// The effect size (mean ratio or CLES), when the test ran and it is defined.
+    /// The effect size, when the test ran and it is defined, measured as `measure` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect: Option<f64>,
+    /// `meanRatio` or `cles`.
+    pub measure: String,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

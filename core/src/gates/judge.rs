@@ -153,10 +153,10 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
     };
     match kind {
         Kind::Alert { .. } => return super::alert::judge(&Ok(canary.clone())),
-        Kind::Sequential(_) => {
+        Kind::Sequential(_) | Kind::Msprt(_) | Kind::Kayenta(_) => {
             return verdict(
                 Verdict::Error,
-                "a sequential gate is judged from its counts".into(),
+                "a statistical gate is judged from its counts or series".into(),
             );
         }
         Kind::Threshold { .. } | Kind::Compare { .. } => {}

@@ -228,7 +228,8 @@ pub fn judge(metric: &str, pairs: &Pairs, test: &Test) -> (Outcome, Evidence) {
         events: 0.0,
         canary_events: 0.0,
         canary_share: 0.0,
-        ratio: seq.map_or(f64::NAN, |s| s.mean.exp()),
+        // Never NaN: status is JSON, which has no NaN.
+        ratio: seq.map_or_else(|| geometric_mean(d), |s| s.mean.exp()),
         interval_low: seq.map(|s| s.low.exp()),
         interval_high: seq.map(|s| s.high.exp()),
         statistic: seq.map_or(1.0, |s| s.statistic),
@@ -242,6 +243,14 @@ pub fn judge(metric: &str, pairs: &Pairs, test: &Test) -> (Outcome, Evidence) {
     };
     evidence.summary = words(metric, result, test, &evidence);
     (result, evidence)
+}
+
+/// The typical ratio of the pairs so far (1 with none).
+fn geometric_mean(d: &[f64]) -> f64 {
+    if d.is_empty() {
+        return 1.0;
+    }
+    (d.iter().sum::<f64>() / d.len() as f64).exp()
 }
 
 /// The verdict in the words an on-call reads.

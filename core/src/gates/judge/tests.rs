@@ -378,8 +378,11 @@ fn a_gate_is_a_threshold_or_a_comparison_and_nothing_else() {
     );
     let none = Kind::of(&gate(None, None, None)).unwrap_err();
     assert_eq!(
-        (none.field, none.message.as_str()),
-        ("", "a gate needs min, max, compare, sequential or alert")
+        (none.field.as_str(), none.message.as_str()),
+        (
+            "",
+            "a gate needs min, max, compare, sequential, alert, msprt or kayenta"
+        )
     );
     let bad = Kind::of(&gate(None, None, Some("lots"))).unwrap_err();
     assert_eq!(bad.field, "compare.maxIncrease");
