@@ -11,16 +11,10 @@ use std::time::Duration;
 
 use crate::api::{Evidence, MetricEvidence, Verdict};
 
-use super::judge::{Judgement, Measurement, number, preflight as preflight_one};
+use super::judge::{Judgement, Measurement, RangeMeasurement, number, preflight as preflight_one};
 use super::kayenta::{self, Class, Classified, Group};
 use super::sequential::times;
 use super::{Kayenta, KayentaMetric};
-
-/// One series of a range query: (unix second, value) per step.
-pub type Series = Vec<(i64, f64)>;
-
-/// What a range query returned (series × samples), or why it failed.
-pub type RangeMeasurement = Result<Vec<Series>, String>;
 
 /// Where the stage is: how long its pods have been ready (`None` before), its bake, and the
 /// gate's interval (the range queries' step).

@@ -10,6 +10,12 @@ use crate::api::{Evidence, Gate, InconclusivePolicy, NoDataPolicy, Verdict};
 /// (Prometheus unreachable, query error).
 pub type Measurement = Result<Vec<f64>, String>;
 
+/// One series of a range query: (unix second, value) per step.
+pub type Series = Vec<(i64, f64)>;
+
+/// What a range query returned (series × samples), or why it failed.
+pub type RangeMeasurement = Result<Vec<Series>, String>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Judgement {
     pub verdict: Verdict,
@@ -335,6 +341,80 @@ pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgemen
     Judgement {
         verdict: verdict_of,
         value: evidence.ratio.is_finite().then_some(evidence.ratio),
+        stable_value: None,
+        threshold,
+        message: evidence.summary.clone(),
+        evidence: Some(evidence),
+    }
+}
+
+/// Judges an mSPRT gate from its range queries of both tracks over the stage so far
+/// (`window`: seconds since the stage's pods were ready, `None` before). `metric` names the
+/// metric in the words (the gate's name).
+pub fn judge_series(
+    metric: &str,
+    test: &super::Msprt,
+    canary: &RangeMeasurement,
+    stable: &RangeMeasurement,
+    window: Option<u64>,
+) -> Judgement {
+    let t = &test.test;
+    let threshold = Some(format!(
+        "canary {metric} at most {}× stable ({} confidence)",
+        number(1.0 + t.tolerance),
+        sequential::confidence(t.alpha)
+    ));
+    let verdict = |verdict, message: String| Judgement {
+        verdict,
+        value: None,
+        stable_value: None,
+        threshold: threshold.clone(),
+        message,
+        evidence: None,
+    };
+    let Some(window) = window else {
+        return verdict(
+            Verdict::Inconclusive,
+            "the test starts once the stage's canary pods are ready".into(),
+        );
+    };
+    let mut tracks = Vec::with_capacity(2);
+    for (track, measured) in [("canary", canary), ("stable", stable)] {
+        match measured {
+            Err(e) => return verdict(Verdict::Error, format!("{track} query failed: {e}")),
+            Ok(series) if series.len() > 1 => {
+                return verdict(
+                    Verdict::Error,
+                    format!(
+                        "{track} query returned {} series; an msprt gate's query must return one per track (aggregate it, e.g. with sum or histogram_quantile)",
+                        series.len()
+                    ),
+                );
+            }
+            Ok(series) if series.is_empty() => {
+                let message = format!("{track} query returned no data");
+                return if window < COUNTING_GRACE {
+                    verdict(
+                        Verdict::Inconclusive,
+                        format!("{message} yet: pairing since the stage's pods were ready"),
+                    )
+                } else {
+                    verdict(Verdict::NoData, message)
+                };
+            }
+            Ok(series) => tracks.push(&series[0]),
+        }
+    }
+    let pairs = super::msprt::pair(tracks[0], tracks[1]);
+    let (outcome, evidence) = super::msprt::judge(metric, &pairs, t);
+    let verdict_of = match outcome {
+        super::msprt::Outcome::Regression => Verdict::Fail,
+        super::msprt::Outcome::NoRegression => Verdict::Pass,
+        super::msprt::Outcome::Inconclusive => Verdict::Inconclusive,
+    };
+    Judgement {
+        verdict: verdict_of,
+        value: Some(evidence.ratio),
         stable_value: None,
         threshold,
         message: evidence.summary.clone(),

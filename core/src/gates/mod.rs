@@ -19,8 +19,9 @@ pub mod template;
 mod window;
 
 pub use judge::{
-    CountMeasurements, Judgement, MaxIncrease, Measurement, apply_inconclusive_policy,
-    apply_no_data_policy, judge, judge_counts, number, preflight,
+    CountMeasurements, Judgement, MaxIncrease, Measurement, RangeMeasurement, Series,
+    apply_inconclusive_policy, apply_no_data_policy, judge, judge_counts, judge_series, number,
+    preflight,
 };
 pub use kind::{
     DEFAULT_ALPHA, DEFAULT_MIN_POINTS, Kayenta, KayentaMetric, Kind, KindError, Msprt, Sequential,
