@@ -70,7 +70,11 @@ async fn range_api(
 ) -> Response {
     fake.requests.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(fake.delay).await;
-    let number = |k: &str| form.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let number = |k: &str| {
+        form.get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     let (start, end, step) = (number("start"), number("end"), number("step"));
     let values = |offset: f64| -> Vec<Value> {
         let mut out = Vec::new();
@@ -387,7 +391,8 @@ async fn range_queries_coalesce_by_query_range_and_step() {
     let pool = pool(5_000, 5_000);
     let prometheus = endpoint(&address);
     let two = Duration::from_secs(2);
-    let same = (0..20).map(|_| pool.query_range(&prometheus, "steps", at(T, 0), at(T + 10, 0), two));
+    let same =
+        (0..20).map(|_| pool.query_range(&prometheus, "steps", at(T, 0), at(T + 10, 0), two));
     let answers = futures::future::join_all(same).await;
     assert!(answers.iter().all(|a| a == &answers[0] && a.is_ok()));
     assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
@@ -398,9 +403,15 @@ async fn range_queries_coalesce_by_query_range_and_step() {
     pool.query_range(&prometheus, "steps", at(T, 0), at(T + 11, 0), two)
         .await
         .unwrap();
-    pool.query_range(&prometheus, "steps", at(T, 0), at(T + 10, 0), Duration::from_secs(1))
-        .await
-        .unwrap();
+    pool.query_range(
+        &prometheus,
+        "steps",
+        at(T, 0),
+        at(T + 10, 0),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
     let _ = pool.query(&prometheus, "steps", at(T + 10, 0)).await;
     assert_eq!(fake.requests.load(Ordering::SeqCst), 5);
 }

@@ -91,7 +91,10 @@ pub fn judge(k: &Kayenta, measured: &[Measured], window: &Window) -> Judgement {
     let outcome = kayenta::outcome(score, k.marginal, k.pass);
     let (verdict_of, stand) = match (baked, outcome) {
         (true, kayenta::Outcome::Pass) => (Verdict::Pass, "passes"),
-        (true, _) => (Verdict::Fail, "fails: below the pass score at the end of the bake"),
+        (true, _) => (
+            Verdict::Fail,
+            "fails: below the pass score at the end of the bake",
+        ),
         (false, kayenta::Outcome::Fail) => (Verdict::Fail, "fails early: below marginal"),
         (false, _) => (
             Verdict::Inconclusive,

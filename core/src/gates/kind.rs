@@ -311,10 +311,26 @@ fn kayenta_kind(k: &KayentaGate) -> Result<Kayenta, KindError> {
         config.replace_nan = m.nan_strategy == Some(NanStrategy::Replace);
         if let Some(b) = bounds {
             for (name, given, slot) in [
-                ("allowedIncrease", b.allowed_increase, &mut config.allowed_increase),
-                ("allowedDecrease", b.allowed_decrease, &mut config.allowed_decrease),
-                ("criticalIncrease", b.critical_increase, &mut config.critical_increase),
-                ("criticalDecrease", b.critical_decrease, &mut config.critical_decrease),
+                (
+                    "allowedIncrease",
+                    b.allowed_increase,
+                    &mut config.allowed_increase,
+                ),
+                (
+                    "allowedDecrease",
+                    b.allowed_decrease,
+                    &mut config.allowed_decrease,
+                ),
+                (
+                    "criticalIncrease",
+                    b.critical_increase,
+                    &mut config.critical_increase,
+                ),
+                (
+                    "criticalDecrease",
+                    b.critical_decrease,
+                    &mut config.critical_decrease,
+                ),
             ] {
                 match given {
                     Some(v) if !v.is_finite() => {

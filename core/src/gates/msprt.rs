@@ -221,7 +221,9 @@ pub fn is_regression(d: &[f64], test: &Test) -> bool {
 pub fn judge(metric: &str, pairs: &Pairs, test: &Test) -> (Outcome, Evidence) {
     let d = &pairs.log_ratios;
     let seq = sequence(d, test.alpha, test.burn_in);
-    let result = seq.map(|s| outcome(&s, test)).unwrap_or(Outcome::Inconclusive);
+    let result = seq
+        .map(|s| outcome(&s, test))
+        .unwrap_or(Outcome::Inconclusive);
     let mut evidence = Evidence {
         test: "msprt".into(),
         requests: 0.0,
@@ -283,12 +285,12 @@ fn words(metric: &str, outcome: Outcome, test: &Test, e: &Evidence) -> String {
         ),
     };
     match outcome {
-        Outcome::Regression => format!(
-            "{observed} ({interval}), {level} confidence it is {tolerated}, {after}"
-        ),
-        Outcome::NoRegression => format!(
-            "{observed} ({interval}), {level} confidence it is not {tolerated}, {after}"
-        ),
+        Outcome::Regression => {
+            format!("{observed} ({interval}), {level} confidence it is {tolerated}, {after}")
+        }
+        Outcome::NoRegression => {
+            format!("{observed} ({interval}), {level} confidence it is not {tolerated}, {after}")
+        }
         Outcome::Inconclusive => format!(
             "{observed}, within {interval} at {level} confidence: not yet enough to tell whether it is {tolerated}, {after}"
         ),

@@ -97,7 +97,7 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
                 "kayenta",
             ]
             .iter()
-                .any(|f| has(f))
+            .any(|f| has(f))
             {
                 vec![]
             } else {

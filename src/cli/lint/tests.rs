@@ -705,11 +705,15 @@ fn msprt_fields_are_validated() {
     );
     assert_eq!(
         with_gate(&MSPRT.replace("direction: Increase", "direction: Up")),
-        [r#"r.yaml:21 spec.gates[1].msprt.direction: "Up" is not one of Increase, Decrease, Either"#]
+        [
+            r#"r.yaml:21 spec.gates[1].msprt.direction: "Up" is not one of Increase, Decrease, Either"#
+        ]
     );
     assert_eq!(
         with_gate(&format!("{MSPRT}      max: 1\n")),
-        ["r.yaml:21 spec.gates[1].msprt: a gate is one kind: min/max/compare, sequential, alert, msprt or kayenta"]
+        [
+            "r.yaml:21 spec.gates[1].msprt: a gate is one kind: min/max/compare, sequential, alert, msprt or kayenta"
+        ]
     );
 }
 
@@ -728,7 +732,9 @@ fn kayenta_fields_are_validated() {
     );
     assert_eq!(
         with_baked_gate(&KAYENTA.replace("{meanRatio: {", "{cles: {}, meanRatio: {")),
-        ["r.yaml:26 spec.gates[1].kayenta.metrics[0].effectSize: an effect size is meanRatio or cles"]
+        [
+            "r.yaml:26 spec.gates[1].kayenta.metrics[0].effectSize: an effect size is meanRatio or cles"
+        ]
     );
     assert_eq!(
         with_baked_gate(&KAYENTA.replace("groupWeights: {errors: 40}", "groupWeights: {eror: 40}")),

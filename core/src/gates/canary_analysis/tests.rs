@@ -117,10 +117,7 @@ fn a_score_below_marginal_fails_early_and_the_bake_end_needs_pass() {
         measured(0.2, 0.2, 30),
         measured(0.2, 0.2, 30),
     ];
-    assert_eq!(
-        judge(&k, &healthy, &window(60, 60)).verdict,
-        Verdict::Pass
-    );
+    assert_eq!(judge(&k, &healthy, &window(60, 60)).verdict, Verdict::Pass);
 }
 
 #[test]
@@ -161,14 +158,21 @@ fn a_failed_query_is_an_error_and_never_a_score() {
     };
     let j = judge(&k, &[broken], &window(60, 60));
     assert_eq!(j.verdict, Verdict::Error);
-    assert_eq!(j.message, "latency canary query failed: bad_data: parse error");
+    assert_eq!(
+        j.message,
+        "latency canary query failed: bad_data: parse error"
+    );
 }
 
 #[test]
 fn preflight_holds_on_what_kayenta_would_score_as_a_failure() {
     let mut must = metric("latency", false);
     must.must_have_data = true;
-    let k = config(vec![must, metric("errors", false), metric("saturation", false)]);
+    let k = config(vec![
+        must,
+        metric("errors", false),
+        metric("saturation", false),
+    ]);
     let cases: [(&[Measurement], Verdict); 4] = [
         (&[Ok(vec![0.2]), Ok(vec![]), Ok(vec![0.5])], Verdict::Pass),
         (&[Ok(vec![]), Ok(vec![1.0]), Ok(vec![0.5])], Verdict::NoData),

@@ -60,7 +60,11 @@ fn a_2x_shift_is_detected_within_a_few_intervals() {
         let mut found: Vec<usize> = (0..200)
             .filter_map(|_| msprt_stage(&mut rng, &latency, &t, 60))
             .collect();
-        assert_eq!(found.len(), 200, "every 2× canary caught at spread {spread}");
+        assert_eq!(
+            found.len(),
+            200,
+            "every 2× canary caught at spread {spread}"
+        );
         found.sort_unstable();
         let median = found[found.len() / 2];
         assert!(median <= 16, "median {median} intervals at spread {spread}");
@@ -118,7 +122,11 @@ fn before_the_burn_in_it_is_inconclusive_and_says_so() {
         log_ratios: vec![2f64.ln(); 4],
         dropped: 1,
     };
-    let (outcome, e) = judge("p99 latency", &pairs, &test(0.001, 0.0, Direction::Increase));
+    let (outcome, e) = judge(
+        "p99 latency",
+        &pairs,
+        &test(0.001, 0.0, Direction::Increase),
+    );
     assert_eq!(outcome, Outcome::Inconclusive);
     assert_eq!(e.intervals, Some(4));
     assert_eq!(
@@ -137,7 +145,11 @@ fn verdicts_follow_the_direction_and_the_tolerance_in_words() {
         log_ratios: slow.clone(),
         dropped: 0,
     };
-    let (outcome, e) = judge("p99 latency", &pairs, &test(0.001, 0.1, Direction::Increase));
+    let (outcome, e) = judge(
+        "p99 latency",
+        &pairs,
+        &test(0.001, 0.1, Direction::Increase),
+    );
     assert_eq!(outcome, Outcome::Regression);
     assert!(e.interval_low.unwrap() > 1.1, "{e:?}");
     assert!(e.p_value.unwrap() < 0.001, "{e:?}");
@@ -151,7 +163,10 @@ fn verdicts_follow_the_direction_and_the_tolerance_in_words() {
     // Slower is better for a throughput: no regression, by far.
     let (outcome, e) = judge("throughput", &pairs, &test(0.001, 0.1, Direction::Decrease));
     assert_eq!(outcome, Outcome::NoRegression);
-    assert!(e.summary.contains("confidence it is not below the tolerated 0.91×"));
+    assert!(
+        e.summary
+            .contains("confidence it is not below the tolerated 0.91×")
+    );
     assert_eq!(
         judge("x", &pairs, &test(0.001, 0.1, Direction::Either)).0,
         Outcome::Regression

@@ -527,7 +527,11 @@ fn msprt_and_kayenta_gates_are_one_kind_each_with_fields_named() {
     both.msprt = Some(serde_json::from_value(serde_json::json!({})).unwrap());
     let e = spec::validate(&rollout_spec(&stages, vec![both]), |_| Ok(())).unwrap_err();
     assert_eq!(e.field, "spec.gates[0]");
-    assert!(e.message.ends_with("not msprt and kayenta"), "{}", e.message);
+    assert!(
+        e.message.ends_with("not msprt and kayenta"),
+        "{}",
+        e.message
+    );
     let mut msprt = gate("latency");
     msprt.max = None;
     msprt.msprt = Some(
@@ -555,7 +559,10 @@ fn msprt_and_kayenta_gates_are_one_kind_each_with_fields_named() {
     assert_eq!(e.field, "spec.gates[0].kayenta.groupWeights.latncy");
     let s = spec::validate(&rollout_spec(&stages, vec![kayenta_gate(None)]), |_| Ok(())).unwrap();
     assert!(s.gates[0].is_comparison());
-    assert_eq!(s.gates[0].decided(Verdict::Inconclusive), Verdict::Inconclusive);
+    assert_eq!(
+        s.gates[0].decided(Verdict::Inconclusive),
+        Verdict::Inconclusive
+    );
 }
 
 #[test]
