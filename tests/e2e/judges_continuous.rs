@@ -98,14 +98,18 @@ async fn kayenta_fails_a_regressed_canary_early_and_promotes_a_healthy_one() {
     let r = f.wait_phase("bad", Phase::RolledBack, 2 * MINUTE).await;
     let rb = r.status.unwrap().rollback.expect("rollback record");
     assert_eq!(rb.reason, "GateFailed", "{}", rb.message);
-    let e = rb.gates[0].evidence.as_ref().expect("the verdict's evidence");
+    let e = rb.gates[0]
+        .evidence
+        .as_ref()
+        .expect("the verdict's evidence");
     assert_eq!(e.test, "kayenta");
     assert_eq!(e.statistic, 0.0, "a critical metric failed: score 0");
     assert_eq!(e.metrics[0].class, "High");
     assert!(e.metrics[0].critical);
     assert!((e.metrics[0].shift.unwrap() - 0.2).abs() < 1e-9, "{e:?}");
     assert!(
-        e.summary.starts_with("Kayenta score 0 fails early: below marginal (pass 95, marginal 75)")
+        e.summary
+            .starts_with("Kayenta score 0 fails early: below marginal (pass 95, marginal 75)")
             && e.summary.contains("latency High (critical) (shift +0.2"),
         "{}",
         e.summary

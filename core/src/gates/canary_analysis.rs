@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use crate::api::{Evidence, MetricEvidence, Verdict};
 
-use super::judge::{Judgement, Measurement, RangeMeasurement, number, preflight as preflight_one};
+use super::judge::{
+    Judgement, Measurement, NOT_STARTED, RangeMeasurement, number, preflight as preflight_one,
+    unjudged,
+};
 use super::kayenta::{self, Class, Classified, Group};
 use super::sequential::times;
 use super::{Kayenta, KayentaMetric};
@@ -45,19 +48,9 @@ pub fn judge(k: &Kayenta, measured: &[Measured], window: &Window) -> Judgement {
         number(k.pass),
         number(k.marginal)
     ));
-    let verdict = |verdict, message: String| Judgement {
-        verdict,
-        value: None,
-        stable_value: None,
-        threshold: threshold.clone(),
-        message,
-        evidence: None,
-    };
+    let verdict = |verdict, message: String| unjudged(verdict, &threshold, message);
     let Some(age) = window.age else {
-        return verdict(
-            Verdict::Inconclusive,
-            "the test starts once the stage's canary pods are ready".into(),
-        );
+        return verdict(Verdict::Inconclusive, NOT_STARTED.into());
     };
     let points = window.points(age);
     if points < k.min_points {
@@ -282,18 +275,12 @@ pub fn preflight(k: &Kayenta, measured: &[Measurement]) -> Judgement {
         Verdict::Pass
     };
     let names: Vec<&str> = empty.iter().map(|m| m.name.as_str()).collect();
-    Judgement {
-        verdict,
-        value: None,
-        stable_value: None,
-        threshold: None,
-        message: if names.is_empty() {
-            String::new()
-        } else {
-            format!("no data from stable for {}", names.join(", "))
-        },
-        evidence: None,
-    }
+    let message = if names.is_empty() {
+        String::new()
+    } else {
+        format!("no data from stable for {}", names.join(", "))
+    };
+    unjudged(verdict, &None, message)
 }
 
 #[cfg(test)]

@@ -272,6 +272,49 @@ pub struct CountMeasurements {
 /// begun: `increase()` needs two scrapes inside its window.
 pub const COUNTING_GRACE: u64 = 30;
 
+/// Why a statistical judge has no verdict yet at the start of a stage.
+pub(super) const NOT_STARTED: &str = "the test starts once the stage's canary pods are ready";
+
+/// A statistical judge's answer without a verdict of its own (an error, no data, not yet):
+/// no value, no evidence, held to `threshold`.
+pub(super) fn unjudged(verdict: Verdict, threshold: &Option<String>, message: String) -> Judgement {
+    Judgement {
+        verdict,
+        value: None,
+        stable_value: None,
+        threshold: threshold.clone(),
+        message,
+        evidence: None,
+    }
+}
+
+/// No data from `what`: inconclusive while the stage is younger than [`COUNTING_GRACE`] (a
+/// series needs its first scrapes), no data after.
+fn no_data_yet(what: &str, doing: &str, window: u64, threshold: &Option<String>) -> Judgement {
+    let message = format!("{what} returned no data");
+    if window < COUNTING_GRACE {
+        unjudged(
+            Verdict::Inconclusive,
+            threshold,
+            format!("{message} yet: {doing} since the stage's pods were ready"),
+        )
+    } else {
+        unjudged(Verdict::NoData, threshold, message)
+    }
+}
+
+/// A statistical verdict with its evidence, the evidence's words as its message.
+fn judged(verdict: Verdict, threshold: Option<String>, evidence: Evidence) -> Judgement {
+    Judgement {
+        verdict,
+        value: evidence.ratio.is_finite().then_some(evidence.ratio),
+        stable_value: None,
+        threshold,
+        message: evidence.summary.clone(),
+        evidence: Some(evidence),
+    }
+}
+
 /// Judges a sequential gate from its counts.
 pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgement {
     let threshold = Some(format!(
@@ -279,19 +322,9 @@ pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgemen
         number(test.test.tolerated_ratio),
         sequential::confidence(test.test.alpha)
     ));
-    let verdict = |verdict, message: String| Judgement {
-        verdict,
-        value: None,
-        stable_value: None,
-        threshold: threshold.clone(),
-        message,
-        evidence: None,
-    };
+    let verdict = |verdict, message: String| unjudged(verdict, &threshold, message);
     let Some(window) = m.window else {
-        return verdict(
-            Verdict::Inconclusive,
-            "the test starts once the stage's canary pods are ready".into(),
-        );
+        return verdict(Verdict::Inconclusive, NOT_STARTED.into());
     };
     let mut values = [0.0; 4];
     let named = [
@@ -306,15 +339,7 @@ pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgemen
             // No error series at all is no error at all.
             Ok(v) if v.is_empty() && zero_when_empty => *slot = 0.0,
             Ok(v) if v.is_empty() || v.iter().any(|x| x.is_nan()) => {
-                let message = format!("{what} returned no data");
-                return if window < COUNTING_GRACE {
-                    verdict(
-                        Verdict::Inconclusive,
-                        format!("{message} yet: counting since the stage's pods were ready"),
-                    )
-                } else {
-                    verdict(Verdict::NoData, message)
-                };
+                return no_data_yet(what, "counting", window, &threshold);
             }
             Ok(v) => *slot = v.iter().sum(),
         }
@@ -338,14 +363,7 @@ pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgemen
         Outcome::NoRegression => Verdict::Pass,
         Outcome::Inconclusive => Verdict::Inconclusive,
     };
-    Judgement {
-        verdict: verdict_of,
-        value: evidence.ratio.is_finite().then_some(evidence.ratio),
-        stable_value: None,
-        threshold,
-        message: evidence.summary.clone(),
-        evidence: Some(evidence),
-    }
+    judged(verdict_of, threshold, evidence)
 }
 
 /// Judges an mSPRT gate from its range queries of both tracks over the stage so far
@@ -364,19 +382,9 @@ pub fn judge_series(
         number(1.0 + t.tolerance),
         sequential::confidence(t.alpha)
     ));
-    let verdict = |verdict, message: String| Judgement {
-        verdict,
-        value: None,
-        stable_value: None,
-        threshold: threshold.clone(),
-        message,
-        evidence: None,
-    };
+    let verdict = |verdict, message: String| unjudged(verdict, &threshold, message);
     let Some(window) = window else {
-        return verdict(
-            Verdict::Inconclusive,
-            "the test starts once the stage's canary pods are ready".into(),
-        );
+        return verdict(Verdict::Inconclusive, NOT_STARTED.into());
     };
     let mut tracks = Vec::with_capacity(2);
     for (track, measured) in [("canary", canary), ("stable", stable)] {
@@ -392,15 +400,7 @@ pub fn judge_series(
                 );
             }
             Ok(series) if series.is_empty() => {
-                let message = format!("{track} query returned no data");
-                return if window < COUNTING_GRACE {
-                    verdict(
-                        Verdict::Inconclusive,
-                        format!("{message} yet: pairing since the stage's pods were ready"),
-                    )
-                } else {
-                    verdict(Verdict::NoData, message)
-                };
+                return no_data_yet(&format!("{track} query"), "pairing", window, &threshold);
             }
             Ok(series) => tracks.push(&series[0]),
         }
@@ -412,14 +412,7 @@ pub fn judge_series(
         super::msprt::Outcome::NoRegression => Verdict::Pass,
         super::msprt::Outcome::Inconclusive => Verdict::Inconclusive,
     };
-    Judgement {
-        verdict: verdict_of,
-        value: Some(evidence.ratio),
-        stable_value: None,
-        threshold,
-        message: evidence.summary.clone(),
-        evidence: Some(evidence),
-    }
+    judged(verdict_of, threshold, evidence)
 }
 
 fn no_data(values: &[f64]) -> Option<&'static str> {
