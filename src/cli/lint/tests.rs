@@ -698,6 +698,22 @@ fn msprt_and_kayenta_gates_pass_lint() {
 }
 
 #[test]
+fn msprt_and_kayenta_queries_must_tell_the_tracks_apart() {
+    assert_eq!(
+        with_gate(&MSPRT.replace("{rollgate_track=\"{{track}}\"}", "")),
+        [
+            "r.yaml:19 spec.gates[1].query: an msprt gate must select its track, e.g. rollgate_track=\"{{track}}\" or revision=\"{{revision}}\": otherwise canary and stable read the same series and it always passes"
+        ]
+    );
+    assert_eq!(
+        with_baked_gate(&KAYENTA.replace("rollgate_track=\"{{track}}\",code", "code")),
+        [
+            "r.yaml:28 spec.gates[1].kayenta.metrics[1].query: a Kayenta metric must select its track, e.g. rollgate_track=\"{{track}}\": otherwise canary and stable read the same series and it always passes"
+        ]
+    );
+}
+
+#[test]
 fn msprt_fields_are_validated() {
     assert_eq!(
         with_gate(&MSPRT.replace("alpha: 0.001", "alpha: 0.5")),
