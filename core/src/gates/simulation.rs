@@ -53,6 +53,13 @@ impl Rng {
     }
 }
 
+/// The most false alarms `trials` healthy runs may raise at a false-alarm rate `alpha`, within
+/// their binomial error: α·trials plus three standard deviations.
+pub fn false_alarm_bound(alpha: f64, trials: usize) -> f64 {
+    let n = trials as f64;
+    alpha * n + 3.0 * (n * alpha * (1.0 - alpha)).sqrt()
+}
+
 /// The traffic of one simulated stage.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Traffic {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::gates::simulation::{Latency, Rng, msprt_stage};
+use crate::gates::simulation::{Latency, Rng, false_alarm_bound, msprt_stage};
 
 fn test(alpha: f64, tolerance: f64, direction: Direction) -> Test {
     Test {
@@ -35,8 +35,7 @@ fn healthy_canaries_checked_every_interval_fail_at_most_alpha_of_the_time() {
         let alarms = (0..trials)
             .filter(|_| msprt_stage(&mut rng, &latency, &t, 120).is_some())
             .count();
-        let expected = alpha * trials as f64;
-        let bound = expected + 3.0 * (trials as f64 * alpha * (1.0 - alpha)).sqrt();
+        let bound = false_alarm_bound(alpha, trials);
         assert!(
             alarms as f64 <= bound,
             "{alarms} false alarms in {trials} at α = {alpha}, spread {spread}, {direction:?}: bound {bound:.1}"
@@ -89,7 +88,7 @@ fn the_confidence_sequence_covers_the_true_ratio() {
                 !(s.low <= truth && truth <= s.high)
             })
             .count();
-        let bound = alpha * trials as f64 + 3.0 * (trials as f64 * alpha * (1.0 - alpha)).sqrt();
+        let bound = false_alarm_bound(alpha, trials);
         assert!(
             missed as f64 <= bound,
             "missed {missed} of {trials} at shift {shift}"
