@@ -32,6 +32,22 @@ pub struct Spec {
     pub paused: bool,
 }
 
+impl Spec {
+    /// The gates that judge stage `index` of a canary. A comparison (compare, sequential,
+    /// mSPRT, Kayenta) measures the canary against stable serving its share of the same
+    /// requests; a stage that sends every request to the canary leaves stable serving none,
+    /// its series go stale, and the comparison would read no data and roll a healthy release
+    /// back. Those gates judge the stages before it; a full stage is judged by the absolute
+    /// gates and its bake.
+    pub fn stage_gates(&self, index: usize) -> impl Iterator<Item = (usize, &GateSpec)> {
+        let baseline = self.stages.get(index).is_none_or(|s| s.weight < 100);
+        self.gates
+            .iter()
+            .enumerate()
+            .filter(move |(_, g)| baseline || !g.is_comparison())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageSpec {
     pub weight: i32,

@@ -414,6 +414,50 @@ fn comparison_gates_measure_the_canary_and_are_skipped_after_rollback() {
     assert_eq!(verification_wants, 0);
 }
 
+/// At a full stage stable serves no requests: its series go stale and a comparison there would
+/// read no data and roll a healthy release back. Comparisons judge the stages before; the
+/// full stage is judged by the absolute gates (and its bake).
+#[test]
+fn a_full_stage_is_judged_by_absolute_gates_only() {
+    let mut compare = gate("latency");
+    compare.max = None;
+    compare.compare = Some(Compare {
+        against: CompareAgainst::Stable,
+        max_increase: "20%".into(),
+    });
+    let spec = rollout_spec(&[(10, "3s"), (100, "5s")], vec![compare, gate("errors")]);
+    let asked = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let log = asked.clone();
+    let oracle: Oracle = Box::new(move |gate, purpose, _, _| {
+        if purpose == Purpose::Stage {
+            log.borrow_mut().push(gate.to_string());
+        }
+        Verdict::Pass
+    });
+    let mut w = World::new(validated(&spec), oracle).adopted_then_release("v2");
+    let count = |name: &str| asked.borrow().iter().filter(|g| *g == name).count();
+    w.run_until(60, |w| {
+        w.status
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.weight == 100 && s.ready_at.is_some())
+    });
+    let (compared, absolute) = (count("latency"), count("errors"));
+    assert!(compared > 0, "the comparison judges the 10% stage");
+    w.run_until(120, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+    assert_eq!(w.status.stable_revision.as_deref(), Some("v2"));
+    assert_eq!(
+        count("latency"),
+        compared,
+        "no comparison at the full stage"
+    );
+    assert!(
+        count("errors") > absolute,
+        "the absolute gate judges the full stage"
+    );
+}
+
 #[test]
 fn spec_validation_names_the_field() {
     let mut s = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("a")]);
