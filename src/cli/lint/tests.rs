@@ -735,11 +735,22 @@ fn msprt_fields_are_validated() {
 
 #[test]
 fn kayenta_fields_are_validated() {
-    // The last stage bakes no time at all: not a point for the U test.
+    // The full stage bakes no time at all, but no comparison judges it: stable serves nothing.
+    assert_eq!(with_gate(KAYENTA), Vec::<String>::new());
+    // The first stage's 40 s at 5 s are 8 points, fewer than the U test needs.
+    let text = BASE.replacen("{weight: 25, bake: 1m}", "{weight: 25, bake: 40s}", 1);
+    let problems: Vec<String> = lint_text("r.yaml", &text.replacen(
+        "    - name: latency\n      query: histogram_quantile(0.99, sum by (le) (rate(latency_bucket{rollgate_track=\"{{track}}\"}[2m])))\n      compare: {against: Stable, maxIncrease: \"20%\"}\n",
+        KAYENTA,
+        1,
+    ))
+    .into_iter()
+    .map(|p| p.to_string())
+    .collect();
     assert_eq!(
-        with_gate(KAYENTA),
+        problems,
         [
-            "r.yaml:11 spec.stages[2].bake: a bake of 0s gathers 0 points at the interval 5s of the kayenta gate spec.gates[1], which needs 10 (spec.gates[1].kayenta.minPoints): bake at least 50s"
+            "r.yaml:9 spec.stages[0].bake: a bake of 40s gathers 8 points at the interval 5s of the kayenta gate spec.gates[1], which needs 10 (spec.gates[1].kayenta.minPoints): bake at least 50s"
         ]
     );
     assert_eq!(

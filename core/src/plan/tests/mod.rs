@@ -543,18 +543,20 @@ fn kayenta_gate(min_points: Option<i32>) -> crate::api::Gate {
     g
 }
 
-/// A Kayenta gate judges each stage on the points its bake gathers, one per interval: a bake
-/// too short for them is the spec's error, named by the stage, before any release.
+/// A Kayenta gate judges each stage with a baseline on the points its bake gathers, one per
+/// interval: a bake too short for them is the spec's error, named by the stage, before any
+/// release.
 #[test]
 fn a_kayenta_gate_whose_bake_cannot_gather_its_points_is_invalid_naming_the_stage() {
-    let s = rollout_spec(&[(10, "20s"), (100, "18s")], vec![kayenta_gate(None)]);
+    let s = rollout_spec(&[(10, "18s"), (100, "0s")], vec![kayenta_gate(None)]);
     let e = spec::validate(&s, |_| Ok(())).unwrap_err();
-    assert_eq!(e.field, "spec.stages[1].bake");
+    assert_eq!(e.field, "spec.stages[0].bake");
     assert_eq!(
         e.message,
         "a bake of 18s gathers 9 points at the interval 2s of the kayenta gate spec.gates[0], which needs 10 (spec.gates[0].kayenta.minPoints): bake at least 20s"
     );
-    let s = rollout_spec(&[(10, "20s"), (100, "18s")], vec![kayenta_gate(Some(9))]);
+    // The full stage has no baseline: no comparison judges it, whatever its bake.
+    let s = rollout_spec(&[(10, "18s"), (100, "0s")], vec![kayenta_gate(Some(9))]);
     assert!(spec::validate(&s, |_| Ok(())).is_ok());
     let s = rollout_spec(&[(10, "1m"), (100, "1m")], vec![kayenta_gate(Some(3))]);
     assert_eq!(
