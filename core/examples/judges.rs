@@ -1,12 +1,15 @@
 //! The judges' benchmark: time to detect and detection rate of error regressions, and the
 //! false-rollback rate on healthy releases, for the sequential judge and a threshold gate, on
-//! simulated Poisson traffic. Prints the table of docs/BENCHMARKS.md.
+//! simulated Poisson traffic; and the mSPRT's on a simulated latency. Prints the tables of
+//! docs/BENCHMARKS.md.
 //!
 //!     cargo run --release -p rollgate-core --example judges [-- --trials N --seed S]
 
+use rollgate_core::api::Direction;
+use rollgate_core::gates::msprt;
 use rollgate_core::gates::sequential::Test;
 use rollgate_core::gates::simulation::{
-    Rng, Schedule, Threshold, Traffic, sequential_stage, threshold_stage,
+    Latency, Rng, Schedule, Threshold, Traffic, msprt_stage, sequential_stage, threshold_stage,
 };
 
 /// One stage of the benchmark: 10 minutes, the gate looking every 10 s, the canary at half of
@@ -120,6 +123,60 @@ fn main() {
                 };
                 println!("| {rps} | {what} | {name} | {detected} | {p50} | {p90} |");
             }
+        }
+    }
+    latency_table(trials, seed);
+}
+
+/// The mSPRT on a latency: per 10 s interval, each track's p99 log-normal around 250 ms.
+fn latency_table(trials: usize, seed: u64) {
+    const INTERVALS: usize = 60;
+    let test = msprt::Test {
+        alpha: 0.001,
+        tolerance: 0.0,
+        direction: Direction::Increase,
+        burn_in: msprt::DEFAULT_BURN_IN,
+    };
+    println!(
+        "\nmSPRT: alpha {}, tolerance 0%, burn-in {}, {INTERVALS} intervals of 10 s per stage; latency log-normal per interval and track.\n",
+        test.alpha, test.burn_in
+    );
+    println!(
+        "| log-spread per interval | canary latency | detected (or false rollbacks) | time to detect p50 | p90 |"
+    );
+    println!("|---|---|---|---|---|");
+    for (i, spread) in [0.1, 0.3].into_iter().enumerate() {
+        for (j, shift) in [1.0, 1.2, 1.5, 2.0, 3.0].into_iter().enumerate() {
+            let mut rng = Rng::new(seed ^ (0x4D53 << 16) ^ ((i as u64) << 8) ^ ((j as u64) << 4));
+            let latency = Latency {
+                median: 0.25,
+                spread,
+                shift,
+            };
+            let mut times: Vec<f64> = (0..trials)
+                .filter_map(|_| msprt_stage(&mut rng, &latency, &test, INTERVALS))
+                .map(|n| n as f64 * 10.0)
+                .collect();
+            times.sort_by(f64::total_cmp);
+            let (detected, p50, p90) = if shift == 1.0 {
+                (
+                    format!("{} false rollbacks", rate(times.len(), trials)),
+                    String::new(),
+                    String::new(),
+                )
+            } else {
+                (
+                    rate(times.len(), trials),
+                    quantile(&times, 0.5),
+                    quantile(&times, 0.9),
+                )
+            };
+            let what = if shift == 1.0 {
+                "healthy (1×)".to_string()
+            } else {
+                format!("{shift}× stable")
+            };
+            println!("| {spread} | {what} | {detected} | {p50} | {p90} |");
         }
     }
 }

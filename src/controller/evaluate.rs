@@ -6,9 +6,10 @@ use kube::ResourceExt;
 
 use super::Context;
 use crate::api::{Rollout, Verdict};
+use crate::gates::canary_analysis::{self, Measured, Window};
 use crate::gates::{
-    CountMeasurements, Judgement, Kind, Measurement, TemplateVars, counted, judge, judge_counts,
-    preflight, render,
+    CountMeasurements, Judgement, Kind, Measurement, RangeMeasurement, TemplateVars, counted,
+    judge, judge_counts, judge_series, preflight, render,
 };
 use crate::plan::{Due, Purpose, Reading, Spec};
 use crate::prometheus::{Endpoint, QueryError};
@@ -122,7 +123,81 @@ async fn reading(
             }),
         }
     };
+    // Range queries run from when the stage's pods were ready to now, a point per interval.
+    let ranged = |q: String| async move {
+        let Some(start) = stage_ready(subject.rollout) else {
+            return Ok(Vec::new());
+        };
+        match endpoint {
+            Ok(ep) => {
+                ctx.prometheus
+                    .query_range(ep, &q, start.min(at), at, gate.interval)
+                    .await
+            }
+            Err(msg) => Err(QueryError::BadEndpoint {
+                message: msg.clone(),
+            }),
+        }
+    };
     let (query, measured, judgement) = match &gate.kind {
+        Kind::Msprt(m) if measuring_canary => {
+            let canary_query = vars(&gate.def.query, "canary", &due.revision);
+            let stable_query = vars(&gate.def.query, "stable", subject.stable_revision);
+            let (c, s) = futures::join!(ranged(canary_query.clone()), ranged(stable_query));
+            let j = judge_series(
+                gate.name(),
+                m,
+                &as_range(&c),
+                &as_range(&s),
+                stage_age(subject.rollout, at),
+            );
+            (canary_query, vec![status_of(&c), status_of(&s)], j)
+        }
+        Kind::Kayenta(k) if measuring_canary => {
+            let asked = k.metrics.iter().map(|metric| {
+                let canary = vars(&metric.query, "canary", &due.revision);
+                let stable = vars(&metric.query, "stable", subject.stable_revision);
+                async { futures::join!(ranged(canary), ranged(stable)) }
+            });
+            let answers = join_all(asked).await;
+            let measured: Vec<Measured> = answers
+                .iter()
+                .map(|(c, s)| Measured {
+                    canary: as_range(c),
+                    stable: as_range(s),
+                })
+                .collect();
+            let window = Window {
+                age: stage_age(subject.rollout, at).map(std::time::Duration::from_secs),
+                bake: stage_bake(spec, subject.rollout),
+                interval: gate.interval,
+            };
+            let j = canary_analysis::judge(k, &measured, &window);
+            let shown = k
+                .metrics
+                .first()
+                .map(|m| vars(&m.query, "canary", &due.revision))
+                .unwrap_or_default();
+            let statuses = answers
+                .iter()
+                .flat_map(|(c, s)| [status_of(c), status_of(s)])
+                .collect();
+            (shown, statuses, j)
+        }
+        Kind::Msprt(_) => {
+            // Preflight (and never verification: it needs a canary): stable answers the query.
+            let q = own(&gate.def.query);
+            let m = measure(q.clone()).await;
+            let j = preflight(&as_measurement(&m));
+            (q, vec![m], j)
+        }
+        Kind::Kayenta(k) => {
+            let queries: Vec<String> = k.metrics.iter().map(|m| own(&m.query)).collect();
+            let answers = join_all(queries.iter().map(|q| measure(q.clone()))).await;
+            let measurements: Vec<Measurement> = answers.iter().map(as_measurement).collect();
+            let j = canary_analysis::preflight(k, &measurements);
+            (queries.first().cloned().unwrap_or_default(), answers, j)
+        }
         Kind::Sequential(seq) if measuring_canary => {
             let window = stage_age(subject.rollout, at);
             // Counted over the stage so far; at least two scrapes' worth for `increase()`.
@@ -219,8 +294,32 @@ fn as_measurement(m: &Result<Vec<f64>, QueryError>) -> Measurement {
     m.clone().map_err(|e| e.to_string())
 }
 
+fn as_range(m: &Result<crate::prometheus::Matrix, QueryError>) -> RangeMeasurement {
+    m.clone().map_err(|e| e.to_string())
+}
+
+/// A range answer as far as telling a bad query goes: its error, if any.
+fn status_of(m: &Result<crate::prometheus::Matrix, QueryError>) -> Result<Vec<f64>, QueryError> {
+    m.as_ref().map(|_| Vec::new()).map_err(Clone::clone)
+}
+
+/// When the current stage's canary pods were ready, if they are.
+fn stage_ready(rollout: &Rollout) -> Option<Timestamp> {
+    rollout.status.as_ref()?.stage.as_ref()?.ready_at
+}
+
+/// The current stage's bake, as validated.
+fn stage_bake(spec: &Spec, rollout: &Rollout) -> std::time::Duration {
+    let index = rollout
+        .status
+        .as_ref()
+        .and_then(|s| s.stage.as_ref())
+        .map_or(0, |s| s.index.max(0) as usize);
+    spec.stages.get(index).map(|s| s.bake).unwrap_or_default()
+}
+
 /// Whole seconds since the current stage's canary pods were ready, if they are.
 fn stage_age(rollout: &Rollout, at: Timestamp) -> Option<u64> {
-    let ready = rollout.status.as_ref()?.stage.as_ref()?.ready_at?;
+    let ready = stage_ready(rollout)?;
     Some(at.duration_since(ready).as_secs().max(0) as u64)
 }

@@ -127,10 +127,22 @@ struct Pooled {
 struct FlightKey {
     client: u64,
     query: String,
+    /// The instant, or a range's end.
     at: i64,
+    /// A range query's start and step (milliseconds); none for an instant query.
+    range: Option<(i64, u64)>,
 }
 
-type Answer = Result<Vec<f64>, QueryError>;
+/// A range query's answer: per series, (unix second, value) per step.
+pub type Matrix = Vec<Vec<(i64, f64)>>;
+
+#[derive(Clone, Debug)]
+enum Values {
+    Instant(Vec<f64>),
+    Range(Matrix),
+}
+
+type Answer = Result<Values, QueryError>;
 
 struct Flight {
     started: Instant,
@@ -193,16 +205,59 @@ impl PrometheusPool {
         query: &str,
         at: jiff::Timestamp,
     ) -> Result<Vec<f64>, QueryError> {
+        let at = second(at);
+        match self.ask(endpoint, query, at, None).await? {
+            Values::Instant(values) => Ok(values),
+            // An instant flight is only ever filled with an instant answer.
+            Values::Range(_) => Err(QueryError::BadResult {
+                message: "a range answer to an instant query".into(),
+            }),
+        }
+    }
+
+    /// A range query from `start` to `end` (to the second) every `step`: each series' samples.
+    /// Coalesced and cached like [`query`](Self::query), the range and step part of the key.
+    pub async fn query_range(
+        &self,
+        endpoint: &Endpoint,
+        query: &str,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        step: Duration,
+    ) -> Result<Matrix, QueryError> {
+        if step.is_zero() {
+            return Err(QueryError::BadQuery {
+                message: "a range query needs a step above zero".into(),
+            });
+        }
+        let range = Some((second(start), step.as_millis() as u64));
+        match self.ask(endpoint, query, second(end), range).await? {
+            Values::Range(matrix) => Ok(matrix),
+            Values::Instant(_) => Err(QueryError::BadResult {
+                message: "an instant answer to a range query".into(),
+            }),
+        }
+    }
+
+    async fn ask(
+        &self,
+        endpoint: &Endpoint,
+        query: &str,
+        at: i64,
+        range: Option<(i64, u64)>,
+    ) -> Answer {
         let (id, client) = self.client(endpoint)?;
-        let at = at.round(jiff::Unit::Second).unwrap_or(at).as_second();
         let answer = self.flight(FlightKey {
             client: id,
             query: query.to_owned(),
             at,
+            range,
         });
         let (_, result) = answer
             .get_or_init(|| async {
-                let result = self.send(&client, &endpoint.address, query, at).await;
+                let result = self
+                    .send(&client, &endpoint.address, query, at, range)
+                    .await;
                 (Instant::now(), result)
             })
             .await;
@@ -267,24 +322,53 @@ impl PrometheusPool {
         }
     }
 
-    async fn send(&self, client: &Client, address: &str, query: &str, at: i64) -> Answer {
+    async fn send(
+        &self,
+        client: &Client,
+        address: &str,
+        query: &str,
+        at: i64,
+        range: Option<(i64, u64)>,
+    ) -> Answer {
         self.inner.counters.queries.inc();
         let timeout = self.inner.settings.timeout;
+        let timeout_ms = timeout.as_millis() as i64;
         // POST: templated queries can outgrow what proxies accept in a URL.
-        let request = client
-            .query(query)
-            .at(at)
-            .timeout(timeout.as_millis() as i64)
-            .post();
-        let data = match request.await {
+        let answered = match range {
+            None => client.query(query).at(at).timeout(timeout_ms).post().await,
+            Some((start, step_ms)) => {
+                client
+                    .query_range(query, start, at, step_ms as f64 / 1000.0)
+                    .timeout(timeout_ms)
+                    .post()
+                    .await
+            }
+        };
+        let data = match answered {
             Ok(result) => result.into_inner().0,
             Err(e) => return Err(classify(e, address, timeout)),
         };
-        match data {
-            Data::Vector(series) => Ok(series.iter().map(|s| s.sample().value()).collect()),
-            Data::Scalar(sample) => Ok(vec![sample.value()]),
-            Data::Matrix(_) => Err(QueryError::BadResult {
+        match (data, range) {
+            (Data::Vector(series), None) => Ok(Values::Instant(
+                series.iter().map(|s| s.sample().value()).collect(),
+            )),
+            (Data::Scalar(sample), None) => Ok(Values::Instant(vec![sample.value()])),
+            (Data::Matrix(_), None) => Err(QueryError::BadResult {
                 message: "the query returned a range vector".into(),
+            }),
+            (Data::Matrix(series), Some(_)) => Ok(Values::Range(
+                series
+                    .iter()
+                    .map(|s| {
+                        s.samples()
+                            .iter()
+                            .map(|p| (p.timestamp().round() as i64, p.value()))
+                            .collect()
+                    })
+                    .collect(),
+            )),
+            (_, Some(_)) => Err(QueryError::BadResult {
+                message: "a range query answered with something other than a matrix".into(),
             }),
         }
     }
@@ -293,6 +377,11 @@ impl PrometheusPool {
     fn flights_held(&self) -> usize {
         self.inner.flights.lock().unwrap().map.len()
     }
+}
+
+/// An instant to the second, so every gate (and every Rollout) asking now asks the same one.
+fn second(at: jiff::Timestamp) -> i64 {
+    at.round(jiff::Unit::Second).unwrap_or(at).as_second()
 }
 
 fn build_client(endpoint: &Endpoint, timeout: Duration) -> Result<Client, QueryError> {

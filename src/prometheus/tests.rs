@@ -62,6 +62,46 @@ async fn api(
     }
 }
 
+/// Range queries: `steps` answers one series per step from start to end, valued by its
+/// timestamp; `two` two series; anything else fails as `api` does.
+async fn range_api(
+    State(fake): State<Arc<Fake>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    fake.requests.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(fake.delay).await;
+    let number = |k: &str| {
+        form.get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let (start, end, step) = (number("start"), number("end"), number("step"));
+    let values = |offset: f64| -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut t = start;
+        while t <= end && step > 0.0 {
+            out.push(json!([t, (t + offset).to_string()]));
+            t += step;
+        }
+        out
+    };
+    match form.get("query").map(String::as_str).unwrap_or_default() {
+        "steps" => data("matrix", json!([{"metric": {}, "values": values(0.0)}])),
+        "two" => data(
+            "matrix",
+            json!([{"metric": {"a": "1"}, "values": values(0.0)}, {"metric": {"a": "2"}, "values": values(0.5)}]),
+        ),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            data("matrix", json!([]))
+        }
+        _ => {
+            let error = json!({"status": "error", "errorType": "bad_data", "error": "parse error: unexpected \"(\""});
+            (StatusCode::BAD_REQUEST, Json(error)).into_response()
+        }
+    }
+}
+
 async fn serve(delay: Duration) -> (String, Arc<Fake>) {
     let fake = Arc::new(Fake {
         requests: AtomicU64::new(0),
@@ -69,6 +109,7 @@ async fn serve(delay: Duration) -> (String, Arc<Fake>) {
     });
     let app = Router::new()
         .route("/api/v1/query", post(api).get(api))
+        .route("/api/v1/query_range", post(range_api).get(range_api))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -313,5 +354,90 @@ async fn a_ca_bundle_builds_a_client_with_the_ring_provider() {
     assert_eq!(
         pool(5_000, 5_000).query(&with_ca, "scalar", at(T, 0)).await,
         Ok(vec![1.5])
+    );
+}
+
+#[tokio::test]
+async fn range_queries_answer_series_of_samples_at_each_step() {
+    let (address, _) = serve(Duration::ZERO).await;
+    let pool = pool(5_000, 5_000);
+    let prometheus = endpoint(&address);
+    let step = Duration::from_secs(2);
+    let m = pool
+        .query_range(&prometheus, "steps", at(T, 0), at(T + 6, 400), step)
+        .await
+        .unwrap();
+    let t = T as f64;
+    assert_eq!(
+        m,
+        vec![vec![
+            (T, t),
+            (T + 2, t + 2.0),
+            (T + 4, t + 4.0),
+            (T + 6, t + 6.0)
+        ]]
+    );
+    let two = pool
+        .query_range(&prometheus, "two", at(T, 0), at(T + 2, 0), step)
+        .await
+        .unwrap();
+    assert_eq!(two.len(), 2);
+    assert_eq!(two[1][0], (T, t + 0.5));
+}
+
+#[tokio::test]
+async fn range_queries_coalesce_by_query_range_and_step() {
+    let (address, fake) = serve(Duration::from_millis(200)).await;
+    let pool = pool(5_000, 5_000);
+    let prometheus = endpoint(&address);
+    let two = Duration::from_secs(2);
+    let same =
+        (0..20).map(|_| pool.query_range(&prometheus, "steps", at(T, 0), at(T + 10, 0), two));
+    let answers = futures::future::join_all(same).await;
+    assert!(answers.iter().all(|a| a == &answers[0] && a.is_ok()));
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+    // Another start, end or step is another question; an instant query of the same text too.
+    pool.query_range(&prometheus, "steps", at(T + 1, 0), at(T + 10, 0), two)
+        .await
+        .unwrap();
+    pool.query_range(&prometheus, "steps", at(T, 0), at(T + 11, 0), two)
+        .await
+        .unwrap();
+    pool.query_range(
+        &prometheus,
+        "steps",
+        at(T, 0),
+        at(T + 10, 0),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let _ = pool.query(&prometheus, "steps", at(T + 10, 0)).await;
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn range_query_errors_have_the_same_categories_and_timeout() {
+    let (address, _) = serve(Duration::ZERO).await;
+    let pool = pool(500, 5_000);
+    let prometheus = endpoint(&address);
+    let step = Duration::from_secs(1);
+    let range = |q: &'static str| pool.query_range(&prometheus, q, at(T, 0), at(T + 5, 0), step);
+    assert_eq!(range("rate(").await.unwrap_err().category(), "bad_query");
+    assert_eq!(range("slow").await.unwrap_err().category(), "timeout");
+    assert_eq!(
+        pool.query_range(&prometheus, "steps", at(T, 0), at(T + 5, 0), Duration::ZERO)
+            .await
+            .unwrap_err()
+            .category(),
+        "bad_query"
+    );
+    let closed = endpoint("http://127.0.0.1:9");
+    assert_eq!(
+        pool.query_range(&closed, "steps", at(T, 0), at(T + 5, 0), step)
+            .await
+            .unwrap_err()
+            .category(),
+        "unreachable"
     );
 }

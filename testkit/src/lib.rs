@@ -13,4 +13,5 @@ pub use cli::{Run, USER, rollgate, run};
 pub use fixture::{Fixture, POD_REVISION, TRACK, both_tracks_have_rates, poll};
 pub use member::{Member, install_crds};
 pub use process::{ControllerProcess, binary};
+pub use specs::{LATENCY_GAUGE, kayenta_gate, latency_query, msprt_gate};
 pub use specs::{deployment, error_ratio_gate, rollout, sequential_gate};

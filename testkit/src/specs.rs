@@ -80,3 +80,45 @@ pub fn deployment(name: &str, replicas: i32, image: &str) -> Value {
         }
     })
 }
+
+/// The gauge a continuous-metric test sets per track of a Rollout: `e2e_latency_seconds`
+/// with the Rollout and track as labels.
+pub const LATENCY_GAUGE: &str = "e2e_latency_seconds";
+
+/// The query of [`LATENCY_GAUGE`] for one track, as a gate template.
+pub fn latency_query() -> String {
+    format!(
+        "max({LATENCY_GAUGE}{{namespace=\"{{{{namespace}}}}\",rollout=\"{{{{rollout}}}}\",rollgate_track=\"{{{{track}}}}\"}})"
+    )
+}
+
+/// An mSPRT gate on [`latency_query`]: slower is worse, no tolerance, false-alarm rate `alpha`
+/// per stage, judged every second and failing at the first verdict.
+pub fn msprt_gate(alpha: f64) -> Value {
+    json!({
+        "name": "latency",
+        "query": latency_query(),
+        "msprt": {"direction": "Increase", "alpha": alpha},
+        "interval": "1s",
+        "failureLimit": 1
+    })
+}
+
+/// A Kayenta gate of one critical latency metric ([`latency_query`]), one point a second,
+/// marginal 75 and pass 95, at the default `minPoints` (10).
+pub fn kayenta_gate() -> Value {
+    json!({
+        "name": "canary-config",
+        "kayenta": {
+            "metrics": [{
+                "name": "latency",
+                "query": latency_query(),
+                "direction": "Increase",
+                "critical": true
+            }],
+            "scoreThresholds": {"marginal": 75, "pass": 95}
+        },
+        "interval": "1s",
+        "failureLimit": 1
+    })
+}

@@ -11,6 +11,7 @@ mod freeze;
 mod gateway;
 mod incidents;
 mod judges;
+mod judges_continuous;
 mod members;
 mod platform;
 mod readiness;

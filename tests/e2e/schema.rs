@@ -103,7 +103,39 @@ async fn api_server_rejects_malformed_rollouts_naming_the_field() {
         (
             "gate without bounds",
             Box::new(|v| v["spec"]["gates"][0] = json!({"name": "g", "query": "up"})),
-            "a gate needs min, max, compare, sequential or alert",
+            "a gate needs min, max, compare, sequential, alert, msprt or kayenta",
+        ),
+        (
+            "gate of two kinds",
+            Box::new(|v| v["spec"]["gates"][0]["msprt"] = json!({"alpha": 0.01})),
+            "a gate is one kind: min/max/compare, sequential, alert, msprt or kayenta",
+        ),
+        (
+            "kayenta gate with a query",
+            Box::new(|v| {
+                v["spec"]["gates"][0] = json!({"name": "k", "query": "up", "kayenta": {
+                    "metrics": [{"name": "m", "query": "up"}],
+                    "scoreThresholds": {"marginal": 75, "pass": 95}}})
+            }),
+            "a sequential, alert or kayenta gate has no query",
+        ),
+        (
+            "kayenta marginal above pass",
+            Box::new(|v| {
+                v["spec"]["gates"][0] = json!({"name": "k", "kayenta": {
+                    "metrics": [{"name": "m", "query": "up"}],
+                    "scoreThresholds": {"marginal": 96, "pass": 95}}})
+            }),
+            "marginal must not exceed pass",
+        ),
+        (
+            "kayenta effect size of two measures",
+            Box::new(|v| {
+                v["spec"]["gates"][0] = json!({"name": "k", "kayenta": {
+                    "metrics": [{"name": "m", "query": "up", "effectSize": {"meanRatio": {}, "cles": {}}}],
+                    "scoreThresholds": {"marginal": 75, "pass": 95}}})
+            }),
+            "an effect size is meanRatio or cles",
         ),
         (
             "gate with empty query",

@@ -242,16 +242,16 @@ pub enum Approval {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("has(self.min) || has(self.max) || has(self.compare) || has(self.sequential) || has(self.alert)").message("a gate needs min, max, compare, sequential or alert"),
+    validation = Rule::new("has(self.min) || has(self.max) || has(self.compare) || has(self.sequential) || has(self.alert) || has(self.msprt) || has(self.kayenta)").message("a gate needs min, max, compare, sequential, alert, msprt or kayenta"),
     validation = Rule::new("!has(self.min) || !has(self.max) || self.min <= self.max").message("min must not exceed max"),
-    validation = Rule::new("!has(self.sequential) && !has(self.alert) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)").message("a sequential or alert gate has no query, min, max or compare; every other gate needs a query"),
-    validation = Rule::new("!has(self.sequential) || !has(self.alert)").message("a gate is either sequential or alert, not both")
+    validation = Rule::new("!has(self.sequential) && !has(self.alert) && !has(self.kayenta) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)").message("a sequential, alert or kayenta gate has no query, min, max or compare; every other gate needs a query"),
+    validation = Rule::new("[has(self.min) || has(self.max) || has(self.compare), has(self.sequential), has(self.alert), has(self.msprt), has(self.kayenta)].filter(k, k).size() <= 1").message("a gate is one kind: min/max/compare, sequential, alert, msprt or kayenta")
 )]
 pub struct Gate {
     #[schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
-    /// PromQL; must return one number (a scalar or a vector). Not used by `sequential` and
-    /// `alert` gates, which build their own queries.
+    /// PromQL; must return one number (a scalar or a vector), or for `msprt` one series per
+    /// track. Not used by `sequential`, `alert` and `kayenta` gates, which have their own.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(length(min = 1, max = 4096))]
     pub query: String,
@@ -271,6 +271,14 @@ pub struct Gate {
     /// Fails while Prometheus alerts matching these labels fire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertGate>,
+    /// A sequential test (mSPRT) of a continuous metric, the gate's `query` (rendered once
+    /// per track, like `compare`), canary against stable, interval by interval since the
+    /// stage's pods were ready: anytime-valid, so it may be checked every interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msprt: Option<Msprt>,
+    /// Kayenta's Mann-Whitney judge over a canary config's metrics (Spinnaker-compatible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kayenta: Option<KayentaGate>,
     /// Evaluated, recorded and shown, never acting: no hold, no rollback. To try a gate on
     /// real releases before enforcing it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -343,6 +351,139 @@ pub struct Sequential {
     /// one out takes hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_inconclusive: Option<InconclusivePolicy>,
+}
+
+/// The normal-mixture sequential test of a continuous metric (latency, say) on the log-ratio
+/// scale: per interval, ln(canary / stable).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Msprt {
+    /// Which way is worse: `Increase` (default, e.g. latency), `Decrease` (e.g. throughput),
+    /// or `Either`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// How far the canary may be from stable before it counts as a regression: `10%`
+    /// tolerates 1.1× stable (default `0%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(\.[0-9]+)?%$"))]
+    pub tolerance: Option<String>,
+    /// The false-alarm rate allowed per stage, over every check (default 0.001).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self > 0.0 && self <= 0.1").message("alpha must be in (0, 0.1]"))]
+    pub alpha: Option<f64>,
+    /// Intervals paired before the first verdict (default 5): the variance is estimated
+    /// from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 3, max = 1000))]
+    pub burn_in: Option<i32>,
+    /// As for `sequential`: `Hold` (default) or `Pass` once the bake is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_inconclusive: Option<InconclusivePolicy>,
+}
+
+/// Which way a metric gets worse.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default,
+)]
+pub enum Direction {
+    #[default]
+    Increase,
+    Decrease,
+    Either,
+}
+
+/// One Kayenta canary config as a gate: each metric's canary and stable series over the
+/// stage so far (a range query per track, step = the gate's interval) are classified by the
+/// Mann-Whitney U test and scored per group. Before the stage's bake is over a score below
+/// `marginal` fails at once; once the bake is over the score must reach `pass`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KayentaGate {
+    #[schemars(length(min = 1, max = 20))]
+    #[x_kube(validation = Rule::new("self.all(g, self.exists_one(h, h.name == g.name))").message("metric names must be unique"))]
+    pub metrics: Vec<KayentaMetric>,
+    /// The weight (percent) of each group's score; groups not named share what is left.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub group_weights: std::collections::BTreeMap<String, f64>,
+    pub score_thresholds: ScoreThresholds,
+    /// Points per track and metric the test needs (default 10). A stage whose bake gathers
+    /// fewer at the gate's interval is an invalid spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 5, max = 10000))]
+    pub min_points: Option<i32>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KayentaMetric {
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// PromQL with `{{track}}` (and the other placeholders), asked once per track.
+    #[schemars(length(min = 1, max = 4096))]
+    pub query: String,
+    /// The scoring group (default: the metric's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Which way is worse (default `Either`, as Kayenta).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// A failing critical metric fails the whole canary (score 0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub critical: bool,
+    /// No data fails the metric (rather than leaving it out of the score).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_have_data: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nan_strategy: Option<NanStrategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect_size: Option<EffectSize>,
+}
+
+/// `Remove` (default) drops NaN points; `Replace` makes them 0.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default,
+)]
+pub enum NanStrategy {
+    #[default]
+    Remove,
+    Replace,
+}
+
+/// How large a shift must be to count: one measure and its bounds.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.meanRatio) != has(self.cles)").message("an effect size is meanRatio or cles"))]
+pub struct EffectSize {
+    /// mean(canary) / mean(stable); bounds default to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_ratio: Option<EffectBounds>,
+    /// The common-language effect size; bounds default to 0.5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cles: Option<EffectBounds>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectBounds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_increase: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_decrease: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_increase: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_decrease: Option<f64>,
+}
+
+/// Kayenta's score classifier, 0 to 100 (e.g. marginal 75, pass 95).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.marginal <= self.pass").message("marginal must not exceed pass").field_path(".marginal"))]
+pub struct ScoreThresholds {
+    #[schemars(range(min = 0, max = 100))]
+    pub marginal: f64,
+    #[schemars(range(min = 0, max = 100))]
+    pub pass: f64,
 }
 
 #[derive(

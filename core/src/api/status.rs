@@ -251,16 +251,19 @@ pub struct GateStatus {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Evidence {
-    /// The test, e.g. `sequential` (beta-binomial mixture over error counts).
+    /// The test: `sequential` (beta-binomial mixture over error counts), `msprt` (normal
+    /// mixture over per-interval log-ratios of a continuous metric) or `kayenta` (Mann-Whitney
+    /// per metric, scored).
     pub test: String,
-    /// Requests seen on both tracks since the test started.
+    /// Requests seen on both tracks since the test started (count tests; 0 otherwise).
     pub requests: f64,
-    /// Errors seen on both tracks, and on the canary.
+    /// Errors seen on both tracks, and on the canary (count tests; 0 otherwise).
     pub events: f64,
     pub canary_events: f64,
     /// The canary's share of requests (the chance an error lands on it when nothing regressed).
     pub canary_share: f64,
-    /// The canary's error rate over stable's (the estimate).
+    /// The canary over stable (the estimate): the error rate ratio (`sequential`), the
+    /// geometric mean ratio of the metric (`msprt`), the worst metric's effect size (`kayenta`).
     pub ratio: f64,
     /// Its confidence sequence at 1 - α: the ratio lies within it, whenever it is looked at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,14 +271,51 @@ pub struct Evidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_high: Option<f64>,
     /// The statistic: the evidence (Bayes factor) that the canary is worse by more than the
-    /// tolerance; it fails at 1/α.
+    /// tolerance, failing at 1/α (`sequential`); the mixture likelihood ratio against no
+    /// difference (`msprt`); the score, 0 to 100 (`kayenta`).
     pub statistic: f64,
     pub alpha: f64,
     /// The largest ratio that is not a regression (1 + tolerance).
     pub tolerated_ratio: f64,
+    /// Intervals judged (`msprt`: canary and stable paired by timestamp; `kayenta`: the
+    /// fewest points of any metric and track).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<u32>,
+    /// Pairs left out because a value was not a positive number (`msprt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u32>,
+    /// The always-valid p-value against no difference at all (`msprt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// Each metric's class (`kayenta`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricEvidence>,
     /// The verdict in words, e.g. "canary errors 3.1× stable, 99.9% confidence, after 1,240
     /// requests".
     pub summary: String,
+}
+
+/// One metric of a Kayenta gate as the Mann-Whitney classifier saw it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricEvidence {
+    pub name: String,
+    /// Kayenta's class: `Pass`, `High`, `Low`, `Nodata`, `NodataFailMetric` or `Error`.
+    pub class: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub critical: bool,
+    /// The Hodges-Lehmann shift of canary over stable and its 98% interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift_high: Option<f64>,
+    /// The effect size, when the test ran and it is defined, measured as `measure` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<f64>,
+    /// `meanRatio` or `cles`.
+    pub measure: String,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

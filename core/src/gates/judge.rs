@@ -10,6 +10,12 @@ use crate::api::{Evidence, Gate, InconclusivePolicy, NoDataPolicy, Verdict};
 /// (Prometheus unreachable, query error).
 pub type Measurement = Result<Vec<f64>, String>;
 
+/// One series of a range query: (unix second, value) per step.
+pub type Series = Vec<(i64, f64)>;
+
+/// What a range query returned (series × samples), or why it failed.
+pub type RangeMeasurement = Result<Vec<Series>, String>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Judgement {
     pub verdict: Verdict,
@@ -153,10 +159,10 @@ pub fn judge(gate: &Gate, canary: &Measurement, stable: Option<&Measurement>) ->
     };
     match kind {
         Kind::Alert { .. } => return super::alert::judge(&Ok(canary.clone())),
-        Kind::Sequential(_) => {
+        Kind::Sequential(_) | Kind::Msprt(_) | Kind::Kayenta(_) => {
             return verdict(
                 Verdict::Error,
-                "a sequential gate is judged from its counts".into(),
+                "a statistical gate is judged from its counts or series".into(),
             );
         }
         Kind::Threshold { .. } | Kind::Compare { .. } => {}
@@ -266,6 +272,49 @@ pub struct CountMeasurements {
 /// begun: `increase()` needs two scrapes inside its window.
 pub const COUNTING_GRACE: u64 = 30;
 
+/// Why a statistical judge has no verdict yet at the start of a stage.
+pub(super) const NOT_STARTED: &str = "the test starts once the stage's canary pods are ready";
+
+/// A statistical judge's answer without a verdict of its own (an error, no data, not yet):
+/// no value, no evidence, held to `threshold`.
+pub(super) fn unjudged(verdict: Verdict, threshold: &Option<String>, message: String) -> Judgement {
+    Judgement {
+        verdict,
+        value: None,
+        stable_value: None,
+        threshold: threshold.clone(),
+        message,
+        evidence: None,
+    }
+}
+
+/// No data from `what`: inconclusive while the stage is younger than [`COUNTING_GRACE`] (a
+/// series needs its first scrapes), no data after.
+fn no_data_yet(what: &str, doing: &str, window: u64, threshold: &Option<String>) -> Judgement {
+    let message = format!("{what} returned no data");
+    if window < COUNTING_GRACE {
+        unjudged(
+            Verdict::Inconclusive,
+            threshold,
+            format!("{message} yet: {doing} since the stage's pods were ready"),
+        )
+    } else {
+        unjudged(Verdict::NoData, threshold, message)
+    }
+}
+
+/// A statistical verdict with its evidence, the evidence's words as its message.
+fn judged(verdict: Verdict, threshold: Option<String>, evidence: Evidence) -> Judgement {
+    Judgement {
+        verdict,
+        value: evidence.ratio.is_finite().then_some(evidence.ratio),
+        stable_value: None,
+        threshold,
+        message: evidence.summary.clone(),
+        evidence: Some(evidence),
+    }
+}
+
 /// Judges a sequential gate from its counts.
 pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgement {
     let threshold = Some(format!(
@@ -273,19 +322,9 @@ pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgemen
         number(test.test.tolerated_ratio),
         sequential::confidence(test.test.alpha)
     ));
-    let verdict = |verdict, message: String| Judgement {
-        verdict,
-        value: None,
-        stable_value: None,
-        threshold: threshold.clone(),
-        message,
-        evidence: None,
-    };
+    let verdict = |verdict, message: String| unjudged(verdict, &threshold, message);
     let Some(window) = m.window else {
-        return verdict(
-            Verdict::Inconclusive,
-            "the test starts once the stage's canary pods are ready".into(),
-        );
+        return verdict(Verdict::Inconclusive, NOT_STARTED.into());
     };
     let mut values = [0.0; 4];
     let named = [
@@ -300,15 +339,7 @@ pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgemen
             // No error series at all is no error at all.
             Ok(v) if v.is_empty() && zero_when_empty => *slot = 0.0,
             Ok(v) if v.is_empty() || v.iter().any(|x| x.is_nan()) => {
-                let message = format!("{what} returned no data");
-                return if window < COUNTING_GRACE {
-                    verdict(
-                        Verdict::Inconclusive,
-                        format!("{message} yet: counting since the stage's pods were ready"),
-                    )
-                } else {
-                    verdict(Verdict::NoData, message)
-                };
+                return no_data_yet(what, "counting", window, &threshold);
             }
             Ok(v) => *slot = v.iter().sum(),
         }
@@ -332,14 +363,56 @@ pub fn judge_counts(test: &super::Sequential, m: &CountMeasurements) -> Judgemen
         Outcome::NoRegression => Verdict::Pass,
         Outcome::Inconclusive => Verdict::Inconclusive,
     };
-    Judgement {
-        verdict: verdict_of,
-        value: evidence.ratio.is_finite().then_some(evidence.ratio),
-        stable_value: None,
-        threshold,
-        message: evidence.summary.clone(),
-        evidence: Some(evidence),
+    judged(verdict_of, threshold, evidence)
+}
+
+/// Judges an mSPRT gate from its range queries of both tracks over the stage so far
+/// (`window`: seconds since the stage's pods were ready, `None` before). `metric` names the
+/// metric in the words (the gate's name).
+pub fn judge_series(
+    metric: &str,
+    test: &super::Msprt,
+    canary: &RangeMeasurement,
+    stable: &RangeMeasurement,
+    window: Option<u64>,
+) -> Judgement {
+    let t = &test.test;
+    let threshold = Some(format!(
+        "canary {metric} at most {}× stable ({} confidence)",
+        number(1.0 + t.tolerance),
+        sequential::confidence(t.alpha)
+    ));
+    let verdict = |verdict, message: String| unjudged(verdict, &threshold, message);
+    let Some(window) = window else {
+        return verdict(Verdict::Inconclusive, NOT_STARTED.into());
+    };
+    let mut tracks = Vec::with_capacity(2);
+    for (track, measured) in [("canary", canary), ("stable", stable)] {
+        match measured {
+            Err(e) => return verdict(Verdict::Error, format!("{track} query failed: {e}")),
+            Ok(series) if series.len() > 1 => {
+                return verdict(
+                    Verdict::Error,
+                    format!(
+                        "{track} query returned {} series; an msprt gate's query must return one per track (aggregate it, e.g. with sum or histogram_quantile)",
+                        series.len()
+                    ),
+                );
+            }
+            Ok(series) if series.is_empty() => {
+                return no_data_yet(&format!("{track} query"), "pairing", window, &threshold);
+            }
+            Ok(series) => tracks.push(&series[0]),
+        }
     }
+    let pairs = super::msprt::pair(tracks[0], tracks[1]);
+    let (outcome, evidence) = super::msprt::judge(metric, &pairs, t);
+    let verdict_of = match outcome {
+        super::msprt::Outcome::Regression => Verdict::Fail,
+        super::msprt::Outcome::NoRegression => Verdict::Pass,
+        super::msprt::Outcome::Inconclusive => Verdict::Inconclusive,
+    };
+    judged(verdict_of, threshold, evidence)
 }
 
 fn no_data(values: &[f64]) -> Option<&'static str> {

@@ -6,7 +6,7 @@
 //!
 //! Not ported: outlier removal (Kayenta's default keeps outliers) and the Gaussian noise
 //! Kayenta adds to two constant series — here such a pair is judged on its values as they
-//! are, deterministically.
+//! are, deterministically: the shift is their difference.
 
 use super::mann_whitney;
 
@@ -15,12 +15,7 @@ pub const CONFIDENCE: f64 = 0.98;
 /// The tolerance band: a shift within ±25% of |HL| of zero is no shift.
 const TOLERANCE: f64 = 0.25;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    Increase,
-    Decrease,
-    Either,
-}
+pub use crate::api::Direction;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Effect {
@@ -124,9 +119,26 @@ pub fn classify(control: &[f64], experiment: &[f64], m: &Metric) -> Classified {
     if sc == se || one_value {
         return done(Class::Pass, false);
     }
-    let test = match mann_whitney::test(&experiment, &control, CONFIDENCE) {
-        Ok(t) => t,
-        Err(_) => return done(Class::Error, m.critical),
+    let constant = |s: &[f64]| s.first() == s.last();
+    let test = if constant(&sc) && constant(&se) {
+        // Two different constants: every shifted pair ties, so the U test's interval cannot
+        // be computed (R stops there; Kayenta adds noise of σ = value·1e-5 to get past it,
+        // which pins the interval to the difference). Judged as that noise would judge it,
+        // without the noise: the shift is exactly the difference.
+        let shift = se[0] - sc[0];
+        let (mm, n) = (experiment.len() as f64, control.len() as f64);
+        mann_whitney::MannWhitney {
+            w: if shift > 0.0 { mm * n } else { 0.0 },
+            p_value: f64::NAN,
+            low: shift,
+            high: shift,
+            estimate: shift,
+        }
+    } else {
+        match mann_whitney::test(&experiment, &control, CONFIDENCE) {
+            Ok(t) => t,
+            Err(_) => return done(Class::Error, m.critical),
+        }
     };
     let effect = match m.effect {
         Effect::MeanRatio => {
@@ -284,6 +296,19 @@ mod tests {
         assert_eq!(classify(&stable, &lower, &m).class, Class::Low);
         m.direction = Direction::Increase;
         assert_eq!(classify(&stable, &lower, &m).class, Class::Pass);
+    }
+
+    /// Two different constants (a gauge on each track) tie at every shift: Kayenta's noise
+    /// gets past that, and so does judging the difference itself.
+    #[test]
+    fn two_different_constants_are_judged_on_their_difference() {
+        let m = Metric::new(Effect::MeanRatio);
+        let c = classify(&[0.1; 20], &[0.3; 20], &m);
+        assert_eq!(c.class, Class::High);
+        let t = c.test.unwrap();
+        assert!((t.estimate - 0.2).abs() < 1e-12 && t.low == t.estimate);
+        assert!((c.effect.unwrap() - 3.0).abs() < 1e-12);
+        assert_eq!(classify(&[0.3; 20], &[0.1; 20], &m).class, Class::Low);
     }
 
     #[test]

@@ -6,21 +6,27 @@
 //! asking so the rules that decide rollbacks are plain table tests, and an unreachable
 //! Prometheus can never read as a pass.
 pub mod alert;
+pub mod canary_analysis;
 pub mod judge;
 pub mod kayenta;
 mod kind;
 mod lexer;
 pub mod mann_whitney;
+pub mod msprt;
 pub mod sequential;
 pub mod simulation;
 pub mod template;
 mod window;
 
 pub use judge::{
-    CountMeasurements, Judgement, MaxIncrease, Measurement, apply_inconclusive_policy,
-    apply_no_data_policy, judge, judge_counts, number, preflight,
+    CountMeasurements, Judgement, MaxIncrease, Measurement, RangeMeasurement, Series,
+    apply_inconclusive_policy, apply_no_data_policy, judge, judge_counts, judge_series, number,
+    preflight,
 };
-pub use kind::{DEFAULT_ALPHA, Kind, KindError, Sequential, counted};
+pub use kind::{
+    DEFAULT_ALPHA, DEFAULT_MIN_POINTS, Kayenta, KayentaMetric, Kind, KindError, Msprt, Sequential,
+    counted,
+};
 pub use template::{
     Place, Placeholder, TemplateError, TemplateVars, check, check_selector, placeholders, render,
 };

@@ -119,6 +119,10 @@ pub fn judge(counts: &Counts, test: &Test) -> (Outcome, Evidence) {
         statistic,
         alpha: test.alpha,
         tolerated_ratio: test.tolerated_ratio,
+        intervals: None,
+        dropped: None,
+        p_value: None,
+        metrics: Vec::new(),
         summary: String::new(),
     };
     let summary = words(outcome, &evidence);
@@ -265,7 +269,7 @@ pub fn count(v: f64) -> String {
 }
 
 /// A ratio for people: `3.1×`.
-fn times(v: f64) -> String {
+pub fn times(v: f64) -> String {
     if v.is_infinite() {
         return "∞".into();
     }

@@ -3,6 +3,7 @@
 //! the judges' property tests and by the benchmark (`cargo run --release -p rollgate-core
 //! --example judges`).
 
+use super::msprt;
 use super::sequential::{self, Counts, Test};
 
 /// SplitMix64: small, fast, and good enough to draw traffic.
@@ -27,6 +28,13 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// A standard normal draw (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        // 1 − u is in (0, 1]: its log is finite.
+        let (u, v) = (1.0 - self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+
     /// A Poisson draw (Knuth's, in slices of at most 30 so `e^-λ` never underflows).
     pub fn poisson(&mut self, lambda: f64) -> f64 {
         let mut left = lambda;
@@ -43,6 +51,13 @@ impl Rng {
         }
         total as f64
     }
+}
+
+/// The most false alarms `trials` healthy runs may raise at a false-alarm rate `alpha`, within
+/// their binomial error: α·trials plus three standard deviations.
+pub fn false_alarm_bound(alpha: f64, trials: usize) -> f64 {
+    let n = trials as f64;
+    alpha * n + 3.0 * (n * alpha * (1.0 - alpha)).sqrt()
 }
 
 /// The traffic of one simulated stage.
@@ -139,6 +154,36 @@ pub fn threshold_stage(
         failures = if failing { failures + 1 } else { 0 };
         if failures >= gate.failure_limit {
             return Some(t);
+        }
+    }
+    None
+}
+
+/// A continuous metric (a latency) per interval on both tracks: log-normal, each track's
+/// median `median` (the canary's times `shift`), with log-scale spread `spread`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Latency {
+    pub median: f64,
+    pub spread: f64,
+    /// The canary's typical value over stable's (1 = healthy).
+    pub shift: f64,
+}
+
+/// When the mSPRT judge, looking after every interval, first says regression in one simulated
+/// stage of `intervals` intervals: the number of intervals, if it does.
+pub fn msprt_stage(
+    rng: &mut Rng,
+    latency: &Latency,
+    test: &msprt::Test,
+    intervals: usize,
+) -> Option<usize> {
+    let mut d = Vec::with_capacity(intervals);
+    for look in 1..=intervals {
+        let stable = latency.median * (latency.spread * rng.normal()).exp();
+        let canary = latency.median * latency.shift * (latency.spread * rng.normal()).exp();
+        d.push((canary / stable).ln());
+        if msprt::is_regression(&d, test) {
+            return Some(look);
         }
     }
     None

@@ -32,6 +32,22 @@ pub struct Spec {
     pub paused: bool,
 }
 
+impl Spec {
+    /// The gates that judge stage `index` of a canary. A comparison (compare, sequential,
+    /// mSPRT, Kayenta) measures the canary against stable serving its share of the same
+    /// requests; a stage that sends every request to the canary leaves stable serving none,
+    /// its series go stale, and the comparison would read no data and roll a healthy release
+    /// back. Those gates judge the stages before it; a full stage is judged by the absolute
+    /// gates and its bake.
+    pub fn stage_gates(&self, index: usize) -> impl Iterator<Item = (usize, &GateSpec)> {
+        let baseline = self.stages.get(index).is_none_or(|s| s.weight < 100);
+        self.gates
+            .iter()
+            .enumerate()
+            .filter(move |(_, g)| baseline || !g.is_comparison())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageSpec {
     pub weight: i32,
@@ -69,13 +85,9 @@ impl GateSpec {
     /// What a verdict means for the stage under the gate's policies (`onNoData`, and
     /// `onInconclusive` for a statistical judge).
     pub fn decided(&self, verdict: crate::api::Verdict) -> crate::api::Verdict {
-        let policy = match &self.kind {
-            Kind::Sequential(s) => s.on_inconclusive,
-            _ => crate::api::InconclusivePolicy::Hold,
-        };
         crate::gates::apply_inconclusive_policy(
             crate::gates::apply_no_data_policy(verdict, self.on_no_data),
-            policy,
+            self.kind.on_inconclusive(),
         )
     }
 }
@@ -207,7 +219,7 @@ pub fn validate(
             }
         }
         let kind = Kind::of(g).map_err(|e| {
-            let field = match e.field {
+            let field = match e.field.as_str() {
                 "" => format!("spec.gates[{i}]"),
                 f => format!("spec.gates[{i}].{f}"),
             };
@@ -229,6 +241,9 @@ pub fn validate(
             duration::parse_or(&interval_field, g.interval.as_deref(), DEFAULT_INTERVAL)?;
         if interval < MIN_INTERVAL {
             return Err(SpecError::new(interval_field, "must be at least 500ms"));
+        }
+        if let Kind::Kayenta(k) = &kind {
+            enough_points(&stages, i, interval, k.min_points)?;
         }
         let limit = |v: Option<i32>, field: &str, default: u32| -> Result<u32, SpecError> {
             match v {
@@ -270,4 +285,31 @@ pub fn validate(
         )?,
         paused: spec.paused,
     })
+}
+
+/// A Kayenta gate judges each stage with a baseline on the points its bake gathers, one per interval: a bake
+/// too short for `min_points` could never reach a verdict the test can stand behind, so the
+/// spec says so before any release rather than at the end of a bake.
+fn enough_points(
+    stages: &[StageSpec],
+    gate: usize,
+    interval: Duration,
+    min_points: usize,
+) -> Result<(), SpecError> {
+    // A full stage has no baseline and no comparison judges it (`Spec::stage_gates`).
+    for (i, stage) in stages.iter().enumerate().filter(|(_, s)| s.weight < 100) {
+        let points = (stage.bake.as_millis() / interval.as_millis().max(1)) as usize;
+        if points < min_points {
+            return Err(SpecError::new(
+                format!("spec.stages[{i}].bake"),
+                format!(
+                    "a bake of {} gathers {points} points at the interval {} of the kayenta gate spec.gates[{gate}], which needs {min_points} (spec.gates[{gate}].kayenta.minPoints): bake at least {}",
+                    humantime::format_duration(stage.bake),
+                    humantime::format_duration(interval),
+                    humantime::format_duration(interval * min_points as u32),
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

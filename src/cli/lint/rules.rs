@@ -13,12 +13,12 @@ pub struct Violation {
 }
 
 /// The rules this module can evaluate, as they appear in the CRDs.
-pub const KNOWN: [&str; 18] = [
+pub const KNOWN: [&str; 20] = [
     "self[size(self) - 1].weight == 100",
     "self.map(s, s.weight).isSorted()",
     "self.all(g, self.exists_one(h, h.name == g.name))",
     "self == 'Deployment'",
-    "has(self.min) || has(self.max) || has(self.compare) || has(self.sequential) || has(self.alert)",
+    "has(self.min) || has(self.max) || has(self.compare) || has(self.sequential) || has(self.alert) || has(self.msprt) || has(self.kayenta)",
     "!has(self.min) || !has(self.max) || self.min <= self.max",
     "self.type == 'alertmanager' || self.type == 'webhook' || has(self.secretRef)",
     "!(self.type == 'alertmanager' || self.type == 'webhook') || has(self.url)",
@@ -27,10 +27,12 @@ pub const KNOWN: [&str; 18] = [
     "!has(self.header) || self.weight == 0",
     "!(has(self.replicas) && has(self.minReplicas))",
     "has(self.traffic) || !self.stages.exists(s, has(s.header))",
-    "!has(self.sequential) && !has(self.alert) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)",
-    "!has(self.sequential) || !has(self.alert)",
+    "!has(self.sequential) && !has(self.alert) && !has(self.kayenta) ? has(self.query) : !has(self.query) && !has(self.min) && !has(self.max) && !has(self.compare)",
+    "[has(self.min) || has(self.max) || has(self.compare), has(self.sequential), has(self.alert), has(self.msprt), has(self.kayenta)].filter(k, k).size() <= 1",
     "self > 0.0 && self <= 0.1",
     "size(self) >= 1 && size(self) <= 20",
+    "has(self.meanRatio) != has(self.cles)",
+    "self.marginal <= self.pass",
     "self == oldSelf",
 ];
 
@@ -86,9 +88,17 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             _ => vec![],
         },
         r if r == KNOWN[4] => {
-            if ["min", "max", "compare", "sequential", "alert"]
-                .iter()
-                .any(|f| has(f))
+            if [
+                "min",
+                "max",
+                "compare",
+                "sequential",
+                "alert",
+                "msprt",
+                "kayenta",
+            ]
+            .iter()
+            .any(|f| has(f))
             {
                 vec![]
             } else {
@@ -131,7 +141,7 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             }
         }
         r if r == KNOWN[13] => {
-            let judged = has("sequential") || has("alert");
+            let judged = has("sequential") || has("alert") || has("kayenta");
             match (judged, has("query")) {
                 (false, false) => vec![at(".query".into())],
                 (true, true) => vec![at(".query".into())],
@@ -145,10 +155,38 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
             }
         }
         r if r == KNOWN[14] => {
-            if has("sequential") && has("alert") {
-                vec![at(".alert".into())]
+            // Every kind after the first one set is at fault.
+            let kinds = [
+                has("min") || has("max") || has("compare"),
+                has("sequential"),
+                has("alert"),
+                has("msprt"),
+                has("kayenta"),
+            ];
+            let names = ["", ".sequential", ".alert", ".msprt", ".kayenta"];
+            match kinds.iter().filter(|k| **k).count() {
+                0 | 1 => vec![],
+                _ => {
+                    let first = kinds.iter().position(|k| *k).unwrap_or(0);
+                    (first + 1..kinds.len())
+                        .filter(|&i| kinds[i])
+                        .map(|i| at(names[i].into()))
+                        .collect()
+                }
+            }
+        }
+        r if r == KNOWN[17] => {
+            if has("meanRatio") == has("cles") {
+                vec![at(String::new())]
             } else {
                 vec![]
+            }
+        }
+        r if r == KNOWN[18] => {
+            let number = |f: &str| node.get(f).and_then(Value::as_f64);
+            match (number("marginal"), number("pass")) {
+                (Some(m), Some(p)) if m > p => vec![at(".marginal".into())],
+                _ => vec![],
             }
         }
         r if r == KNOWN[10] => {
@@ -187,7 +225,7 @@ pub fn evaluate(rule: &str, message: &str, node: &Value) -> Option<Vec<Violation
         },
         // A transition rule: offline there is no stored object to compare with, so a file
         // never breaks it (the API server judges an update).
-        r if r == KNOWN[17] => vec![],
+        r if r == KNOWN[19] => vec![],
         _ => return None,
     };
     Some(found)
@@ -283,6 +321,25 @@ mod tests {
             subs(KNOWN[14], &json!({"sequential": {}, "alert": {}})),
             [".alert"]
         );
+        assert_eq!(
+            subs(KNOWN[14], &json!({"max": 1, "msprt": {}, "kayenta": {}})),
+            [".msprt", ".kayenta"]
+        );
+        assert!(subs(KNOWN[14], &json!({"query": "q", "msprt": {}})).is_empty());
+        assert!(subs(KNOWN[4], &json!({"kayenta": {}})).is_empty());
+        assert_eq!(subs(KNOWN[13], &json!({"msprt": {}})), [".query"]);
+        assert_eq!(
+            subs(KNOWN[13], &json!({"kayenta": {}, "query": "q"})),
+            [".query"]
+        );
+        assert_eq!(subs(KNOWN[17], &json!({})), [""]);
+        assert_eq!(subs(KNOWN[17], &json!({"cles": {}, "meanRatio": {}})), [""]);
+        assert!(subs(KNOWN[17], &json!({"cles": {}})).is_empty());
+        assert_eq!(
+            subs(KNOWN[18], &json!({"marginal": 96, "pass": 95})),
+            [".marginal"]
+        );
+        assert!(subs(KNOWN[18], &json!({"marginal": 75, "pass": 95})).is_empty());
         assert_eq!(subs(KNOWN[15], &json!(0.5)), [""]);
         assert!(subs(KNOWN[15], &json!(0.001)).is_empty());
         assert_eq!(subs(KNOWN[16], &json!({})), [""]);

@@ -20,7 +20,24 @@ pub fn check(doc: &Value) -> Vec<Finding> {
         return vec![Finding::new(&e.field, e.message)];
     }
     let mut findings = Vec::new();
+    let tells_tracks_apart = |query: &str| {
+        placeholders(query)
+            .unwrap_or_default()
+            .iter()
+            .any(|p| matches!(p, Placeholder::Track | Placeholder::Revision))
+    };
     for (i, gate) in spec.gates.iter().enumerate() {
+        if let Some(k) = &gate.kayenta {
+            for (j, m) in k.metrics.iter().enumerate() {
+                if !tells_tracks_apart(&m.query) {
+                    findings.push(Finding::new(
+                        &format!("spec.gates[{i}].kayenta.metrics[{j}].query"),
+                        "a Kayenta metric must select its track, e.g. rollgate_track=\"{{track}}\": otherwise canary and stable read the same series and it always passes",
+                    ));
+                }
+            }
+            continue;
+        }
         if let Some(s) = &gate.sequential {
             for (field, selector) in [("errors", &s.errors), ("requests", &s.requests)] {
                 let used = placeholders(selector).unwrap_or_default();
@@ -36,17 +53,15 @@ pub fn check(doc: &Value) -> Vec<Finding> {
             }
             continue;
         }
-        if gate.compare.is_none() {
-            continue;
-        }
-        let used = placeholders(&gate.query).unwrap_or_default();
-        let tells_tracks_apart = used
-            .iter()
-            .any(|p| matches!(p, Placeholder::Track | Placeholder::Revision));
-        if !tells_tracks_apart {
+        let kind = match (&gate.compare, &gate.msprt) {
+            (Some(_), _) => "a compare",
+            (None, Some(_)) => "an msprt",
+            (None, None) => continue,
+        };
+        if !tells_tracks_apart(&gate.query) {
             findings.push(Finding::new(
                 &format!("spec.gates[{i}].query"),
-                "a compare gate must select its track, e.g. rollgate_track=\"{{track}}\" or revision=\"{{revision}}\": otherwise canary and stable read the same series and it always passes",
+                format!("{kind} gate must select its track, e.g. rollgate_track=\"{{{{track}}}}\" or revision=\"{{{{revision}}}}\": otherwise canary and stable read the same series and it always passes"),
             ));
         }
     }

@@ -20,6 +20,8 @@ fn gate(min: Option<f64>, max: Option<f64>, max_increase: Option<&str>) -> Gate 
         on_no_data: None,
         sequential: None,
         alert: None,
+        msprt: None,
+        kayenta: None,
         dry_run: false,
         error_limit: None,
     }
@@ -376,8 +378,11 @@ fn a_gate_is_a_threshold_or_a_comparison_and_nothing_else() {
     );
     let none = Kind::of(&gate(None, None, None)).unwrap_err();
     assert_eq!(
-        (none.field, none.message.as_str()),
-        ("", "a gate needs min, max, compare, sequential or alert")
+        (none.field.as_str(), none.message.as_str()),
+        (
+            "",
+            "a gate needs min, max, compare, sequential, alert, msprt or kayenta"
+        )
     );
     let bad = Kind::of(&gate(None, None, Some("lots"))).unwrap_err();
     assert_eq!(bad.field, "compare.maxIncrease");
@@ -398,4 +403,53 @@ fn preflight_tells_a_broken_query_from_no_data_from_data() {
         assert_eq!(j.verdict, want, "{m:?}");
         assert_eq!(j.message.is_empty(), m.is_ok(), "{m:?}");
     }
+}
+
+fn msprt_test() -> crate::gates::Msprt {
+    crate::gates::Msprt {
+        test: crate::gates::msprt::Test {
+            alpha: 0.001,
+            tolerance: 0.0,
+            direction: crate::api::Direction::Increase,
+            burn_in: 5,
+        },
+        on_inconclusive: crate::api::InconclusivePolicy::Hold,
+    }
+}
+
+/// The mSPRT gate's answers before and around its statistics: not started, one series per
+/// track or an error, no data inconclusive while the stage's series fill, then no data.
+#[test]
+fn an_msprt_gate_needs_one_series_per_track_and_time_to_fill_them() {
+    let one: RangeMeasurement = Ok(vec![(0..10).map(|i| (i, 0.3)).collect()]);
+    let stable: RangeMeasurement = Ok(vec![(0..10).map(|i| (i, 0.1)).collect()]);
+    let m = msprt_test();
+    let j = judge_series("latency", &m, &one, &stable, None);
+    assert_eq!(j.verdict, Verdict::Inconclusive);
+    let two: RangeMeasurement = Ok(vec![vec![(0, 0.1)], vec![(0, 0.2)]]);
+    let j = judge_series("latency", &m, &one, &two, Some(60));
+    assert_eq!(j.verdict, Verdict::Error);
+    assert!(
+        j.message.starts_with("stable query returned 2 series"),
+        "{}",
+        j.message
+    );
+    let empty: RangeMeasurement = Ok(vec![]);
+    assert_eq!(
+        judge_series("latency", &m, &empty, &stable, Some(10)).verdict,
+        Verdict::Inconclusive
+    );
+    assert_eq!(
+        judge_series("latency", &m, &empty, &stable, Some(60)).verdict,
+        Verdict::NoData
+    );
+    let failed: RangeMeasurement = Err("timeout".into());
+    assert_eq!(
+        judge_series("latency", &m, &one, &failed, Some(60)).message,
+        "stable query failed: timeout"
+    );
+    // Ten pairs of exactly 3×: past the earliest verdict at α = 0.001, a regression.
+    let j = judge_series("latency", &m, &one, &stable, Some(10));
+    assert_eq!(j.verdict, Verdict::Fail, "{}", j.message);
+    assert_eq!(j.evidence.unwrap().intervals, Some(10));
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::gates::simulation::{Rng, Schedule, Traffic, sequential_stage};
+use crate::gates::simulation::{Rng, Schedule, Traffic, false_alarm_bound, sequential_stage};
 
 fn counts(ce: f64, cr: f64, se: f64, sr: f64) -> Counts {
     Counts {
@@ -48,8 +48,7 @@ fn healthy_canaries_checked_every_interval_fail_at_most_alpha_of_the_time() {
         let alarms = (0..trials)
             .filter(|_| sequential_stage(&mut rng, &traffic, &test, &schedule).is_some())
             .count();
-        let expected = alpha * trials as f64;
-        let bound = expected + 3.0 * (trials as f64 * alpha * (1.0 - alpha)).sqrt();
+        let bound = false_alarm_bound(alpha, trials);
         assert!(
             alarms as f64 <= bound,
             "{alarms} false alarms in {trials} at α = {alpha} ({traffic:?}), bound {bound:.1}"

@@ -95,9 +95,9 @@ pub fn due(input: &Input<'_>) -> Vec<Due> {
             })
             .collect()
     };
-    if watching(spec, &st, &canary, request, paused, input) {
+    if let Some(stage) = watching(spec, &st, &canary, request, paused, input) {
         due.extend(timely(
-            spec.gates.iter().enumerate(),
+            spec.stage_gates(stage),
             &st.gates,
             Purpose::Stage,
             &canary,
@@ -107,7 +107,7 @@ pub fn due(input: &Input<'_>) -> Vec<Due> {
     due
 }
 
-/// Whether the stage the walk reaches watches the canary: its pods for the stage are ready.
+/// The stage the walk reaches, if it watches the canary: its pods for the stage are ready.
 fn watching(
     spec: &Spec,
     st: &RolloutStatus,
@@ -115,20 +115,19 @@ fn watching(
     request: Option<Verb>,
     paused: bool,
     input: &Input<'_>,
-) -> bool {
+) -> Option<usize> {
     let last = spec.stages.len() - 1;
     let (index, ready_at) = match &st.stage {
         Some(s) => (s.index as usize, s.ready_at),
-        None if paused => return false,
+        None if paused => return None,
         None => (0, None),
     };
     let index = match request {
-        Some(Verb::PromoteFull) if index < last && !paused => {
-            return ready_now(spec, last, canary, input);
-        }
+        Some(Verb::PromoteFull) if index < last && !paused => last,
         _ => index,
     };
-    ready_at.is_some() || ready_now(spec, index, canary, input)
+    let already = ready_at.is_some() && index == st.stage.as_ref().map_or(0, |s| s.index as usize);
+    (already || ready_now(spec, index, canary, input)).then_some(index)
 }
 
 fn ready_now(spec: &Spec, stage: usize, canary: &str, input: &Input<'_>) -> bool {

@@ -276,9 +276,10 @@ impl Planner<'_> {
 
         // Gates watch the canary once its pods for this stage are ready.
         if let Some(ready_at) = stage.ready_at {
-            self.evaluate(spec.gates.iter().enumerate(), Purpose::Stage, canary);
-            let summary =
-                tally::summarize(spec.gates.iter(), &self.st.gates, canary, Some(ready_at));
+            let judging = stage.index as usize;
+            self.evaluate(spec.stage_gates(judging), Purpose::Stage, canary);
+            let gates = || spec.stage_gates(judging).map(|(_, g)| g);
+            let summary = tally::summarize(gates(), &self.st.gates, canary, Some(ready_at));
             if let Some(g) = summary.failed.first() {
                 let msg = describe_failure(g, spec);
                 return self.start_rollback_with(
@@ -352,7 +353,7 @@ impl Planner<'_> {
             let waiting = if !summary.all_pass {
                 format!(
                     "waiting for every gate to pass: {}",
-                    tally::holding(spec.gates.iter(), &self.st.gates, canary, ready_at).join("; ")
+                    tally::holding(gates(), &self.st.gates, canary, ready_at).join("; ")
                 )
             } else if !baked {
                 format!(

@@ -414,6 +414,50 @@ fn comparison_gates_measure_the_canary_and_are_skipped_after_rollback() {
     assert_eq!(verification_wants, 0);
 }
 
+/// At a full stage stable serves no requests: its series go stale and a comparison there would
+/// read no data and roll a healthy release back. Comparisons judge the stages before; the
+/// full stage is judged by the absolute gates (and its bake).
+#[test]
+fn a_full_stage_is_judged_by_absolute_gates_only() {
+    let mut compare = gate("latency");
+    compare.max = None;
+    compare.compare = Some(Compare {
+        against: CompareAgainst::Stable,
+        max_increase: "20%".into(),
+    });
+    let spec = rollout_spec(&[(10, "3s"), (100, "5s")], vec![compare, gate("errors")]);
+    let asked = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let log = asked.clone();
+    let oracle: Oracle = Box::new(move |gate, purpose, _, _| {
+        if purpose == Purpose::Stage {
+            log.borrow_mut().push(gate.to_string());
+        }
+        Verdict::Pass
+    });
+    let mut w = World::new(validated(&spec), oracle).adopted_then_release("v2");
+    let count = |name: &str| asked.borrow().iter().filter(|g| *g == name).count();
+    w.run_until(60, |w| {
+        w.status
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.weight == 100 && s.ready_at.is_some())
+    });
+    let (compared, absolute) = (count("latency"), count("errors"));
+    assert!(compared > 0, "the comparison judges the 10% stage");
+    w.run_until(120, World::settled);
+    assert_eq!(w.status.phase, Phase::Healthy);
+    assert_eq!(w.status.stable_revision.as_deref(), Some("v2"));
+    assert_eq!(
+        count("latency"),
+        compared,
+        "no comparison at the full stage"
+    );
+    assert!(
+        count("errors") > absolute,
+        "the absolute gate judges the full stage"
+    );
+}
+
 #[test]
 fn spec_validation_names_the_field() {
     let mut s = rollout_spec(&[(10, "1s"), (100, "0s")], vec![gate("a")]);
@@ -480,6 +524,90 @@ fn a_gate_bound_that_is_nan_or_infinite_is_named_not_mistaken_for_a_missing_one(
             .starts_with("min, max and maxIncrease must be finite numbers, got \"999"),
         "{}",
         e.message
+    );
+}
+
+fn kayenta_gate(min_points: Option<i32>) -> crate::api::Gate {
+    let mut g = gate("canary-config");
+    g.max = None;
+    g.query = String::new();
+    g.interval = Some("2s".into());
+    g.kayenta = Some(
+        serde_json::from_value(serde_json::json!({
+            "metrics": [{"name": "latency", "query": "latency{track=\"{{track}}\"}"}],
+            "scoreThresholds": {"marginal": 75, "pass": 95},
+            "minPoints": min_points,
+        }))
+        .unwrap(),
+    );
+    g
+}
+
+/// A Kayenta gate judges each stage with a baseline on the points its bake gathers, one per
+/// interval: a bake too short for them is the spec's error, named by the stage, before any
+/// release.
+#[test]
+fn a_kayenta_gate_whose_bake_cannot_gather_its_points_is_invalid_naming_the_stage() {
+    let s = rollout_spec(&[(10, "18s"), (100, "0s")], vec![kayenta_gate(None)]);
+    let e = spec::validate(&s, |_| Ok(())).unwrap_err();
+    assert_eq!(e.field, "spec.stages[0].bake");
+    assert_eq!(
+        e.message,
+        "a bake of 18s gathers 9 points at the interval 2s of the kayenta gate spec.gates[0], which needs 10 (spec.gates[0].kayenta.minPoints): bake at least 20s"
+    );
+    // The full stage has no baseline: no comparison judges it, whatever its bake.
+    let s = rollout_spec(&[(10, "18s"), (100, "0s")], vec![kayenta_gate(Some(9))]);
+    assert!(spec::validate(&s, |_| Ok(())).is_ok());
+    let s = rollout_spec(&[(10, "1m"), (100, "1m")], vec![kayenta_gate(Some(3))]);
+    assert_eq!(
+        spec::validate(&s, |_| Ok(())).unwrap_err().field,
+        "spec.gates[0].kayenta.minPoints"
+    );
+}
+
+/// The statistical kinds are decided once, with the field at fault named.
+#[test]
+fn msprt_and_kayenta_gates_are_one_kind_each_with_fields_named() {
+    let stages = [(10, "1m"), (100, "1m")];
+    let mut both = kayenta_gate(None);
+    both.msprt = Some(serde_json::from_value(serde_json::json!({})).unwrap());
+    let e = spec::validate(&rollout_spec(&stages, vec![both]), |_| Ok(())).unwrap_err();
+    assert_eq!(e.field, "spec.gates[0]");
+    assert!(
+        e.message.ends_with("not msprt and kayenta"),
+        "{}",
+        e.message
+    );
+    let mut msprt = gate("latency");
+    msprt.max = None;
+    msprt.msprt = Some(
+        serde_json::from_value(serde_json::json!({"tolerance": "10", "onInconclusive": "Pass"}))
+            .unwrap(),
+    );
+    let e = spec::validate(&rollout_spec(&stages, vec![msprt.clone()]), |_| Ok(())).unwrap_err();
+    assert_eq!(e.field, "spec.gates[0].msprt.tolerance");
+    msprt.msprt.as_mut().unwrap().tolerance = Some("10%".into());
+    let s = spec::validate(&rollout_spec(&stages, vec![msprt.clone()]), |_| Ok(())).unwrap();
+    assert!(s.gates[0].is_comparison());
+    // onInconclusive: Pass lets an inconclusive mSPRT pass, as for the sequential gate.
+    assert_eq!(s.gates[0].decided(Verdict::Inconclusive), Verdict::Pass);
+    msprt.max = Some(1.0);
+    let e = spec::validate(&rollout_spec(&stages, vec![msprt]), |_| Ok(())).unwrap_err();
+    assert_eq!(e.field, "spec.gates[0].msprt");
+    let mut weights = kayenta_gate(None);
+    weights
+        .kayenta
+        .as_mut()
+        .unwrap()
+        .group_weights
+        .insert("latncy".into(), 50.0);
+    let e = spec::validate(&rollout_spec(&stages, vec![weights]), |_| Ok(())).unwrap_err();
+    assert_eq!(e.field, "spec.gates[0].kayenta.groupWeights.latncy");
+    let s = spec::validate(&rollout_spec(&stages, vec![kayenta_gate(None)]), |_| Ok(())).unwrap();
+    assert!(s.gates[0].is_comparison());
+    assert_eq!(
+        s.gates[0].decided(Verdict::Inconclusive),
+        Verdict::Inconclusive
     );
 }
 

@@ -19,6 +19,8 @@ pub(super) fn gate(name: &str) -> Gate {
         on_no_data: None,
         sequential: None,
         alert: None,
+        msprt: None,
+        kayenta: None,
         dry_run: false,
         error_limit: Some(3),
     }
