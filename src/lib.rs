@@ -6,7 +6,7 @@
 //! ([`prometheus`]) → decide ([`plan::decide`]) → apply ([`controller`]) → status → incident
 //! → delivery ([`delivery`]). docs/ARCHITECTURE.md has the file of each hop.
 
-pub use rollgate_core::{api, duration, gates, incident, plan, traffic, workload};
+pub use rollgate_core::{api, duration, gates, incident, plan, traffic, waves, workload};
 
 pub mod cli;
 pub mod controller;

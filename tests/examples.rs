@@ -46,6 +46,7 @@ fn the_promised_examples_exist() {
         "hpa.yaml",
         "incident-channels.yaml",
         "manual-approval.yaml",
+        "waves.yaml",
     ] {
         assert!(
             names.iter().any(|n| n == want),
@@ -70,9 +71,17 @@ fn every_example_lints_clean() {
         );
         let rollouts = documents(&path)
             .iter()
-            .filter(|d| d.types.as_ref().is_some_and(|t| t.kind == "Rollout"))
+            .filter(|d| {
+                d.types
+                    .as_ref()
+                    .is_some_and(|t| t.kind == "Rollout" || t.kind == "Release")
+            })
             .count();
-        assert!(rollouts >= 1, "{} has no Rollout", path.display());
+        assert!(
+            rollouts >= 1,
+            "{} has no Rollout or Release",
+            path.display()
+        );
     }
 }
 

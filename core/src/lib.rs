@@ -12,4 +12,5 @@ pub mod gates;
 pub mod incident;
 pub mod plan;
 pub mod traffic;
+pub mod waves;
 pub mod workload;

@@ -11,6 +11,7 @@ pub mod freeze;
 mod incidents;
 pub mod lint;
 mod output;
+mod releases;
 mod requests;
 mod rollouts;
 pub mod table;
@@ -110,6 +111,9 @@ pub enum Command {
     Freeze(FreezeArgs),
     /// Lift the CLI's Freeze of namespaces (or the cluster-wide one); not frozen is success.
     Unfreeze(UnfreezeArgs),
+    /// A Release across member clusters (run against the hub): status, promote, abort.
+    #[command(subcommand)]
+    Release(releases::ReleaseCommand),
     /// List Freezes (cluster-scoped): name, namespaces, abort, who, age, reason.
     Freezes {
         /// kubeconfig context to use (default: the current one).
@@ -299,6 +303,7 @@ pub async fn run(command: Command) -> Result<i32, CliError> {
         Command::Freeze(args) => freeze::freeze(args).await?,
         Command::Unfreeze(args) => freeze::unfreeze(args).await?,
         Command::Freezes { context, output } => freeze::list(context, output).await?,
+        Command::Release(command) => releases::run(command).await?,
     }
     Ok(0)
 }

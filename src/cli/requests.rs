@@ -40,24 +40,43 @@ pub fn human(sent: &Sent) -> String {
 }
 
 pub async fn send(scope: &Scope, name: &str, action: Verb) -> Result<(), CliError> {
+    let (namespace, request) = write::<Rollout>(scope, "rollout", name, action).await?;
+    let sent = Sent {
+        namespace,
+        rollout: name.to_string(),
+        action: action.as_str().to_string(),
+        id: request.id,
+    };
+    scope.output.print(&sent, human)
+}
+
+/// Writes the request annotation on `kind` `name` (a Rollout, a Release); the namespace it went
+/// to and the request.
+pub async fn write<K>(
+    scope: &Scope,
+    kind: &str,
+    name: &str,
+    action: Verb,
+) -> Result<(String, Request), CliError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
     let cluster = Cluster::connect(scope).await?;
     let request = Request::new(action, request_id(Timestamp::now()));
     cluster
-        .api::<Rollout>()
+        .api::<K>()
         .patch(
             name,
             &PatchParams::default(),
             &Patch::Merge(patch(&request)),
         )
         .await
-        .map_err(|e| CliError::kube(format!("rollout {name}"), &cluster.namespace, e))?;
-    let sent = Sent {
-        namespace: cluster.namespace.clone(),
-        rollout: name.to_string(),
-        action: action.as_str().to_string(),
-        id: request.id,
-    };
-    scope.output.print(&sent, human)
+        .map_err(|e| CliError::kube(format!("{kind} {name}"), &cluster.namespace, e))?;
+    Ok((cluster.namespace.clone(), request))
 }
 
 #[cfg(test)]

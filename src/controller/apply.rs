@@ -158,18 +158,21 @@ pub async fn status(
 /// Publishes the decision's Events in the background, in order: they are for people, and a
 /// reconcile (the next stage's timer, a rollback) must not wait on them when the API server
 /// is busy.
-pub fn events(ctx: &std::sync::Arc<Context>, rollout: &Rollout, events: &[Event]) {
+pub fn events<K>(ctx: &std::sync::Arc<Context>, object: &K, events: &[Event])
+where
+    K: Resource<DynamicType = ()>,
+{
     if events.is_empty() {
         return;
     }
-    let reference = rollout.object_ref(&());
-    let name = rollout.name_any();
+    let reference = object.object_ref(&());
+    let name = object.name_any();
     let events: Vec<KubeEvent> = events.iter().map(to_kube_event).collect();
     let ctx = ctx.clone();
     tokio::spawn(async move {
         for ev in events {
             if let Err(err) = ctx.recorder.publish(&ev, &reference).await {
-                tracing::warn!(rollout = %name, reason = %ev.reason, error = %err, "cannot record event");
+                tracing::warn!(object = %name, reason = %ev.reason, error = %err, "cannot record event");
             }
         }
     });

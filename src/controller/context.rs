@@ -74,6 +74,8 @@ pub struct Context {
     pub opened: std::sync::Mutex<std::collections::HashMap<(String, String), jiff::Timestamp>>,
     /// Passing evaluations kept in memory instead of status, until a change or a heartbeat.
     pub unwritten: super::unwritten::Unwritten,
+    /// Clients of Releases' member clusters, by cluster Secret and its version.
+    pub members: super::release::members::Clients,
 }
 
 /// The caches `run` builds before the context.
@@ -126,6 +128,7 @@ impl Context {
             opened: Default::default(),
             failing: Default::default(),
             unwritten: Default::default(),
+            members: Default::default(),
             prometheus: PrometheusPool::counted(
                 PoolSettings::default(),
                 metrics.prometheus.clone(),

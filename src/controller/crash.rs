@@ -9,6 +9,11 @@ pub const AFTER_ROLLBACK_STATUS: &str = "after-rollback-status";
 /// Between creating an Incident and anything else the reconcile does.
 pub const AFTER_INCIDENT_CREATED: &str = "after-incident-created";
 
+/// Between writing a Release's decided status (a member's previous images) and its first act.
+pub const AFTER_RELEASE_STATUS: &str = "after-release-status";
+/// Between a hub's apply to a member and recording it in the Release's status.
+pub const AFTER_MEMBER_APPLY: &str = "after-member-apply";
+
 pub fn point(name: &str) {
     static AT: OnceLock<Option<String>> = OnceLock::new();
     let at = AT.get_or_init(|| std::env::var("ROLLGATE_CRASH_AT").ok());

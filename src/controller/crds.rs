@@ -9,7 +9,7 @@ use kube::{Client, CustomResourceExt, Resource};
 use tokio::sync::watch;
 
 use super::serve::{Health, INSTALL_CRDS, Readiness};
-use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
+use crate::api::{Freeze, Incident, IncidentChannel, Release, Rollout};
 
 /// How often the API server is asked while a CRD is missing.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -17,7 +17,7 @@ const CHECK_EVERY: Duration = Duration::from_secs(2);
 const LOG_EVERY: Duration = Duration::from_secs(30);
 
 /// The CRDs the controller watches or reads, by name (`<plural>.<group>`), with their plurals.
-fn required() -> [(String, String); 4] {
+fn required() -> [(String, String); 5] {
     [
         (Rollout::crd_name().to_owned(), Rollout::plural(&()).into()),
         (
@@ -29,6 +29,7 @@ fn required() -> [(String, String); 4] {
             IncidentChannel::plural(&()).into(),
         ),
         (Freeze::crd_name().to_owned(), Freeze::plural(&()).into()),
+        (Release::crd_name().to_owned(), Release::plural(&()).into()),
     ]
 }
 
@@ -149,12 +150,17 @@ mod tests {
                 "rollouts.rollgate.dev",
                 "incidents.rollgate.dev",
                 "incidentchannels.rollgate.dev",
-                "freezes.rollgate.dev"
+                "freezes.rollgate.dev",
+                "releases.rollgate.dev"
             ]
         );
         assert_eq!(
             missing(&served(&["rollouts", "rollouts/status", "incidents"])),
-            ["incidentchannels.rollgate.dev", "freezes.rollgate.dev"]
+            [
+                "incidentchannels.rollgate.dev",
+                "freezes.rollgate.dev",
+                "releases.rollgate.dev"
+            ]
         );
         assert!(
             missing(&served(&[
@@ -163,7 +169,8 @@ mod tests {
                 "incidents",
                 "incidents/status",
                 "incidentchannels",
-                "freezes"
+                "freezes",
+                "releases"
             ]))
             .is_empty()
         );

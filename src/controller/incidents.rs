@@ -29,12 +29,12 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Channels a Rollout's incidents go to: its own, plus the controller's default.
 pub fn channels_of(ctx: &Context, rollout: &Rollout) -> Vec<String> {
-    let mut names: Vec<String> = rollout
-        .spec
-        .incident
-        .as_ref()
-        .map(|i| i.channels.clone())
-        .unwrap_or_default();
+    channels_for(ctx, rollout.spec.incident.as_ref())
+}
+
+/// Channels of incident `settings` (a Rollout's or a Release's), plus the controller's default.
+pub fn channels_for(ctx: &Context, settings: Option<&crate::api::IncidentSettings>) -> Vec<String> {
+    let mut names: Vec<String> = settings.map(|i| i.channels.clone()).unwrap_or_default();
     if let Some(default) = &ctx.settings.default_channel
         && !names.contains(default)
     {
@@ -198,7 +198,12 @@ pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Act
     let now = Timestamp::now();
     let ns = incident.namespace().unwrap_or_default();
     let rollouts: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
-    let rollout = rollouts.get_opt(&incident.spec.rollout_ref.name).await?;
+    // A hub Incident (a Release's failed wave) follows no Rollout of the hub's namespace: the
+    // members' own Incidents follow theirs.
+    let rollout = match incident.spec.release {
+        Some(_) => None,
+        None => rollouts.get_opt(&incident.spec.rollout_ref.name).await?,
+    };
     let view = view_of(&incident, rollout.as_ref().and_then(|r| r.status.as_ref()));
     let mut status = advance(&incident, &view, now);
     // Persist first: what is about to be sent is on record before it is sent.

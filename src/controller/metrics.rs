@@ -36,6 +36,14 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// A hub's write to a member cluster: `apply` (the release) or `restore` (a rollback), and
+/// `ok` or `error`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MemberWriteLabels {
+    pub write: &'static str,
+    pub outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeliveryLabels {
     pub channel_type: &'static str,
@@ -58,6 +66,10 @@ pub struct Metrics {
     pub incidents_opened: Counter,
     pub deliveries: Family<DeliveryLabels, Counter>,
     pub leader: Gauge,
+    pub releases: Family<PhaseLabels, Gauge>,
+    pub member_writes: Family<MemberWriteLabels, Counter>,
+    /// Member clusters a Release reconcile could not read (unreachable, refused).
+    pub members_unreachable: Counter,
 }
 
 impl Default for Metrics {
@@ -79,6 +91,9 @@ impl Default for Metrics {
             incidents_opened: Counter::default(),
             deliveries: Family::default(),
             leader: Gauge::default(),
+            releases: Family::default(),
+            member_writes: Family::default(),
+            members_unreachable: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Reconciles run", m.reconciles.clone());
@@ -132,6 +147,17 @@ impl Default for Metrics {
             "leader",
             "1 while this replica holds the leader lease",
             m.leader.clone(),
+        );
+        registry.register("releases", "Releases by phase", m.releases.clone());
+        registry.register(
+            "member_writes",
+            "A hub's writes to member clusters, by write (apply, restore) and outcome",
+            m.member_writes.clone(),
+        );
+        registry.register(
+            "members_unreachable",
+            "Member cluster reads that failed (unreachable, refused)",
+            m.members_unreachable.clone(),
         );
         Metrics { registry, ..m }
     }

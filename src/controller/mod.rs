@@ -20,6 +20,7 @@ mod observe;
 mod own_writes;
 mod reconcile;
 mod records;
+mod release;
 mod secrets;
 pub mod serve;
 mod snapshots;
@@ -46,7 +47,7 @@ pub use admission::Caps;
 pub use context::{Context, Settings, Stores};
 pub use error::Error;
 
-use crate::api::{Freeze, Incident, IncidentChannel, Rollout};
+use crate::api::{Freeze, Incident, IncidentChannel, Release, Rollout};
 
 /// Runs the controller until `shutdown` completes (a signal, or a lost leader lease).
 pub async fn run(
@@ -139,6 +140,15 @@ pub async fn run(
     .touched_objects()
     .for_each(|_| futures::future::ready(()));
     tokio::spawn(record_events);
+    // Releases (the hub's): few, and each polls its members while under way.
+    let (release_store, release_writer) = reflector::store::<Release>();
+    let releases_filled = filled.track("releases");
+    let release_events = watcher::watcher(scoped::<Release>(&client, &settings), watch_config())
+        .default_backoff()
+        .modify(|r| r.managed_fields_mut().clear())
+        .reflect(release_writer)
+        .inspect_ok(releases_filled.marker())
+        .applied_objects();
     let controller = Controller::for_stream(rollout_events, rollout_store.clone());
     let stores = Stores {
         rollouts: rollout_store.clone(),
@@ -151,7 +161,12 @@ pub async fn run(
         channels: channel_store,
     };
     let ctx = Arc::new(Context::new(client, settings, stores, trigger, metrics));
-    tokio::spawn(watch_readiness(ctx.clone(), health, filled));
+    tokio::spawn(watch_readiness(
+        ctx.clone(),
+        health,
+        filled,
+        release_store.clone(),
+    ));
     let (cm_users, secret_users) = (config.clone(), config);
     let (channel_rollouts, default_channel) =
         (ctx.rollouts.clone(), ctx.settings.default_channel.clone());
@@ -194,11 +209,16 @@ pub async fn run(
     let incident_loop = Controller::for_stream(incident_events, incident_store)
         .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown.clone())
-        .run(incidents::reconcile, incidents::error_policy, ctx)
+        .run(incidents::reconcile, incidents::error_policy, ctx.clone())
+        .for_each(log_result);
+    let release_loop = Controller::for_stream(release_events, release_store)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(release::reconcile, release::error_policy, ctx)
         .for_each(log_result);
     futures::join!(
         stoppable(rollout_loop, shutdown.clone(), rollouts_filled),
-        stoppable(incident_loop, shutdown, incidents_filled),
+        stoppable(incident_loop, shutdown.clone(), incidents_filled),
+        stoppable(release_loop, shutdown, releases_filled),
     );
 }
 
@@ -285,7 +305,12 @@ fn watch_config() -> WatcherConfig {
 }
 
 /// Ready once the caches are filled; then keeps the rollouts-by-phase gauge current.
-async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>, caches: Caches) {
+async fn watch_readiness(
+    ctx: Arc<Context>,
+    health: Arc<serve::Health>,
+    caches: Caches,
+    releases: reflector::Store<Release>,
+) {
     loop {
         let unfilled = caches.unfilled();
         if unfilled.is_empty() {
@@ -309,6 +334,7 @@ async fn watch_readiness(ctx: Arc<Context>, health: Arc<serve::Health>, caches: 
                 .get_or_create(&metrics::PhaseLabels { phase })
                 .set(n);
         }
+        release::count_phases(&ctx, &releases);
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }

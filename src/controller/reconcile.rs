@@ -272,6 +272,12 @@ async fn pass(
     // killed in between finds the decision on restart and opens that one incident, instead of
     // deciding (and paging) again.
     incidents::name(rollout, &mut decision.status);
+    if let Ok(seen) = &seen {
+        decision.status.target = Some(crate::api::ObservedTarget {
+            generation: seen.target.generation(),
+            revision: seen.observed.desired_revision.clone(),
+        });
+    }
     let images = seen
         .as_ref()
         .map(super::observe::image_changes)
@@ -340,12 +346,16 @@ async fn config_bookkeeping(
 
 /// The Freeze covering this Rollout (the first by name; `abort` if any covering one asks).
 fn freeze_of(ctx: &Context, rollout: &Rollout) -> Option<crate::api::FrozenBy> {
-    let ns = rollout.namespace().unwrap_or_default();
+    frozen_in(ctx, &[&rollout.namespace().unwrap_or_default()])
+}
+
+/// The Freeze holding any of `namespaces` (the first by name; aborting if any covering aborts).
+pub(super) fn frozen_in(ctx: &Context, namespaces: &[&str]) -> Option<crate::api::FrozenBy> {
     let mut covering: Vec<_> = ctx
         .freezes
         .state()
         .into_iter()
-        .filter(|f| f.covers(&ns))
+        .filter(|f| namespaces.iter().any(|ns| f.covers(ns)))
         .collect();
     covering.sort_by_key(|f| f.name_any());
     let first = covering.first()?;

@@ -4,6 +4,7 @@
 
 mod cli;
 mod fixture;
+pub mod hub;
 mod member;
 mod process;
 mod specs;

@@ -281,7 +281,7 @@ async fn can(client: &Client, verb: &str, group: &str, resource: &str, namespace
 fn namespaced_rights(ns: &str) -> Vec<(&'static str, &'static str, &'static str, String)> {
     let mut granted = Vec::new();
     for verb in ["get", "list", "watch", "patch", "update"] {
-        for resource in ["rollouts", "incidents"] {
+        for resource in ["rollouts", "incidents", "releases"] {
             granted.push((verb, "rollgate.dev", resource));
         }
     }
@@ -292,8 +292,10 @@ fn namespaced_rights(ns: &str) -> Vec<(&'static str, &'static str, &'static str,
         ("create", "rollgate.dev", "incidents"),
         ("patch", "rollgate.dev", "rollouts/status"),
         ("patch", "rollgate.dev", "incidents/status"),
+        ("patch", "rollgate.dev", "releases/status"),
         ("update", "rollgate.dev", "rollouts/finalizers"),
         ("update", "rollgate.dev", "incidents/finalizers"),
+        ("update", "rollgate.dev", "releases/finalizers"),
         ("create", "events.k8s.io", "events"),
         ("patch", "events.k8s.io", "events"),
         ("list", "", "pods"),

@@ -20,6 +20,8 @@ fn helm_lint_is_clean_with_defaults_and_every_option() {
         "replicas=1",
         "logFormat=text",
         "admissionPolicy.enabled=false",
+        "hubAccess.enabled=true",
+        "hubAccess.namespaces={shop}",
     ])
     .expect("helm lint --strict with options");
 }
@@ -195,6 +197,7 @@ fn with_a_watched_namespace_every_namespaced_right_is_a_role_there() {
     for needed in [
         "rollouts",
         "incidents",
+        "releases",
         "deployments",
         "pods",
         "secrets",
@@ -255,6 +258,68 @@ fn with_a_watched_namespace_a_default_channel_elsewhere_is_read_by_name_only() {
     );
     let binding = named(&objects, "RoleBinding", "rg-rollgate-default-channel");
     assert_eq!(binding["metadata"]["namespace"], "platform");
+}
+
+/// A member's hub credential: get Rollouts, get and patch Deployments, in the namespaces named
+/// and nowhere else; no Secrets, pods or ConfigMaps; off unless asked for.
+#[test]
+fn hub_access_grants_a_hub_only_the_rollout_and_its_target() {
+    let off = template("rg", "ops", false, &[]).unwrap();
+    assert!(
+        !off.iter()
+            .any(|o| o["metadata"]["name"] == "rg-rollgate-hub-access")
+    );
+    let objects = template(
+        "rg",
+        "ops",
+        false,
+        &["hubAccess.enabled=true", "hubAccess.namespaces={shop,web}"],
+    )
+    .unwrap();
+    let sa = named(&objects, "ServiceAccount", "rollgate-hub");
+    assert_eq!(sa["metadata"]["namespace"], "ops");
+    let roles: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "Role" && o["metadata"]["name"] == "rg-rollgate-hub-access")
+        .collect();
+    let namespaces: Vec<&str> = roles
+        .iter()
+        .map(|r| r["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["shop", "web"]);
+    for role in roles {
+        assert_eq!(
+            role["rules"],
+            json!([
+                {"apiGroups": ["rollgate.dev"], "resources": ["rollouts"], "verbs": ["get"]},
+                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "patch"]}
+            ])
+        );
+    }
+    let binding = objects
+        .iter()
+        .find(|o| o["kind"] == "RoleBinding" && o["metadata"]["name"] == "rg-rollgate-hub-access")
+        .unwrap();
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "rollgate-hub", "namespace": "ops"}])
+    );
+    // The plain manifest grants the same rules.
+    let plain = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/hub-access.yaml"),
+    )
+    .unwrap();
+    let docs: Vec<Value> = serde_norway::Deserializer::from_str(&plain)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let role = docs.iter().find(|d| d["kind"] == "Role").unwrap();
+    assert_eq!(
+        role["rules"],
+        objects
+            .iter()
+            .find(|o| o["kind"] == "Role" && o["metadata"]["name"] == "rg-rollgate-hub-access")
+            .unwrap()["rules"]
+    );
 }
 
 #[test]

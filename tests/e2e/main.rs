@@ -23,3 +23,4 @@ mod support;
 mod surface;
 mod tracks;
 mod traffic;
+mod waves;

@@ -29,9 +29,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/* The rights on namespaced objects: in a ClusterRole, or a Role in `watchNamespace`. */}}
 {{- define "rollgate.namespacedRules" -}}
-# Rollouts it drives (a finalizer, status) and Incidents it records.
+# Rollouts it drives (a finalizer, status), Incidents it records, and (as a hub) Releases it
+# takes across member clusters. A hub reads its member clusters' kubeconfigs from Secrets
+# labelled rollgate.dev/cluster=member in the Release's namespace, through the Secret rights
+# below: RBAC cannot select Secrets by label, so set watchNamespace to confine a hub's Secret
+# reading to its own namespace.
 - apiGroups: [rollgate.dev]
-  resources: [rollouts, incidents]
+  resources: [rollouts, incidents, releases]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [rollgate.dev]
   resources: [incidents]
@@ -42,10 +46,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   resources: [incidentchannels]
   verbs: [get, list, watch]
 - apiGroups: [rollgate.dev]
-  resources: [rollouts/status, incidents/status]
+  resources: [rollouts/status, incidents/status, releases/status]
   verbs: [patch]
 - apiGroups: [rollgate.dev]
-  resources: [rollouts/finalizers, incidents/finalizers]
+  resources: [rollouts/finalizers, incidents/finalizers, releases/finalizers]
   verbs: [update]
 # The target Deployment (its replicas) and the stable/canary tracks it owns, all written by
 # patches (server-side apply), and replaces a track edited by hand (update). No delete: the tracks go with their Rollout (owner references).

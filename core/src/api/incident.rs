@@ -63,12 +63,41 @@ pub struct IncidentSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<String>,
     pub detected_at: Timestamp,
+    /// On a hub Incident: the Release and wave that failed, and the member Incidents behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseIncident>,
     /// Set (to who) to acknowledge; propagated to destinations that support it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
     /// Set (to who) to resolve; propagated to destinations that support it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<String>,
+}
+
+/// A failed wave of a Release (one hub Incident per release and wave).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseIncident {
+    /// The Release, in the Incident's namespace.
+    pub name: String,
+    pub wave: String,
+    /// The failed members and, where their Rollout opened one, their own Incident.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberIncident>,
+}
+
+/// A member's Incident, located in its cluster.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberIncident {
+    /// The member's cluster Secret.
+    pub cluster: String,
+    pub namespace: String,
+    /// The member Incident's name; absent when the member failed without one (a timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Why the member failed.
+    pub message: String,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

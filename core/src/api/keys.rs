@@ -18,3 +18,10 @@ pub const SNAPSHOT_OF: &str = "rollgate.dev/snapshot-of";
 pub const HAND_BACK: &str = "rollgate.dev/hand-back";
 /// The well-known label naming who manages an object.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// On a Secret in a hub's namespace: `member` registers it as a member cluster of Releases
+/// there (its other labels, e.g. `region`, `ring`, are what waves select).
+pub const CLUSTER: &str = "rollgate.dev/cluster";
+/// The value of [`CLUSTER`] on a member cluster's Secret.
+pub const CLUSTER_MEMBER: &str = "member";
+/// The key of a member cluster's Secret holding its kubeconfig.
+pub const KUBECONFIG: &str = "kubeconfig";

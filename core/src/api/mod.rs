@@ -13,12 +13,14 @@ mod freeze;
 mod incident;
 pub mod keys;
 pub mod names;
+mod release;
 mod rollout;
 mod status;
 
 pub use channel::*;
 pub use freeze::*;
 pub use incident::*;
+pub use release::*;
 pub use rollout::*;
 pub use status::*;
 
@@ -38,6 +40,7 @@ pub fn crds()
         Incident::crd(),
         IncidentChannel::crd(),
         Freeze::crd(),
+        Release::crd(),
     ]
 }
 

@@ -101,10 +101,24 @@ pub struct RolloutStatus {
     /// string (`app=web`): the `scale` subresource's selector, which an HPA needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
+    /// The target's generation this controller last observed, and the revision its template
+    /// (and config) makes: a hub that applied a release counts this Rollout only once it has
+    /// observed the generation the apply returned (`docs/WAVES.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ObservedTarget>,
     /// The stage, weight and canary in the words `rollgate list` prints, for `kubectl get` (printer
     /// columns cannot compute "2/3" or "50%"); the numbers are in `stage` and `exposure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Columns>,
+}
+
+/// The target as the controller last read it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedTarget {
+    pub generation: i64,
+    /// The revision of its template and config: what the Rollout releases next, or serves.
+    pub revision: String,
 }
 
 /// What `kubectl get rollouts` and `rollgate list` show in their STAGE and WEIGHT columns.

@@ -45,10 +45,17 @@ pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> Incid
             spec.detected_at,
             "rollgate",
             TimelineType::RollbackStarted,
-            &format!(
-                "canary share set to 0, stable {} to full capacity",
-                spec.to_revision
-            ),
+            &match &spec.release {
+                // A hub's: the wave stopped; each member rolled back on its own.
+                Some(r) => format!(
+                    "wave {} of release {} stopped; later waves never receive it",
+                    r.wave, r.name
+                ),
+                None => format!(
+                    "canary share set to 0, stable {} to full capacity",
+                    spec.to_revision
+                ),
+            },
         );
         t.enqueue(&spec.channels, MessageKind::Trigger);
     }
@@ -76,10 +83,13 @@ pub fn advance(incident: &Incident, view: &RolloutView, now: Timestamp) -> Incid
         t.push(
             "rollgate",
             TimelineType::RollbackDone,
-            &format!(
-                "stable revision {} serves at full capacity",
-                spec.to_revision
-            ),
+            &match &spec.release {
+                Some(r) => format!("release {} stopped", r.name),
+                None => format!(
+                    "stable revision {} serves at full capacity",
+                    spec.to_revision
+                ),
+            },
         );
     }
     let stuck = rolling_back

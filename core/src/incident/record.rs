@@ -119,6 +119,7 @@ pub fn draft(f: &Facts<'_>) -> IncidentSpec {
         failed_gates,
         channels: f.channels.clone(),
         detected_at: rb.at,
+        release: None,
         acknowledged_by: None,
         resolved_by: None,
     }

@@ -40,6 +40,7 @@ fn incident() -> Incident {
         failed_gates: vec![],
         channels: vec!["pd".into(), "slack".into()],
         detected_at: at("01:00"),
+        release: None,
         acknowledged_by: None,
         resolved_by: None,
     };

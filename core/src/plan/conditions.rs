@@ -97,8 +97,18 @@ pub(super) fn derive(
             msg,
         ));
     }
-    let old = std::mem::take(&mut status.conditions);
-    status.conditions = wanted
+    status.conditions = build(&status.conditions, wanted, generation, now);
+}
+
+/// The conditions `wanted` (type, holds, reason, message), each keeping its transition time
+/// from `old` while its status is unchanged.
+pub fn build(
+    old: &[Condition],
+    wanted: Vec<(&str, bool, String, String)>,
+    generation: i64,
+    now: Timestamp,
+) -> Vec<Condition> {
+    wanted
         .into_iter()
         .map(|(type_, ok, reason, message)| {
             let status_str = if ok { "True" } else { "False" };
@@ -115,7 +125,7 @@ pub(super) fn derive(
                 observed_generation: Some(generation),
             }
         })
-        .collect();
+        .collect()
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary (conditions, Event notes).

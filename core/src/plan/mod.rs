@@ -23,7 +23,7 @@ use jiff::Timestamp;
 
 use crate::api::{Evidence, FrozenBy, RolloutStatus, Verdict};
 pub use capacity::{canary_pods, retiring_pods, stable_pods};
-pub use conditions::truncate;
+pub use conditions::{build as conditions, truncate};
 pub use lifecycle::{MIN_REQUEUE, due};
 pub use request::{Request, Verb};
 pub use spec::{GateSpec, Spec, SpecError, StageSpec};

@@ -222,6 +222,9 @@ pub fn lint_document(document: &Document) -> Vec<Finding> {
     if findings.is_empty() && kind == "Rollout" {
         findings.extend(semantics::check(doc));
     }
+    if findings.is_empty() && kind == "Release" {
+        findings.extend(semantics::check_release(doc));
+    }
     findings
 }
 

@@ -1,11 +1,12 @@
 //! What the controller checks before it runs a Rollout the API server accepted: the same
 //! [`crate::plan::spec::validate`] it calls, with the same query template check, plus one
-//! mistake only a person can fix that would otherwise pass silently.
+//! mistake only a person can fix that would otherwise pass silently. A Release gets the
+//! hub's checks the same way.
 
 use serde_json::Value;
 
 use super::Finding;
-use crate::api::RolloutSpec;
+use crate::api::{ReleaseSpec, RolloutSpec};
 use crate::gates::{Placeholder, placeholders};
 
 pub fn check(doc: &Value) -> Vec<Finding> {
@@ -65,4 +66,16 @@ pub fn check(doc: &Value) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// What the hub checks before it runs a Release: [`crate::waves::validate`].
+pub fn check_release(doc: &Value) -> Vec<Finding> {
+    let spec: ReleaseSpec = match serde_json::from_value(doc["spec"].clone()) {
+        Ok(spec) => spec,
+        Err(e) => return vec![Finding::new("spec", e.to_string())],
+    };
+    match crate::waves::validate(&spec) {
+        Ok(()) => vec![],
+        Err(e) => vec![Finding::new(&e.field, e.message)],
+    }
 }

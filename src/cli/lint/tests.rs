@@ -809,3 +809,32 @@ fn an_hpa_of_the_deployment_a_rollout_drives_is_told_to_scale_the_rollout() {
     let text = format!("{BASE}{}", hpa("Rollout", "rollgate.dev/v1alpha1"));
     assert!(lint_text("r.yaml", &text).is_empty());
 }
+
+/// A Release gets the CRD's rules and the hub's own checks, each naming its field.
+#[test]
+fn a_release_names_the_wave_at_fault() {
+    let release = |waves: &str| {
+        format!(
+            "apiVersion: rollgate.dev/v1alpha1\nkind: Release\nmetadata: {{name: web-2}}\nspec:\n  rollout: {{namespace: shop, name: web}}\n  template: {{containers: [{{name: app, image: 'web:2'}}]}}\n  waves:\n{waves}"
+        )
+    };
+    let said = |waves: &str| -> Vec<String> {
+        lint_text("r.yaml", &release(waves))
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect()
+    };
+    assert!(said("    - {name: a, selector: {}}\n    - {name: b, selector: {}}\n").is_empty());
+    assert_eq!(
+        said("    - {name: a, selector: {}}\n    - {name: a, selector: {}}\n"),
+        ["r.yaml:9 spec.waves[1].name: wave names must be unique"]
+    );
+    assert_eq!(
+        said(
+            "    - {name: a, selector: {matchExpressions: [{key: ring, operator: Gt, values: ['1']}]}}\n"
+        ),
+        [
+            "r.yaml:8 spec.waves[0].selector: unknown operator \"Gt\" (In, NotIn, Exists, DoesNotExist)"
+        ]
+    );
+}

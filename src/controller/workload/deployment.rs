@@ -177,3 +177,61 @@ fn pod_ready(p: &Pod) -> bool {
 fn api(ctx: &Context, target: &Deployment) -> Api<Deployment> {
     Api::namespaced(ctx.client.clone(), &target.namespace().unwrap_or_default())
 }
+
+fn member_api(client: &Client, rollout: &Rollout) -> Api<Deployment> {
+    Api::namespaced(client.clone(), &rollout.namespace().unwrap_or_default())
+}
+
+pub async fn member_images(
+    client: &Client,
+    rollout: &Rollout,
+) -> Result<Option<Vec<crate::api::ContainerImage>>, kube::Error> {
+    let Some(d) = member_api(client, rollout)
+        .get_opt(&rollout.spec.target_ref.name)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let containers = d
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers)
+        .unwrap_or_default();
+    Ok(Some(
+        containers
+            .into_iter()
+            .map(|c| crate::api::ContainerImage {
+                name: c.name,
+                image: c.image.unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}
+
+pub async fn apply_member_images(
+    client: &Client,
+    rollout: &Rollout,
+    images: &[crate::api::ContainerImage],
+    manager: &str,
+) -> Result<i64, kube::Error> {
+    let containers: Vec<_> = images
+        .iter()
+        .map(|c| json!({"name": c.name, "image": c.image}))
+        .collect();
+    let patch = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": rollout.spec.target_ref.name},
+        "spec": {"template": {"spec": {"containers": containers}}},
+    });
+    // Forced: the hub takes the image fields over from whoever set them (a person, Git); the
+    // member's rollgate owns other fields (replicas, annotations) and keeps them.
+    let written = member_api(client, rollout)
+        .patch(
+            &rollout.spec.target_ref.name,
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(patch),
+        )
+        .await?;
+    Ok(written.metadata.generation.unwrap_or(0))
+}

@@ -94,6 +94,14 @@ impl Object {
         }
     }
 
+    /// Its `metadata.generation`: a hub that applied a release waits for a Rollout that has
+    /// observed it.
+    pub fn generation(&self) -> i64 {
+        match &self.0 {
+            Raw::Deployment(d) => d.metadata.generation.unwrap_or(0),
+        }
+    }
+
     pub fn resource_version(&self) -> Option<String> {
         match &self.0 {
             Raw::Deployment(d) => d.resource_version(),
@@ -254,5 +262,39 @@ pub async fn release_target(ctx: &Context, target: &Object, replicas: i32) -> Re
 pub async fn target_ready_pods(ctx: &Context, target: &Object) -> Result<usize, Error> {
     match &target.0 {
         Raw::Deployment(d) => deployment::own_ready_pods(ctx, d).await,
+    }
+}
+
+/// A member cluster's target, as the hub of a Release sees it: through the member's own
+/// client and credential, never the hub's caches.
+pub mod member {
+    use kube::Client;
+
+    use super::{Kind, deployment};
+    use crate::api::{ContainerImage, Rollout};
+
+    /// The images of the member Rollout's target; `None` when the target does not exist.
+    pub async fn images(
+        client: &Client,
+        rollout: &Rollout,
+    ) -> Result<Option<Vec<ContainerImage>>, kube::Error> {
+        match Kind::of(rollout) {
+            Kind::Deployment => deployment::member_images(client, rollout).await,
+        }
+    }
+
+    /// Server-side applies `images` to the member Rollout's target under `manager`, owning
+    /// only those image fields; returns the generation the target reached.
+    pub async fn apply_images(
+        client: &Client,
+        rollout: &Rollout,
+        images: &[ContainerImage],
+        manager: &str,
+    ) -> Result<i64, kube::Error> {
+        match Kind::of(rollout) {
+            Kind::Deployment => {
+                deployment::apply_member_images(client, rollout, images, manager).await
+            }
+        }
     }
 }

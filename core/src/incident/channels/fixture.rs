@@ -101,6 +101,7 @@ pub fn incident() -> Incident {
         ],
         channels: vec!["oncall-pagerduty".into(), "payments-slack".into()],
         detected_at: at("10:04:00"),
+        release: None,
         acknowledged_by: Some("alice".into()),
         resolved_by: Some("bob".into()),
     };
