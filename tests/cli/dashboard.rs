@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 use rollgate::controller::metrics::{
-    DeliveryLabels, ErrorLabels, Loop, Metrics, PhaseLabels, ReasonLabels, VerdictLabels,
+    DeliveryLabels, ErrorLabels, Loop, MemberWriteLabels, Metrics, PhaseLabels, ReasonLabels,
+    VerdictLabels,
 };
 use serde_json::Value;
 
@@ -45,6 +46,18 @@ fn exported() -> BTreeMap<String, BTreeSet<String>> {
         })
         .inc();
     m.leader.set(1);
+    m.releases
+        .get_or_create(&PhaseLabels {
+            phase: "Progressing",
+        })
+        .set(1);
+    m.member_writes
+        .get_or_create(&MemberWriteLabels {
+            write: "apply",
+            outcome: "ok",
+        })
+        .inc();
+    m.members_unreachable.inc();
     let text = m.encode();
     let sample = Regex::new(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? ").unwrap();
     let label = Regex::new(r#"([a-zA-Z_][a-zA-Z0-9_]*)=""#).unwrap();

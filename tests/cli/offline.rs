@@ -33,7 +33,16 @@ async fn crds_prints_every_custom_resource_definition_as_applicable_yaml() {
         kinds.push(v["spec"]["names"]["kind"].as_str().unwrap().to_string());
     }
     kinds.sort();
-    assert_eq!(kinds, ["Freeze", "Incident", "IncidentChannel", "Rollout"]);
+    assert_eq!(
+        kinds,
+        [
+            "Freeze",
+            "Incident",
+            "IncidentChannel",
+            "Release",
+            "Rollout"
+        ]
+    );
 }
 
 const GOOD: &str = r#"apiVersion: rollgate.dev/v1alpha1
