@@ -112,12 +112,7 @@ async fn member(name: &str, nodes: usize, stop: bool) -> anyhow::Result<ExitCode
     eprintln!(
         "rollgate-platform: member {name} ready in {:.1}s ({})",
         member.started_in().as_secs_f64(),
-        member
-            .startup_timings()
-            .iter()
-            .map(|(phase, at)| format!("{phase} {:.1}s", at.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        phases(member.startup_timings())
     );
     if stop {
         member.shutdown().await;
@@ -144,6 +139,15 @@ async fn member(name: &str, nodes: usize, stop: bool) -> anyhow::Result<ExitCode
         .context("a member process died")
 }
 
+/// When each start phase was done, for people: `etcd 0.4s, apiserver 4.3s, …`.
+fn phases(timings: &[(&'static str, Duration)]) -> String {
+    timings
+        .iter()
+        .map(|(phase, at)| format!("{phase} {:.1}s", at.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn start(options: &Options) -> anyhow::Result<(Platform, PathBuf)> {
     let started = Instant::now();
     let platform = Platform::start(options.platform())
@@ -152,12 +156,7 @@ async fn start(options: &Options) -> anyhow::Result<(Platform, PathBuf)> {
     eprintln!(
         "rollgate-platform: ready in {:.1}s ({})",
         started.elapsed().as_secs_f64(),
-        platform
-            .startup_timings()
-            .iter()
-            .map(|(phase, at)| format!("{phase} {:.1}s", at.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        phases(platform.startup_timings())
     );
     let env_file = platform.env().work_dir.join("platform-env.json");
     platform.env().save(&env_file)?;

@@ -60,16 +60,21 @@ async fn sequential_judge_rolls_back_a_3x_error_regression_at_low_traffic() {
         "{}",
         e.summary
     );
-    // Status, the CLI and the incident say it in the same words.
-    assert!(rb.message.contains(&e.summary), "{}", rb.message);
+    said_alike(&f, &rb.message, &e.summary, "99.9% confidence").await;
+    f.cleanup().await;
+}
+
+/// Status, the incident and the CLI say a verdict's evidence in the same words: the rollback
+/// message holds `summary`, the incident's failed gate is it, and `rollgate status` shows `cli`.
+pub async fn said_alike(f: &Fixture, rollback_message: &str, summary: &str, cli: &str) {
+    assert!(rollback_message.contains(summary), "{rollback_message}");
     let incident = f.first_incident().await;
     assert_eq!(
         incident.spec.failed_gates[0].evidence.as_deref(),
-        Some(e.summary.as_str())
+        Some(summary)
     );
     let out = f.ok(&["status", "app"]).await;
-    assert!(out.contains("99.9% confidence"), "{out}");
-    f.cleanup().await;
+    assert!(out.contains(cli), "{out}");
 }
 
 /// 20 releases with nothing wrong, at the same traffic and noise. Each stage's test raises a
